@@ -1,0 +1,97 @@
+"""The one interface every channel implements.
+
+An adapter translates: raw inbound bytes into plain dataclasses, and an outbound Message into a
+provider call. It never touches tickets; ``channels_adapters.services`` does that through
+``tickets.services``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from configuration.models import ChannelAccount
+    from customers.models import Identity
+    from tickets.models import Message
+
+
+@dataclass
+class InboundAttachment:
+    filename: str
+    content_type: str = "application/octet-stream"
+    content: bytes | None = None
+    url: str = ""
+    content_id: str = ""
+    is_inline: bool = False
+
+
+@dataclass
+class InboundMessage:
+    """One customer message, as the channel said it."""
+
+    external_id: str
+    sender_id: str  # the Identity external id: chat id, phone, PSID, e-mail address
+    sender_name: str = ""
+    text: str = ""
+    html: str = ""  # already sanitised by the adapter
+    sent_at: datetime | None = None
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    is_automatic: bool = False  # auto-reply or bounce
+    title: str = ""
+    email: str = ""
+    phone: str = ""
+    thread_message_ids: list[str] = field(default_factory=list)  # e-mail In-Reply-To/References
+    ticket_token: int | None = None  # "[#123]" in an e-mail subject
+
+
+@dataclass
+class DeliveryUpdate:
+    """A provider's word on one of our outbound messages (sent/delivered/read/failed)."""
+
+    external_id: str
+    state: str
+    error: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class ParsedEvent:
+    messages: list[InboundMessage] = field(default_factory=list)
+    updates: list[DeliveryUpdate] = field(default_factory=list)
+    ignored: str = ""  # why nothing in the event concerns us (a typing notice, an echo...)
+
+
+class InboundError(Exception):
+    """The payload cannot be understood; the event keeps this message as its error."""
+
+
+class DeliveryError(Exception):
+    """Sending failed. ``permanent`` failures are not retried and show in the chat."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ChannelAdapter:
+    kind: ClassVar[str]
+
+    def verify_request(self, account: ChannelAccount, request: HttpRequest) -> bool:
+        """True when the webhook request is signed by the provider with the account's secret."""
+        raise NotImplementedError
+
+    def dedupe_key(self, account: ChannelAccount, body: bytes) -> str:
+        """A key that is the same for two deliveries of the same inbound event."""
+        raise NotImplementedError
+
+    def parse(self, account: ChannelAccount, body: bytes) -> ParsedEvent:
+        raise NotImplementedError
+
+    def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
+        """Deliver an outbound message; return the provider's id for it."""
+        raise NotImplementedError

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from configuration.models import ChannelAccount, MailAccount
+
+
+class InboundEvent(models.Model):
+    """Every inbound webhook body or fetched mail, stored raw before anything else happens."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
+
+    channel_account = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.PROTECT,
+        related_name="inbound_events",
+        verbose_name=_("channel account"),
+    )
+    dedupe_key = models.CharField(_("dedupe key"), max_length=255)
+    body = models.BinaryField(_("raw body"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "dedupe_key"], name="inboundevent_dedupe"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processed", "ignored", "failed"]),
+                name="inboundevent_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(status="pending"),
+                name="inboundevent_pending",
+            ),
+            models.Index(fields=["status", "-received_at"], name="inboundevent_status_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_account} {self.dedupe_key}"
+
+
+class MailboxCursor(models.Model):
+    """How far the poller has read one IMAP folder: advanced in the same transaction as the
+    InboundEvent rows it produced, so no mail is lost or read twice."""
+
+    mail_account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="cursors")
+    folder = models.CharField(max_length=255)
+    uidvalidity = models.BigIntegerField()
+    last_uid = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mail_account", "folder"], name="mailboxcursor_unique")
+        ]

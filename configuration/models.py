@@ -1,0 +1,254 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from omnico.crypto import EncryptedTextField
+
+
+class NamedTemplate(models.Model):
+    """Admin-edited list entries the seeds call templates (subjects, break reasons...)."""
+
+    name = models.CharField(_("description"), max_length=120)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subject(NamedTemplate):
+    """Konu: what the customer picks before chatting (donation, billing information...)."""
+
+    class Meta(NamedTemplate.Meta):
+        verbose_name = _("subject")
+        verbose_name_plural = _("subjects")
+        constraints = [models.UniqueConstraint(Lower("name"), name="subject_name_unique_ci")]
+
+
+class BreakReason(NamedTemplate):
+    """Mola nedeni: why an agent goes from active to passive."""
+
+    class Meta(NamedTemplate.Meta):
+        verbose_name = _("break reason")
+        verbose_name_plural = _("break reasons")
+        constraints = [models.UniqueConstraint(Lower("name"), name="breakreason_name_unique_ci")]
+
+
+class GroupType(NamedTemplate):
+    """Grup tipi: the customer category picked on the support page (e.g. Allianz)."""
+
+    class Meta(NamedTemplate.Meta):
+        verbose_name = _("group type")
+        verbose_name_plural = _("group types")
+        constraints = [models.UniqueConstraint(Lower("name"), name="grouptype_name_unique_ci")]
+
+
+class Department(NamedTemplate):
+    class Meta(NamedTemplate.Meta):
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        constraints = [models.UniqueConstraint(Lower("name"), name="department_name_unique_ci")]
+
+
+class ActivityCategory(NamedTemplate):
+    """Category of an activity-based action; a category with a parent is a subcategory."""
+
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent category"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subcategories",
+    )
+
+    class Meta(NamedTemplate.Meta):
+        verbose_name = _("activity category")
+        verbose_name_plural = _("activity categories")
+        constraints = [
+            models.UniqueConstraint(
+                "parent", Lower("name"), name="activitycategory_name_unique_in_parent"
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(parent__isnull=True),
+                name="activitycategory_top_name_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.parent_id:
+            return f"{self.parent} › {self.name}"
+        return self.name
+
+
+class OperatorProfile(models.Model):
+    """Per-agent settings an admin controls: how many tickets the agent works at once."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="operator_profile",
+        verbose_name=_("agent"),
+    )
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity"),
+        default=5,
+        help_text=_("How many open or pending tickets this agent works at once."),
+    )
+
+    class Meta:
+        verbose_name = _("operator capacity")
+        verbose_name_plural = _("operator capacities")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(capacity__lte=1000), name="operatorprofile_capacity_max"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class BusinessHours(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens_at = models.TimeField(_("opens at"))
+    closes_at = models.TimeField(_("closes at"))
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["weekday", "opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=models.F("closes_at")),
+                name="businesshours_opens_before_closes",
+                violation_error_message=_("Opening time must be before closing time."),
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="businesshours_weekday_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class ChannelKind(models.TextChoices):
+    TELEGRAM = "telegram", _("Telegram")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    MESSENGER = "messenger", _("Facebook Messenger")
+    API = "api", _("API channel")
+    EMAIL = "email", _("E-mail")
+    WEBCHAT = "webchat", _("Web chat")
+
+
+class ChannelAccount(models.Model):
+    """Credentials of one account on one channel. Several accounts per kind are allowed.
+
+    ``token`` is what we send with (bot token, Graph API access token); ``secret`` is what
+    inbound webhooks are verified with (Telegram secret token, Meta app secret, API signing key);
+    ``verify_token`` answers Meta's subscription handshake. All three are encrypted at rest.
+    """
+
+    kind = models.CharField(_("channel"), max_length=16, choices=ChannelKind.choices)
+    name = models.SlugField(
+        _("name"),
+        max_length=60,
+        help_text=_("Used in the webhook address, e.g. /hooks/telegram/<name>/."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    display_name = models.CharField(_("display name"), max_length=120, blank=True)
+    token = EncryptedTextField(_("access token"), blank=True)
+    secret = EncryptedTextField(_("webhook secret"), blank=True)
+    verify_token = EncryptedTextField(_("verify token"), blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=120,
+        blank=True,
+        help_text=_("Phone number id (WhatsApp) or page id (Messenger)."),
+    )
+    base_url = models.URLField(
+        _("API base URL"), blank=True, help_text=_("Leave empty for the provider's own address.")
+    )
+    callback_url = models.URLField(
+        _("callback URL"), blank=True, help_text=_("API channel: where replies are POSTed.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel account")
+        verbose_name_plural = _("channel accounts")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="channelaccount_kind_name"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ChannelKind.values), name="channelaccount_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.display_name or self.name}"
+
+
+class MailAccount(ChannelAccount):
+    """The e-mail channel: a mailbox read over IMAP and written through SMTP."""
+
+    class Security(models.TextChoices):
+        NONE = "none", _("None")
+        SSL = "ssl", _("SSL/TLS")
+        STARTTLS = "starttls", _("STARTTLS")
+
+    email_address = models.EmailField(_("e-mail address"))
+    username = models.CharField(
+        _("username"), max_length=254, blank=True, help_text=_("Empty: the e-mail address.")
+    )
+    password = EncryptedTextField(_("mail password"), blank=True)
+    imap_host = models.CharField(_("IMAP URL"), max_length=255)
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_security = models.CharField(
+        _("IMAP security"), max_length=8, choices=Security.choices, default=Security.SSL
+    )
+    imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
+    smtp_host = models.CharField(_("SMTP URL"), max_length=255)
+    smtp_port = models.PositiveIntegerField(_("SMTP port"), default=587)
+    smtp_security = models.CharField(
+        _("SMTP security"), max_length=8, choices=Security.choices, default=Security.STARTTLS
+    )
+
+    class Meta:
+        verbose_name = _("mail account")
+        verbose_name_plural = _("mail accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(imap_port__gte=1, imap_port__lte=65535), name="mail_imap_port_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(smtp_port__gte=1, smtp_port__lte=65535), name="mail_smtp_port_valid"
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        self.kind = ChannelKind.EMAIL
+        super().save(*args, **kwargs)
+
+    @property
+    def login(self) -> str:
+        return self.username or self.email_address

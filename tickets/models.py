@@ -1,0 +1,399 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from configuration.models import (
+    ActivityCategory,
+    BreakReason,
+    ChannelAccount,
+    ChannelKind,
+    Department,
+    GroupType,
+    Subject,
+)
+from customers.models import Customer
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    WAITING_ON_CUSTOMER = "waiting_on_customer", _("Waiting on customer")
+    WAITING_ON_THIRD_PARTY = "waiting_on_third_party", _("Waiting on third party")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+#: Statuses in which a ticket still takes the customer's new messages.
+ACTIVE_STATUSES = (
+    TicketStatus.OPEN,
+    TicketStatus.PENDING,
+    TicketStatus.WAITING_ON_CUSTOMER,
+    TicketStatus.WAITING_ON_THIRD_PARTY,
+)
+#: Statuses in which an assigned ticket occupies one of its agent's capacity slots.
+SLOT_STATUSES = (TicketStatus.OPEN, TicketStatus.PENDING)
+FINAL_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=60)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    status = models.CharField(
+        _("status"), max_length=24, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    #: 0 urgent … 3 low, kept beside ``priority`` so the pool orders by an index.
+    priority_rank = models.PositiveSmallIntegerField(default=2, editable=False)
+    source = models.CharField(_("source"), max_length=16, choices=ChannelKind.choices)
+    channel_account = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("channel account"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("customer")
+    )
+    title = models.CharField(_("title"), max_length=255, blank=True)
+    subject = models.ForeignKey(
+        Subject, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("subject")
+    )
+    group_type = models.ForeignKey(
+        GroupType, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("group type")
+    )
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("group / department"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        verbose_name=_("agent"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets", verbose_name=_("tags"))
+    previous_ticket = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        verbose_name=_("previous ticket"),
+    )
+    is_offline = models.BooleanField(_("offline message"), default=False)
+    unread = models.BooleanField(_("unread"), default=True)
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    last_message_preview = models.CharField(_("preview"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="ticket_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ChannelKind.values), name="ticket_source_valid"
+            ),
+            # One conversation per customer and channel account is still going at a time: two
+            # messages racing in from a new customer cannot open two tickets.
+            models.UniqueConstraint(
+                fields=["customer", "channel_account"],
+                condition=Q(status__in=[s.value for s in ACTIVE_STATUSES]),
+                name="ticket_one_active_per_customer_account",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "assignee", "-updated_at"], name="ticket_status_assignee_upd"
+            ),
+            models.Index(fields=["-last_message_at", "-id"], name="ticket_recent"),
+            models.Index(fields=["assignee", "-last_message_at", "-id"], name="ticket_mine"),
+            models.Index(
+                fields=["priority_rank", "created_at", "id"],
+                condition=Q(assignee__isnull=True, status__in=["open", "pending"]),
+                name="ticket_pool",
+            ),
+            models.Index(fields=["source", "-last_message_at"], name="ticket_source_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer_id}"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("From customer")
+        OUTBOUND = "out", _("Reply")
+        NOTE = "note", _("Internal note")
+        SYSTEM = "system", _("System")
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", verbose_name=_("ticket")
+    )
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.PROTECT, related_name="messages"
+    )
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    external_id = models.CharField(_("external id"), max_length=255, null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("text"), blank=True)
+    body_html = models.TextField(_("HTML (sanitised)"), blank=True)
+    sent_at = models.DateTimeField(_("time"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, blank=True)
+    delivery_error = models.TextField(_("delivery error"), blank=True)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    is_automatic = models.BooleanField(
+        _("automatic"), default=False, help_text=_("Auto-reply or bounce: opens no ticket.")
+    )
+    meta = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_one_per_account_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=["in", "out", "note", "system"]),
+                name="message_direction_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery__in=["", "pending", "sent", "delivered", "read", "failed"]),
+                name="message_delivery_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ticket", "sent_at", "id"], name="message_thread"),
+            models.Index(
+                fields=["delivery", "created_at"],
+                condition=Q(delivery="pending"),
+                name="message_pending_delivery",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} #{self.pk}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("message")
+    )
+    file = models.FileField(_("file"), upload_to="attachments/%Y/%m/", blank=True)
+    url = models.URLField(_("address"), max_length=2000, blank=True)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=120, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    content_id = models.CharField(_("content id"), max_length=255, blank=True)
+    is_inline = models.BooleanField(_("inline"), default=False)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Activity(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="activities", verbose_name=_("ticket")
+    )
+    call_reason = models.CharField(_("call reason"), max_length=255)
+    category = models.ForeignKey(
+        ActivityCategory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("category"),
+    )
+    subcategory = models.ForeignKey(
+        ActivityCategory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("subcategory"),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("agent"),
+    )
+    call_started_at = models.DateTimeField(_("call started"), null=True, blank=True)
+    call_ended_at = models.DateTimeField(_("call ended"), null=True, blank=True)
+    call_seconds = models.PositiveIntegerField(_("call time (s)"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "done"]), name="activity_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["ticket", "status"], name="activity_ticket_status")]
+
+    def __str__(self) -> str:
+        return self.call_reason
+
+
+class TicketEvent(models.Model):
+    """The ticket's audit trail: who changed what, when, from which value to which."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STATUS = "status", _("Status changed")
+        PRIORITY = "priority", _("Priority changed")
+        ASSIGNEE = "assignee", _("Agent changed")
+        DEPARTMENT = "department", _("Department changed")
+        TAG_ADDED = "tag_added", _("Tag added")
+        TAG_REMOVED = "tag_removed", _("Tag removed")
+        ACTIVITY_ADDED = "activity_added", _("Activity added")
+        ACTIVITY_STARTED = "activity_started", _("Call started")
+        ACTIVITY_STOPPED = "activity_stopped", _("Call stopped")
+        ACTIVITY_DONE = "activity_done", _("Activity done")
+        REOPENED = "reopened", _("Reopened")
+        FIELD = "field", _("Field changed")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("ticket")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    kind = models.CharField(_("change"), max_length=20, choices=Kind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ticket history entry")
+        verbose_name_plural = _("ticket history")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticketevent_ticket_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.ticket_id}"
+
+
+class AgentPresence(models.Model):
+    """Whether an agent takes tickets now (active) or is on a break (passive)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    is_active = models.BooleanField(_("active"), default=False)
+    break_reason = models.ForeignKey(
+        BreakReason, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("reason")
+    )
+    changed_at = models.DateTimeField(_("since"), auto_now=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agent presence")
+        verbose_name_plural = _("agent presence")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class BreakLog(models.Model):
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="breaks"
+    )
+    reason = models.ForeignKey(BreakReason, null=True, on_delete=models.SET_NULL)
+    reason_text = models.CharField(max_length=120, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("break")
+        verbose_name_plural = _("breaks")
+        indexes = [models.Index(fields=["agent", "-started_at"], name="breaklog_agent_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(ended_at__isnull=True), name="breaklog_one_open"
+            )
+        ]

@@ -1,0 +1,78 @@
+"""Reads of tickets and of who works them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+
+from tickets.models import SLOT_STATUSES, Ticket, TicketStatus
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    user_id: int
+    username: str
+    full_name: str
+    is_active: bool
+    break_reason: str
+    capacity: int
+    works: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.works)
+
+
+def team_list() -> list[TeamMember]:
+    """Every agent with presence, capacity and how many slots their tickets occupy (1 query)."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, operator_profile__isnull=False)
+        .select_related("operator_profile", "presence__break_reason")
+        .annotate(
+            works=Count(
+                "assigned_tickets", filter=Q(assigned_tickets__status__in=SLOT_STATUSES)
+            )
+        )
+        .order_by("username")
+    )
+    members = []
+    for user in users:
+        presence = getattr(user, "presence", None)
+        members.append(
+            TeamMember(
+                user_id=user.pk,
+                username=user.get_username(),
+                full_name=user.get_full_name() or user.get_username(),
+                is_active=bool(presence and presence.is_active),
+                break_reason=(
+                    presence.break_reason.name
+                    if presence and not presence.is_active and presence.break_reason
+                    else ""
+                ),
+                capacity=user.operator_profile.capacity,
+                works=user.works,
+            )
+        )
+    return members
+
+
+@dataclass(frozen=True)
+class HomeCounts:
+    my_works: int
+    pool: int
+    offline: int
+    open_total: int
+
+
+def home_counts(*, user) -> HomeCounts:
+    """The homepage's numbers in one aggregate query."""
+    counts = Ticket.objects.aggregate(
+        my_works=Count("id", filter=Q(assignee=user, status__in=SLOT_STATUSES)),
+        pool=Count("id", filter=Q(assignee__isnull=True, status__in=SLOT_STATUSES)),
+        offline=Count("id", filter=Q(is_offline=True, status=TicketStatus.OPEN)),
+        open_total=Count("id", filter=Q(status__in=SLOT_STATUSES)),
+    )
+    return HomeCounts(**counts)

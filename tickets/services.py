@@ -1,0 +1,484 @@
+"""Every write to a ticket goes through here: validate, change, audit, publish on commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from configuration.models import ActivityCategory, ChannelAccount, Department
+from customers.models import Customer
+from omnico import realtime
+from tickets.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    PRIORITY_RANK,
+    Activity,
+    Message,
+    Priority,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+
+
+class TicketRuleError(Exception):
+    """A change the ticket rules refuse; ``message`` is meant for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _record(ticket: Ticket, actor, kind: str, **data) -> TicketEvent:
+    event = TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
+    realtime.publish(
+        realtime.ticket_group(ticket.pk), "ticket.changed", ticket_id=ticket.pk, change=kind
+    )
+    return event
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+# --- statuses -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
+    """Change the status. Resolved and closed need every activity of the ticket done."""
+    if status not in TicketStatus.values:
+        raise TicketRuleError(_("Unknown status: %(status)s.") % {"status": status})
+    ticket = _locked(ticket)
+    old = ticket.status
+    if old == status:
+        return ticket
+    if status in FINAL_STATUSES:
+        open_activities = list(
+            ticket.activities.filter(status=Activity.Status.OPEN).values_list(
+                "call_reason", flat=True
+            )
+        )
+        if open_activities:
+            raise TicketRuleError(
+                _(
+                    "This ticket cannot be set to “%(status)s” while an activity is not done "
+                    "(%(activities)s). Mark every activity done first."
+                )
+                % {
+                    "status": TicketStatus(status).label,
+                    "activities": ", ".join(open_activities),
+                }
+            )
+    now = timezone.now()
+    ticket.status = status
+    if status == TicketStatus.RESOLVED:
+        ticket.resolved_at = now
+    elif status == TicketStatus.CLOSED:
+        ticket.closed_at = now
+    else:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    try:
+        with transaction.atomic():
+            ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    except IntegrityError:
+        raise TicketRuleError(
+            _("This customer already has an active ticket on this channel; work that one.")
+        ) from None
+    _record(ticket, actor, TicketEvent.Kind.STATUS, old=old, new=status)
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
+    if priority not in Priority.values:
+        raise TicketRuleError(_("Unknown priority: %(priority)s.") % {"priority": priority})
+    ticket = _locked(ticket)
+    old = ticket.priority
+    if old == priority:
+        return ticket
+    ticket.priority = priority
+    ticket.priority_rank = PRIORITY_RANK[Priority(priority)]
+    ticket.save(update_fields=["priority", "priority_rank", "updated_at"])
+    _record(ticket, actor, TicketEvent.Kind.PRIORITY, old=old, new=priority)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
+    ticket = _locked(ticket)
+    old_id = ticket.assignee_id
+    new_id = assignee.pk if assignee is not None else None
+    if old_id == new_id:
+        return ticket
+    if assignee is not None and not assignee.is_active:
+        raise TicketRuleError(_("This user is deactivated and cannot take tickets."))
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee", "updated_at"])
+    _record(
+        ticket,
+        actor,
+        TicketEvent.Kind.ASSIGNEE,
+        old=old_id,
+        new=new_id,
+        new_name=assignee.get_username() if assignee is not None else "",
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_department(*, ticket: Ticket, department: Department | None, actor=None) -> Ticket:
+    ticket = _locked(ticket)
+    old_id = ticket.department_id
+    new_id = department.pk if department is not None else None
+    if old_id == new_id:
+        return ticket
+    ticket.department = department
+    ticket.save(update_fields=["department", "updated_at"])
+    _record(
+        ticket,
+        actor,
+        TicketEvent.Kind.DEPARTMENT,
+        old=old_id,
+        new=new_id,
+        new_name=department.name if department is not None else "",
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
+    name = " ".join(name.split())[:60]
+    if not name:
+        raise TicketRuleError(_("A tag needs a name."))
+    tag = Tag.objects.filter(name__iexact=name).first()
+    if tag is None:
+        try:
+            with transaction.atomic():
+                tag = Tag.objects.create(name=name)
+        except IntegrityError:
+            tag = Tag.objects.get(name__iexact=name)
+    if not ticket.tags.filter(pk=tag.pk).exists():
+        ticket.tags.add(tag)
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+        _record(ticket, actor, TicketEvent.Kind.TAG_ADDED, tag=tag.name)
+    return tag
+
+
+@transaction.atomic
+def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor=None) -> None:
+    if ticket.tags.filter(pk=tag.pk).exists():
+        ticket.tags.remove(tag)
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+        _record(ticket, actor, TicketEvent.Kind.TAG_REMOVED, tag=tag.name)
+
+
+# --- activities -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def activity_add(
+    *,
+    ticket: Ticket,
+    call_reason: str,
+    category: ActivityCategory | None = None,
+    subcategory: ActivityCategory | None = None,
+    actor=None,
+) -> Activity:
+    ticket = _locked(ticket)
+    if ticket.status in FINAL_STATUSES:
+        raise TicketRuleError(
+            _("This ticket is %(status)s; reopen it before adding an activity.")
+            % {"status": ticket.get_status_display().lower()}
+        )
+    call_reason = call_reason.strip()
+    if not call_reason:
+        raise TicketRuleError(_("An activity needs a call reason."))
+    if category is not None and category.parent_id is not None:
+        raise TicketRuleError(_("Pick a main category, then a subcategory within it."))
+    if subcategory is not None and (category is None or subcategory.parent_id != category.pk):
+        raise TicketRuleError(_("The subcategory does not belong to the chosen category."))
+    activity = Activity.objects.create(
+        ticket=ticket,
+        call_reason=call_reason[:255],
+        category=category,
+        subcategory=subcategory,
+        agent=actor,
+    )
+    _record(
+        ticket,
+        actor,
+        TicketEvent.Kind.ACTIVITY_ADDED,
+        activity=activity.pk,
+        call_reason=activity.call_reason,
+    )
+    return activity
+
+
+def _locked_activity(activity: Activity) -> Activity:
+    return Activity.objects.select_for_update().select_related("ticket").get(pk=activity.pk)
+
+
+@transaction.atomic
+def activity_start_call(*, activity: Activity, actor=None) -> Activity:
+    activity = _locked_activity(activity)
+    if activity.status == Activity.Status.DONE:
+        raise TicketRuleError(_("This activity is done; its call cannot start again."))
+    if activity.call_started_at is not None and activity.call_ended_at is None:
+        raise TicketRuleError(_("The call of this activity is already running."))
+    activity.call_started_at = timezone.now()
+    activity.call_ended_at = None
+    activity.save(update_fields=["call_started_at", "call_ended_at"])
+    _record(activity.ticket, actor, TicketEvent.Kind.ACTIVITY_STARTED, activity=activity.pk)
+    return activity
+
+
+def _stop(activity: Activity, now: datetime) -> int:
+    seconds = max(0, int((now - activity.call_started_at).total_seconds()))
+    activity.call_ended_at = now
+    activity.call_seconds += seconds
+    return seconds
+
+
+@transaction.atomic
+def activity_stop_call(*, activity: Activity, actor=None) -> Activity:
+    activity = _locked_activity(activity)
+    if activity.call_started_at is None or activity.call_ended_at is not None:
+        raise TicketRuleError(_("The call of this activity is not running."))
+    seconds = _stop(activity, timezone.now())
+    activity.save(update_fields=["call_ended_at", "call_seconds"])
+    _record(
+        activity.ticket,
+        actor,
+        TicketEvent.Kind.ACTIVITY_STOPPED,
+        activity=activity.pk,
+        seconds=seconds,
+        total_seconds=activity.call_seconds,
+    )
+    return activity
+
+
+@transaction.atomic
+def activity_mark_done(*, activity: Activity, actor=None) -> Activity:
+    activity = _locked_activity(activity)
+    if activity.status == Activity.Status.DONE:
+        return activity
+    now = timezone.now()
+    if activity.call_started_at is not None and activity.call_ended_at is None:
+        _stop(activity, now)
+    activity.status = Activity.Status.DONE
+    activity.done_at = now
+    activity.save(update_fields=["status", "done_at", "call_ended_at", "call_seconds"])
+    _record(
+        activity.ticket,
+        actor,
+        TicketEvent.Kind.ACTIVITY_DONE,
+        activity=activity.pk,
+        total_seconds=activity.call_seconds,
+    )
+    return activity
+
+
+# --- receiving messages ---------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    ticket: Ticket
+    message: Message
+    ticket_created: bool = False
+    duplicate: bool = False
+    attachments: list = field(default_factory=list)
+
+
+def _preview(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None:
+    return (
+        Ticket.objects.select_for_update()
+        .filter(customer=customer, channel_account=account, status__in=ACTIVE_STATUSES)
+        .first()
+    )
+
+
+def _open_ticket(
+    *,
+    customer: Customer,
+    account: ChannelAccount,
+    title: str,
+    subject_id: int | None,
+    group_type_id: int | None,
+    status: str,
+    is_offline: bool,
+) -> tuple[Ticket, bool]:
+    previous = (
+        Ticket.objects.filter(customer=customer, channel_account=account)
+        .order_by("-created_at", "-id")
+        .only("id")
+        .first()
+    )
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                customer=customer,
+                channel_account=account,
+                source=account.kind,
+                title=title[:255],
+                subject_id=subject_id,
+                group_type_id=group_type_id,
+                status=status,
+                is_offline=is_offline,
+                previous_ticket=previous,
+            )
+    except IntegrityError:
+        # Another message from the same customer opened it a moment ago.
+        existing = _active_ticket(customer, account)
+        if existing is None:
+            raise
+        return existing, False
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CREATED,
+        data={"previous": previous.pk if previous else None},
+    )
+    return ticket, True
+
+
+@transaction.atomic
+def ticket_receive(
+    *,
+    channel_account: ChannelAccount,
+    customer: Customer,
+    body: str,
+    sent_at: datetime | None = None,
+    external_id: str | None = None,
+    body_html: str = "",
+    title: str = "",
+    meta: dict | None = None,
+    is_automatic: bool = False,
+    subject_id: int | None = None,
+    group_type_id: int | None = None,
+    thread_ticket_id: int | None = None,
+    is_offline: bool = False,
+) -> Received:
+    """Store one message from a customer: appended to their active ticket or a new one.
+
+    Idempotent: a second delivery of the same ``(channel_account, external_id)`` returns the
+    stored message with ``duplicate=True`` and changes nothing. ``thread_ticket_id`` (e-mail
+    threading) appends to that ticket when it is still active. An automatic message (auto-reply,
+    bounce) never opens an active ticket: with nothing to attach to it is kept in a closed one.
+    """
+    if external_id:
+        existing = (
+            Message.objects.select_related("ticket")
+            .filter(channel_account=channel_account, external_id=external_id)
+            .first()
+        )
+        if existing is not None:
+            return Received(ticket=existing.ticket, message=existing, duplicate=True)
+    sent_at = sent_at or timezone.now()
+
+    ticket = None
+    if thread_ticket_id is not None:
+        ticket = (
+            Ticket.objects.select_for_update()
+            .filter(pk=thread_ticket_id, customer=customer, status__in=ACTIVE_STATUSES)
+            .first()
+        )
+    if ticket is None:
+        ticket = _active_ticket(customer, channel_account)
+    created = False
+    if ticket is None:
+        ticket, created = _open_ticket(
+            customer=customer,
+            account=channel_account,
+            title=title or _preview(body)[:80],
+            subject_id=subject_id,
+            group_type_id=group_type_id,
+            status=TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
+            is_offline=is_offline,
+        )
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                ticket=ticket,
+                channel_account=channel_account,
+                direction=Message.Direction.INBOUND,
+                external_id=external_id or None,
+                body=body,
+                body_html=body_html,
+                sent_at=sent_at,
+                is_automatic=is_automatic,
+                meta=meta or {},
+            )
+    except IntegrityError:
+        existing = Message.objects.select_related("ticket").get(
+            channel_account=channel_account, external_id=external_id
+        )
+        return Received(ticket=existing.ticket, message=existing, duplicate=True)
+
+    if not is_automatic or created:
+        ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
+        ticket.last_message_preview = _preview(body) or _("(attachment)")
+        ticket.unread = True
+        ticket.save(
+            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
+        )
+    realtime.publish(
+        realtime.AGENTS_GROUP,
+        "inbox.ticket",
+        ticket_id=ticket.pk,
+        created=created,
+    )
+    realtime.publish(
+        realtime.ticket_group(ticket.pk),
+        "ticket.message",
+        ticket_id=ticket.pk,
+        message_id=message.pk,
+    )
+    return Received(ticket=ticket, message=message, ticket_created=created)
+
+
+@transaction.atomic
+def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = False) -> Message:
+    """An agent's reply (delivery pending, sent by the channel layer) or internal note."""
+    body = body.strip()
+    if not body:
+        raise TicketRuleError(_("Write a message first."))
+    ticket = _locked(ticket)
+    if not note and ticket.status == TicketStatus.CLOSED:
+        raise TicketRuleError(
+            _("This ticket is closed; the customer's next message opens a new one.")
+        )
+    now = timezone.now()
+    message = Message.objects.create(
+        ticket=ticket,
+        channel_account_id=ticket.channel_account_id,
+        direction=Message.Direction.NOTE if note else Message.Direction.OUTBOUND,
+        author=author,
+        body=body,
+        sent_at=now,
+        delivery="" if note else Message.Delivery.PENDING,
+    )
+    if not note:
+        ticket.last_message_at = now
+        ticket.last_message_preview = _preview(body)
+        ticket.unread = False
+        ticket.save(
+            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
+        )
+    realtime.publish(
+        realtime.ticket_group(ticket.pk),
+        "ticket.message",
+        ticket_id=ticket.pk,
+        message_id=message.pk,
+    )
+    return message
