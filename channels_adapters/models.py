@@ -71,3 +71,6 @@ class MailboxCursor(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["mail_account", "folder"], name="mailboxcursor_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.mail_account_id}/{self.folder} {self.uidvalidity}:{self.last_uid}"

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "omnico",
     "configuration",
     "customers",
     "tickets",

@@ -397,3 +397,6 @@ class BreakLog(models.Model):
                 fields=["agent"], condition=Q(ended_at__isnull=True), name="breaklog_one_open"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.reason_text} {self.started_at:%Y-%m-%d %H:%M}"

@@ -32,9 +32,7 @@ def team_list() -> list[TeamMember]:
         .objects.filter(is_active=True, operator_profile__isnull=False)
         .select_related("operator_profile", "presence__break_reason")
         .annotate(
-            works=Count(
-                "assigned_tickets", filter=Q(assigned_tickets__status__in=SLOT_STATUSES)
-            )
+            works=Count("assigned_tickets", filter=Q(assigned_tickets__status__in=SLOT_STATUSES))
         )
         .order_by("username")
     )

@@ -1,0 +1,30 @@
+import pytest
+
+from tests.factories import make_account, make_user
+
+
+@pytest.fixture
+def agent(db):
+    return make_user("agent-a")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("boss", staff=True, capacity=None)
+
+
+@pytest.fixture
+def account(db):
+    return make_account()
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
