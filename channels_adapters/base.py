@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
     from configuration.models import ChannelAccount
     from customers.models import Identity
@@ -27,6 +27,9 @@ class InboundAttachment:
     url: str = ""
     content_id: str = ""
     is_inline: bool = False
+    #: A provider reference fetched at ingest through ``ChannelAdapter.download`` (Telegram
+    #: file_id). When the download fails it is kept as the attachment's pending url.
+    file_ref: str = ""
 
 
 @dataclass
@@ -57,6 +60,9 @@ class DeliveryUpdate:
     state: str
     error: str = ""
     at: datetime | None = None
+    #: With no ``external_id``: every message to this identity sent up to ``at`` (a read
+    #: watermark, as Messenger reports it).
+    recipient_id: str = ""
 
 
 @dataclass
@@ -81,12 +87,19 @@ class DeliveryError(Exception):
 class ChannelAdapter:
     kind: ClassVar[str]
 
+    def handshake(self, account: ChannelAccount, request: HttpRequest) -> HttpResponse | None:
+        """Answer a provider's GET subscription check (Meta); None: GET is not supported."""
+        return None
+
     def verify_request(self, account: ChannelAccount, request: HttpRequest) -> bool:
         """True when the webhook request is signed by the provider with the account's secret."""
         raise NotImplementedError
 
     def dedupe_key(self, account: ChannelAccount, body: bytes) -> str:
-        """A key that is the same for two deliveries of the same inbound event."""
+        """A key that is the same for two deliveries of the same inbound event.
+
+        Raises ``InboundError`` when the body is malformed: the webhook answers 400 then.
+        """
         raise NotImplementedError
 
     def parse(self, account: ChannelAccount, body: bytes) -> ParsedEvent:
@@ -95,3 +108,11 @@ class ChannelAdapter:
     def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
         """Deliver an outbound message; return the provider's id for it."""
         raise NotImplementedError
+
+    def thread_ticket_id(self, account: ChannelAccount, message: InboundMessage) -> int | None:
+        """The ticket this message continues, when the channel threads by itself (e-mail)."""
+        return None
+
+    def download(self, account: ChannelAccount, attachment: InboundAttachment) -> bytes | None:
+        """Fetch ``attachment.file_ref`` from the provider; None when it cannot be fetched."""
+        return None

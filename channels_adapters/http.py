@@ -1,0 +1,92 @@
+"""Outbound HTTP for adapters: one place that maps provider answers to DeliveryError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from channels_adapters.base import DeliveryError, InboundError
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def load_json(body: bytes) -> dict[str, Any]:
+    """A webhook body as a JSON object, or InboundError (the webhook answers 400)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InboundError(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InboundError("the body must be a JSON object")
+    return data
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("title") or error)[:300]
+        if error:
+            return str(error)[:300]
+        if data.get("description"):  # Telegram
+            return str(data["description"])[:300]
+    return response.text[:300]
+
+
+def post_json(url: str, payload: dict, *, headers: dict[str, str] | None = None) -> Any:
+    """POST JSON; 4xx → permanent DeliveryError, 5xx/429/network → transient one."""
+    try:
+        response = httpx.post(url, json=payload, headers=headers or {}, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{type(exc).__name__}: could not reach the provider") from None
+    return _answer(response)
+
+
+def post_raw(url: str, body: bytes, *, headers: dict[str, str]) -> Any:
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{type(exc).__name__}: could not reach the provider") from None
+    return _answer(response)
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        permanent = response.status_code < 500 and response.status_code not in (408, 429)
+        raise DeliveryError(
+            f"HTTP {response.status_code}: {_error_text(response)}", permanent=permanent
+        )
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
+def get_bytes(url: str, *, headers: dict[str, str] | None = None) -> bytes | None:
+    """Download a file; None on any failure (the caller keeps a pending reference)."""
+    try:
+        response = httpx.get(url, headers=headers or {}, timeout=TIMEOUT, follow_redirects=True)
+    except httpx.HTTPError:
+        return None
+    return response.content if response.status_code == 200 else None
+
+
+def get_json(url: str, *, headers: dict[str, str] | None = None) -> Any:
+    try:
+        response = httpx.get(url, headers=headers or {}, timeout=TIMEOUT)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
