@@ -160,7 +160,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
+    "poll-mail": {
+        "task": "channels_adapters.email.poll_mail_accounts",
+        "schedule": float(MAIL_POLL_INTERVAL),
+        "options": {"expires": float(MAIL_POLL_INTERVAL)},
+    },
+}
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -219,7 +226,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
 }
 
 # Demo data and embedded-runner knobs.

@@ -1,0 +1,45 @@
+# Start a full Omnico stack for benchmarks: throwaway PostgreSQL, Redis and Dovecot, migrated
+# and seeded, the web server as deployed (uvicorn, OMNICO_BENCH_WEB_WORKERS processes) and one
+# Celery worker. Source it from bench/run; it defines start_stack/stop_stack.
+# shellcheck shell=bash
+
+start_stack() {
+    local work="$1"
+    start_postgres "$work"
+    start_redis "$work"
+    # shellcheck source=/dev/null
+    . scripts/lib/dovecot.sh
+    start_dovecot
+    export OMNICO_VAR_DIR="$work/var" DEBUG=0 LOG_LEVEL=WARNING
+    export OMNICO_DEMO_PASSWORD="bench-password-1" OMNICO_DEMO_SECRET="bench-secret-1"
+    mkdir -p "$OMNICO_VAR_DIR"
+    uv run --frozen python manage.py migrate -v0
+    uv run --frozen python manage.py seed_demo >/dev/null
+    uv run --frozen python manage.py collectstatic --noinput -v0
+    BENCH_PORT="$(free_port)"
+    export BENCH_URL="http://127.0.0.1:$BENCH_PORT"
+    uv run --frozen uvicorn omnico.asgi:application --host 127.0.0.1 --port "$BENCH_PORT" \
+        --workers "${OMNICO_BENCH_WEB_WORKERS:-2}" --no-access-log --log-level warning \
+        >"$work/web.log" 2>&1 &
+    WEB_PID=$!
+    uv run --frozen celery -A omnico worker --loglevel WARNING \
+        --concurrency "${OMNICO_BENCH_CELERY_CONCURRENCY:-4}" --pool "${OMNICO_BENCH_POOL:-prefork}" \
+        >"$work/worker.log" 2>&1 &
+    WORKER_PID=$!
+    local i
+    for i in $(seq 1 150); do
+        curl -fs "$BENCH_URL/healthz" >/dev/null 2>&1 && break
+        [ "$i" = 150 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
+        sleep 0.2
+    done
+    log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid $WORKER_PID)"
+}
+
+stop_stack() {
+    [ -n "${WEB_PID:-}" ] && kill "$WEB_PID" 2>/dev/null
+    [ -n "${WORKER_PID:-}" ] && kill "$WORKER_PID" 2>/dev/null
+    wait 2>/dev/null
+    [ "$(type -t stop_dovecot)" = function ] && stop_dovecot
+    stop_redis
+    stop_postgres
+}
