@@ -1,0 +1,231 @@
+"""Admin for what an administrator configures: templates, categories, hours, channels, capacity.
+
+Success messages read as the handbook describes them ("Update successful", "Delete
+successful"); secrets are write-only (see ``configuration.forms``); capacity is saved through
+``operator_set_capacity`` so the staff-only rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import models
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from configuration.forms import ChannelAccountForm, MailAccountForm, clear_field_name
+from configuration.models import (
+    ActivityCategory,
+    BreakReason,
+    BusinessHours,
+    ChannelAccount,
+    ChannelKind,
+    Department,
+    GroupType,
+    MailAccount,
+    OperatorProfile,
+    Subject,
+)
+from configuration.services import operator_set_capacity
+
+_PENDING_MESSAGE = "_omnico_success_message"
+
+
+class SuccessMessagesMixin:
+    """Replaces Django's add/change/delete confirmations with the product's wording."""
+
+    def _with_message(self, request, text: str):
+        setattr(request, _PENDING_MESSAGE, text)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        pending = getattr(request, _PENDING_MESSAGE, None)
+        if pending is not None and level == messages.SUCCESS:
+            delattr(request, _PENDING_MESSAGE)
+            message = pending
+        return super().message_user(request, message, level, *args, **kwargs)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self._with_message(
+            request,
+            _("%(name)s “%(obj)s” added.") % {"name": capfirst(obj._meta.verbose_name), "obj": obj},
+        )
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if "_saveasnew" not in request.POST:
+            self._with_message(
+                request,
+                _("Update successful: %(name)s “%(obj)s”.")
+                % {"name": obj._meta.verbose_name, "obj": obj},
+            )
+        return super().response_change(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        self._with_message(
+            request,
+            _("Delete successful: %(name)s “%(obj)s”.")
+            % {"name": self.opts.verbose_name, "obj": obj_display},
+        )
+        return super().response_delete(request, obj_display, obj_id)
+
+
+class NamedTemplateAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("name", "is_active", "position")
+    list_editable = ("is_active", "position")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    fields = ("name", "is_active", "position")
+
+
+@admin.register(Subject)
+class SubjectAdmin(NamedTemplateAdmin):
+    pass
+
+
+@admin.register(BreakReason)
+class BreakReasonAdmin(NamedTemplateAdmin):
+    pass
+
+
+@admin.register(GroupType)
+class GroupTypeAdmin(NamedTemplateAdmin):
+    pass
+
+
+@admin.register(Department)
+class DepartmentAdmin(NamedTemplateAdmin):
+    pass
+
+
+# --- activity categories --------------------------------------------------------------------
+
+
+class CategoryLevelFilter(admin.SimpleListFilter):
+    title = gettext_lazy("level")
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("top", gettext_lazy("Main categories")), ("sub", gettext_lazy("Subcategories"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "top":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "sub":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+class SubcategoryInline(admin.TabularInline):
+    model = ActivityCategory
+    fk_name = "parent"
+    fields = ("name", "is_active", "position")
+    extra = 1
+    verbose_name = gettext_lazy("subcategory")
+    verbose_name_plural = gettext_lazy("subcategories")
+
+
+@admin.register(ActivityCategory)
+class ActivityCategoryAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("name", "parent", "is_active", "position")
+    list_filter = (CategoryLevelFilter, "is_active")
+    list_select_related = ("parent",)
+    search_fields = ("name", "parent__name")
+    fields = ("parent", "name", "is_active", "position")
+    inlines = [SubcategoryInline]
+
+    def get_inlines(self, request, obj):
+        # Two levels only: a subcategory has no subcategories of its own.
+        if obj is not None and obj.parent_id is not None:
+            return []
+        return super().get_inlines(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "parent":
+            kwargs["queryset"] = ActivityCategory.objects.filter(parent__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- business hours -------------------------------------------------------------------------
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("weekday", "opens_at", "closes_at")
+    list_filter = ("weekday",)
+    ordering = ("weekday", "opens_at")
+
+
+# --- channel accounts -----------------------------------------------------------------------
+
+
+def _secret_fieldset(*names: str) -> tuple[str, ...]:
+    return tuple(part for name in names for part in (name, clear_field_name(name)))
+
+
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    form = ChannelAccountForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ("name", "kind", "display_name", "enabled", "created_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "display_name", "external_id")
+    fieldsets = [
+        (None, {"fields": ("kind", "name", "display_name", "enabled")}),
+        (
+            gettext_lazy("Credentials"),
+            {"fields": _secret_fieldset(*ChannelAccountForm.secret_fields)},
+        ),
+        (gettext_lazy("Provider"), {"fields": ("external_id", "base_url", "callback_url")}),
+    ]
+
+    def get_queryset(self, request):
+        # E-mail accounts are edited on their own page, with their IMAP/SMTP settings.
+        return super().get_queryset(request).exclude(kind=ChannelKind.EMAIL)
+
+
+@admin.register(MailAccount)
+class MailAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    form = MailAccountForm
+    list_display = ("name", "email_address", "imap_host", "smtp_host", "enabled")
+    list_filter = ("enabled",)
+    search_fields = ("name", "display_name", "email_address", "imap_host", "smtp_host")
+    fieldsets = [
+        (None, {"fields": ("name", "display_name", "enabled")}),
+        (
+            gettext_lazy("Mailbox"),
+            {"fields": ("email_address", "username", *_secret_fieldset("password"))},
+        ),
+        (
+            gettext_lazy("Incoming mail (IMAP)"),
+            {"fields": ("imap_host", "imap_port", "imap_security", "imap_folder")},
+        ),
+        (
+            gettext_lazy("Outgoing mail (SMTP)"),
+            {"fields": ("smtp_host", "smtp_port", "smtp_security")},
+        ),
+    ]
+
+
+# --- operator capacity ----------------------------------------------------------------------
+
+
+@admin.register(OperatorProfile)
+class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("user", "full_name", "capacity")
+    list_editable = ("capacity",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    ordering = ("user__username",)
+    fields = ("user", "capacity")
+
+    @admin.display(description=gettext_lazy("name"), ordering="user__first_name")
+    def full_name(self, obj: OperatorProfile) -> str:
+        return obj.user.get_full_name()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        profile = operator_set_capacity(actor=request.user, agent=obj.user, capacity=obj.capacity)
+        obj.pk = profile.pk
+        obj._state.adding = False

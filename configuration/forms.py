@@ -1,0 +1,147 @@
+"""Admin forms for configuration: secrets are write-only.
+
+A secret (mail password, bot token, webhook secret, verify token) is typed in, never shown
+back: the input renders empty whatever is stored, the help text only says whether a value is
+set, an empty input keeps the stored value, and a "clear" checkbox beside it removes it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.db import models
+from django.forms.models import ModelFormMetaclass
+from django.utils.translation import gettext_lazy as _
+
+from configuration.models import ChannelAccount, ChannelKind, MailAccount
+
+
+def clear_field_name(name: str) -> str:
+    return f"clear_{name}"
+
+
+def https_urls(db_field, **kwargs):
+    """Form fields for a model, with URLs assumed to be https:// when typed bare."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class SecretFormMetaclass(ModelFormMetaclass):
+    """Declares one "clear" checkbox per name in the form's ``secret_fields``."""
+
+    def __new__(mcs, name, bases, attrs):
+        for secret in attrs.get("secret_fields", ()):
+            attrs.setdefault(
+                clear_field_name(secret),
+                forms.BooleanField(
+                    label=_("Remove the stored value"),
+                    required=False,
+                ),
+            )
+        return super().__new__(mcs, name, bases, attrs)
+
+
+class SecretFieldsForm(forms.ModelForm, metaclass=SecretFormMetaclass):
+    """Base for every form with secrets: list them in ``secret_fields``, nothing else."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_secrets: dict[str, str] = {}
+        for name in self.secret_fields:
+            if name not in self.fields:
+                continue
+            stored = getattr(self.instance, name, "") or ""
+            self._stored_secrets[name] = stored
+            # The stored value must not even reach the form's initial data.
+            self.initial.pop(name, None)
+            field = self.fields[name]
+            field.required = False
+            field.strip = False
+            field.widget = forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password"}
+            )
+            field.help_text = (
+                _("Set. Leave empty to keep the stored value.") if stored else _("Not set.")
+            )
+            clear = self.fields.get(clear_field_name(name))
+            if clear is not None and not stored:
+                clear.disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self._stored_secrets:
+            clear_name = clear_field_name(name)
+            typed = cleaned.get(name) or ""
+            if cleaned.get(clear_name):
+                if typed:
+                    self.add_error(
+                        clear_name, _("Either type a new value or remove the stored one.")
+                    )
+                cleaned[name] = ""
+            elif not typed:
+                cleaned[name] = self._stored_secrets[name]
+        return cleaned
+
+
+class ChannelAccountForm(SecretFieldsForm):
+    """A messenger/API/web-chat account. E-mail accounts are edited as mail accounts."""
+
+    secret_fields = ("token", "secret", "verify_token")
+
+    class Meta:
+        model = ChannelAccount
+        formfield_callback = https_urls
+        fields = [
+            "kind",
+            "name",
+            "display_name",
+            "enabled",
+            "token",
+            "secret",
+            "verify_token",
+            "external_id",
+            "base_url",
+            "callback_url",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].choices = [
+                choice for choice in self.fields["kind"].choices if choice[0] != ChannelKind.EMAIL
+            ]
+
+
+class MailAccountForm(SecretFieldsForm):
+    secret_fields = ("password",)
+
+    class Meta:
+        model = MailAccount
+        fields = [
+            "name",
+            "display_name",
+            "enabled",
+            "email_address",
+            "username",
+            "password",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_folder",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+        ]
+
+    def clean_name(self):
+        # ``kind`` is not on this form, so the (kind, name) constraint is checked here; the
+        # database constraint still settles a race.
+        name = self.cleaned_data["name"]
+        taken = ChannelAccount.objects.filter(kind=ChannelKind.EMAIL, name=name).exclude(
+            pk=self.instance.pk
+        )
+        if taken.exists():
+            raise forms.ValidationError(_("A mail account with this name exists already."))
+        return name

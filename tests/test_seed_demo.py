@@ -1,0 +1,176 @@
+"""``manage.py seed_demo``: a complete demo data set, the same after a second run."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from configuration.models import (
+    ActivityCategory,
+    BreakReason,
+    BusinessHours,
+    ChannelAccount,
+    ChannelKind,
+    Department,
+    GroupType,
+    MailAccount,
+    OperatorProfile,
+    Subject,
+)
+from customers.models import Customer, Identity
+from tickets.models import Activity, AgentPresence, Message, Tag, Ticket, TicketEvent
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "demo-pass-Zq81"
+SECRET = "demo-secret-7Hw2"
+MODELS = [
+    get_user_model(),
+    OperatorProfile,
+    AgentPresence,
+    Subject,
+    BreakReason,
+    GroupType,
+    Department,
+    ActivityCategory,
+    BusinessHours,
+    ChannelAccount,
+    MailAccount,
+    Customer,
+    Identity,
+    Ticket,
+    Message,
+    Activity,
+    Tag,
+    TicketEvent,
+]
+
+
+@pytest.fixture
+def demo_env(settings):
+    settings.OMNICO_DEMO_PASSWORD = PASSWORD
+    settings.OMNICO_DEMO_SECRET = SECRET
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+@pytest.fixture
+def seeded(demo_env):
+    return _seed()
+
+
+def test_running_twice_keeps_the_same_data(seeded):
+    first = _counts()
+    assert first["Ticket"] >= 10
+    _seed()
+    assert _counts() == first
+
+
+def test_demo_users_log_in_with_the_env_password(seeded, client):
+    for username in ("admin", "agent1", "agent2", "agent3"):
+        assert client.login(username=username, password=PASSWORD), username
+    users = get_user_model().objects
+    assert users.get(username="admin").is_superuser
+    assert not users.filter(username__startswith="agent", is_staff=True).exists()
+
+
+def test_agents_have_capacities_and_two_are_active(seeded):
+    capacities = dict(
+        OperatorProfile.objects.filter(user__username__startswith="agent").values_list(
+            "user__username", "capacity"
+        )
+    )
+    assert capacities == {"agent1": 5, "agent2": 3, "agent3": 4}
+    assert AgentPresence.objects.filter(is_active=True).count() == 2
+
+
+def test_every_channel_kind_has_a_demo_account_with_the_env_secret(seeded):
+    for kind in ChannelKind.values:
+        account = ChannelAccount.objects.get(kind=kind, name="demo")
+        if kind == ChannelKind.EMAIL:
+            mail = MailAccount.objects.get(pk=account.pk)
+            assert not mail.enabled
+            assert mail.imap_host == mail.smtp_host == "127.0.0.1"
+        else:
+            assert account.secret == SECRET
+            assert account.verify_token == SECRET
+
+
+def test_tickets_are_spread_over_channels_with_both_directions(seeded):
+    sources = set(Ticket.objects.values_list("source", flat=True))
+    assert len(sources) >= 5
+    directions = set(Message.objects.values_list("direction", flat=True))
+    assert {"in", "out"} <= directions
+    assert Ticket.objects.filter(tags__isnull=False).exists()
+    assert Activity.objects.filter(status="done").exists()
+    assert Activity.objects.filter(status="open").exists()
+    assert len(set(Ticket.objects.values_list("status", flat=True))) >= 4
+    assert len(set(Ticket.objects.values_list("priority", flat=True))) == 4
+
+
+def test_resolved_demo_tickets_have_no_open_activity(seeded):
+    assert not Activity.objects.filter(
+        status="open", ticket__status__in=["resolved", "closed"]
+    ).exists()
+
+
+def test_subjects_and_categories_from_the_handbook_exist(seeded):
+    names = set(Subject.objects.values_list("name", flat=True))
+    assert {
+        "Donation",
+        "Information",
+        "Suggestion",
+        "Appointment",
+        "Help request",
+        "Thanks",
+        "Membership cancellation",
+        "Campaigns",
+        "Billing information",
+    } <= names
+    assert GroupType.objects.filter(name="Allianz").exists()
+    tops = ActivityCategory.objects.filter(parent=None)
+    assert set(tops.values_list("name", flat=True)) >= {
+        "Question",
+        "Incident",
+        "Problem",
+        "Feature Request",
+    }
+    assert all(top.subcategories.count() >= 2 for top in tops)
+    assert set(BusinessHours.objects.values_list("weekday", flat=True)) == {0, 1, 2, 3, 4, 5}
+
+
+def test_output_names_the_address_logins_and_secret(seeded):
+    assert "http://127.0.0.1:8000/" in seeded
+    for username in ("admin", "agent1", "agent2", "agent3"):
+        assert f"{username}" in seeded
+    assert PASSWORD in seeded
+    assert SECRET in seeded
+
+
+def test_without_env_a_password_is_generated_and_printed(settings, client):
+    settings.OMNICO_DEMO_PASSWORD = ""
+    settings.OMNICO_DEMO_SECRET = ""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    output = _seed()
+    line = next(line for line in output.splitlines() if line.strip().startswith("agent1"))
+    password = line.split()[-1]
+    assert len(password) >= 12
+    assert client.login(username="agent1", password=password)
+    secret = ChannelAccount.objects.get(kind="telegram", name="demo").secret
+    assert secret
+    assert secret in output
+    _seed()
+    # The generated webhook secret is kept, so configured webhooks keep working.
+    assert ChannelAccount.objects.get(kind="telegram", name="demo").secret == secret
