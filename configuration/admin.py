@@ -1,8 +1,8 @@
 """Admin for what an administrator configures: templates, categories, hours, channels, capacity.
 
 Success messages read as the handbook describes them ("Update successful", "Delete
-successful"); secrets are write-only (see ``configuration.forms``); capacity is saved through
-``operator_set_capacity`` so the staff-only rule lives in one place.
+successful"); secrets are write-only (see ``configuration.forms``); operator capacity is
+edited in ``tickets.admin``, next to routing, which refills freed slots when it changes.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from configuration.models import (
     Department,
     GroupType,
     MailAccount,
-    OperatorProfile,
     Subject,
 )
-from configuration.services import operator_set_capacity
 
 _PENDING_MESSAGE = "_omnico_success_message"
 
@@ -204,28 +202,3 @@ class MailAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
             {"fields": ("smtp_host", "smtp_port", "smtp_security")},
         ),
     ]
-
-
-# --- operator capacity ----------------------------------------------------------------------
-
-
-@admin.register(OperatorProfile)
-class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
-    list_display = ("user", "full_name", "capacity")
-    list_editable = ("capacity",)
-    list_select_related = ("user",)
-    search_fields = ("user__username", "user__first_name", "user__last_name")
-    ordering = ("user__username",)
-    fields = ("user", "capacity")
-
-    @admin.display(description=gettext_lazy("name"), ordering="user__first_name")
-    def full_name(self, obj: OperatorProfile) -> str:
-        return obj.user.get_full_name()
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("user",) if obj is not None else ()
-
-    def save_model(self, request, obj, form, change):
-        profile = operator_set_capacity(actor=request.user, agent=obj.user, capacity=obj.capacity)
-        obj.pk = profile.pk
-        obj._state.adding = False

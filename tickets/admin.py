@@ -8,8 +8,12 @@ agent screen. Tags are plain names and fully editable.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
+from configuration.admin import SuccessMessagesMixin
+from configuration.models import OperatorProfile
 from tickets.models import Activity, Message, Tag, Ticket, TicketEvent
+from tickets.routing import agent_set_capacity
 
 
 class ReadOnlyAdminMixin:
@@ -134,3 +138,28 @@ class TicketEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ("name",)
     search_fields = ("name",)
+
+
+# --- operator capacity ----------------------------------------------------------------------
+
+
+@admin.register(OperatorProfile)
+class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("user", "full_name", "capacity")
+    list_editable = ("capacity",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    ordering = ("user__username",)
+    fields = ("user", "capacity")
+
+    @admin.display(description=gettext_lazy("name"), ordering="user__first_name")
+    def full_name(self, obj: OperatorProfile) -> str:
+        return obj.user.get_full_name()
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        profile = agent_set_capacity(actor=request.user, agent=obj.user, capacity=obj.capacity)
+        obj.pk = profile.pk
+        obj._state.adding = False

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
-from tickets.models import SLOT_STATUSES, Ticket, TicketStatus
+from tickets.models import SLOT_STATUSES, AgentPresence, BreakLog, Ticket, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,29 @@ def home_counts(*, user) -> HomeCounts:
         open_total=Count("id", filter=Q(status__in=SLOT_STATUSES)),
     )
     return HomeCounts(**counts)
+
+
+def pool_list(*, limit: int = 50) -> list[Ticket]:
+    """Tickets waiting for a free slot, in the order routing takes them (priority, arrival)."""
+    return list(
+        Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        .select_related("customer", "channel_account")
+        .order_by("priority_rank", "created_at", "id")[:limit]
+    )
+
+
+def agent_is_active(*, user) -> bool:
+    """Whether the agent takes new tickets now (no presence row yet: not active)."""
+    return AgentPresence.objects.filter(user=user, is_active=True).exists()
+
+
+def break_list(*, agent=None, since=None, until=None) -> list[BreakLog]:
+    """Logged breaks, newest first; a break still running has ``ended_at`` None."""
+    breaks = BreakLog.objects.select_related("agent", "reason").order_by("-started_at", "-id")
+    if agent is not None:
+        breaks = breaks.filter(agent=agent)
+    if since is not None:
+        breaks = breaks.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+    if until is not None:
+        breaks = breaks.filter(started_at__lt=until)
+    return list(breaks)

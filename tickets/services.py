@@ -16,7 +16,9 @@ from tickets.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
     PRIORITY_RANK,
+    SLOT_STATUSES,
     Activity,
+    AgentPresence,
     Message,
     Priority,
     Tag,
@@ -44,6 +46,19 @@ def _record(ticket: Ticket, actor, kind: str, **data) -> TicketEvent:
 
 def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _drain_pool_on_commit() -> None:
+    """A slot may have freed or a ticket entered the pool: hand out pool heads after commit."""
+    from tickets import routing  # routing imports TicketRuleError from here
+
+    transaction.on_commit(routing.pool_drain, robust=True)
+
+
+def _route_on_commit(ticket_id: int) -> None:
+    from tickets import routing
+
+    transaction.on_commit(lambda: routing.ticket_route(ticket_id=ticket_id), robust=True)
 
 
 # --- statuses -------------------------------------------------------------------------------
@@ -79,6 +94,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
     ticket.status = status
     if status == TicketStatus.RESOLVED:
         ticket.resolved_at = now
+        ticket.closed_at = None
     elif status == TicketStatus.CLOSED:
         ticket.closed_at = now
     else:
@@ -92,6 +108,9 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
             _("This customer already has an active ticket on this channel; work that one.")
         ) from None
     _record(ticket, actor, TicketEvent.Kind.STATUS, old=old, new=status)
+    if (old in SLOT_STATUSES) != (status in SLOT_STATUSES):
+        # Leaving open/pending frees the agent's slot; entering it unassigned joins the pool.
+        _drain_pool_on_commit()
     return ticket
 
 
@@ -129,6 +148,8 @@ def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
         new=new_id,
         new_name=assignee.get_username() if assignee is not None else "",
     )
+    if old_id is not None and ticket.status in SLOT_STATUSES:
+        _drain_pool_on_commit()  # the previous agent's slot is free again
     return ticket
 
 
@@ -157,6 +178,7 @@ def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
     name = " ".join(name.split())[:60]
     if not name:
         raise TicketRuleError(_("A tag needs a name."))
+    ticket = _locked(ticket)  # two agents adding the same tag write one audit entry
     tag = Tag.objects.filter(name__iexact=name).first()
     if tag is None:
         try:
@@ -173,6 +195,7 @@ def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
 
 @transaction.atomic
 def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor=None) -> None:
+    ticket = _locked(ticket)
     if ticket.tags.filter(pk=tag.pk).exists():
         ticket.tags.remove(tag)
         Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
@@ -318,6 +341,7 @@ def _open_ticket(
     group_type_id: int | None,
     status: str,
     is_offline: bool,
+    now: datetime,
 ) -> tuple[Ticket, bool]:
     previous = (
         Ticket.objects.filter(customer=customer, channel_account=account)
@@ -337,6 +361,7 @@ def _open_ticket(
                 status=status,
                 is_offline=is_offline,
                 previous_ticket=previous,
+                closed_at=now if status == TicketStatus.CLOSED else None,
             )
     except IntegrityError:
         # Another message from the same customer opened it a moment ago.
@@ -390,24 +415,32 @@ def ticket_receive(
     if thread_ticket_id is not None:
         ticket = (
             Ticket.objects.select_for_update()
-            .filter(pk=thread_ticket_id, customer=customer, status__in=ACTIVE_STATUSES)
+            .filter(
+                pk=thread_ticket_id,
+                customer=customer,
+                channel_account=channel_account,
+                status__in=ACTIVE_STATUSES,
+            )
             .first()
         )
     if ticket is None:
         ticket = _active_ticket(customer, channel_account)
     created = False
-    if ticket is None:
-        ticket, created = _open_ticket(
-            customer=customer,
-            account=channel_account,
-            title=title or _preview(body)[:80],
-            subject_id=subject_id,
-            group_type_id=group_type_id,
-            status=TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
-            is_offline=is_offline,
-        )
     try:
+        # One savepoint for the new ticket and the message: when the message turns out to be a
+        # duplicate (a concurrent delivery won), no empty ticket is left behind.
         with transaction.atomic():
+            if ticket is None:
+                ticket, created = _open_ticket(
+                    customer=customer,
+                    account=channel_account,
+                    title=title or _preview(body)[:80],
+                    subject_id=subject_id,
+                    group_type_id=group_type_id,
+                    status=TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
+                    is_offline=is_offline,
+                    now=timezone.now(),
+                )
             message = Message.objects.create(
                 ticket=ticket,
                 channel_account=channel_account,
@@ -420,9 +453,15 @@ def ticket_receive(
                 meta=meta or {},
             )
     except IntegrityError:
-        existing = Message.objects.select_related("ticket").get(
-            channel_account=channel_account, external_id=external_id
+        if not external_id:
+            raise
+        existing = (
+            Message.objects.select_related("ticket")
+            .filter(channel_account=channel_account, external_id=external_id)
+            .first()
         )
+        if existing is None:
+            raise
         return Received(ticket=existing.ticket, message=existing, duplicate=True)
 
     if not is_automatic or created:
@@ -444,6 +483,8 @@ def ticket_receive(
         ticket_id=ticket.pk,
         message_id=message.pk,
     )
+    if created and ticket.status == TicketStatus.OPEN:
+        _route_on_commit(ticket.pk)
     return Received(ticket=ticket, message=message, ticket_created=created)
 
 
@@ -458,6 +499,12 @@ def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = Fals
         raise TicketRuleError(
             _("This ticket is closed; the customer's next message opens a new one.")
         )
+    if (
+        not note
+        and author is not None
+        and AgentPresence.objects.filter(user=author, is_active=False).exists()
+    ):
+        raise TicketRuleError(_("You are on a break. Go active to reply to customers."))
     now = timezone.now()
     message = Message.objects.create(
         ticket=ticket,

@@ -114,3 +114,25 @@ def test_service_lets_staff_set_capacity(admin_user, agent):
     profile = operator_set_capacity(actor=admin_user, agent=agent, capacity=9)
     assert profile.capacity == 9
     assert OperatorProfile.objects.get(user=agent).capacity == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raising_capacity_in_the_admin_gives_the_agent_a_ticket_waiting_in_the_pool(client):
+    from tests.factories import make_ticket
+    from tickets.models import AgentPresence
+
+    boss = make_user("boss2", staff=True, capacity=None)
+    agent = make_user("ayse", capacity=0)
+    AgentPresence.objects.create(user=agent, is_active=True)
+    waiting = make_ticket()
+    waiting.refresh_from_db()
+    assert waiting.assignee is None  # capacity 0: it waits in the pool
+
+    client.force_login(boss)
+    client.post(
+        reverse("admin:configuration_operatorprofile_change", args=[agent.operator_profile.pk]),
+        {"capacity": "1"},
+    )
+
+    waiting.refresh_from_db()
+    assert waiting.assignee == agent

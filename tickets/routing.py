@@ -1,0 +1,247 @@
+"""Who works which ticket: agent presence (active / on a break) and capacity-based routing.
+
+Each agent has a capacity N (``configuration.OperatorProfile``); an assigned ticket that is
+``open`` or ``pending`` occupies one slot. A new ticket goes to the active agent with the most
+free slots (ties: the one idle longest, i.e. the oldest ``last_assigned_at``, never-assigned
+first). With no free slot it waits in the pool, ordered by priority then arrival, and the pool
+is drained whenever a slot frees.
+
+Every assignment here runs in one transaction that first locks the presence rows of all active
+agents (ordered by pk, so two routers never deadlock), then counts slots and assigns. A second
+router waits for the first to commit and then counts again, so no agent ever holds more than N.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from configuration.models import BreakReason, OperatorProfile
+from configuration.services import operator_set_capacity
+from omnico import realtime
+from tickets.models import (
+    SLOT_STATUSES,
+    AgentPresence,
+    BreakLog,
+    Ticket,
+    TicketEvent,
+)
+from tickets.services import TicketRuleError
+
+logger = logging.getLogger(__name__)
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+def _lock_active_agents() -> list[AgentPresence]:
+    """Presence rows of agents who take tickets now, locked, in pk order."""
+    return list(
+        AgentPresence.objects.select_for_update(of=("self",))
+        .filter(is_active=True, user__is_active=True, user__operator_profile__isnull=False)
+        .select_related("user__operator_profile")
+        .order_by("pk")
+    )
+
+
+def _free_slots(agents: list[AgentPresence]) -> dict[int, int]:
+    works = dict(
+        Ticket.objects.filter(assignee_id__in=[a.user_id for a in agents], status__in=SLOT_STATUSES)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("assignee_id", "n")
+    )
+    return {a.user_id: a.user.operator_profile.capacity - works.get(a.user_id, 0) for a in agents}
+
+
+def _pick(
+    agents: list[AgentPresence], free: dict[int, int], turn: dict[int, int]
+) -> AgentPresence | None:
+    """Most free slots; ties to the agent idle longest (never assigned counts as longest).
+
+    ``turn`` orders the assignments made within one drain, which all share one timestamp.
+    """
+    candidates = [a for a in agents if free[a.user_id] > 0]
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda a: (
+            -free[a.user_id],
+            a.last_assigned_at is not None,
+            a.last_assigned_at or datetime.min,
+            turn.get(a.user_id, -1),
+            a.pk,
+        ),
+    )
+
+
+def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None:
+    by_agent: dict[int, list[int]] = defaultdict(list)
+    for ticket_id, presence in assignments:
+        by_agent[presence.user_id].append(ticket_id)
+    for user_id, ticket_ids in by_agent.items():
+        Ticket.objects.filter(pk__in=ticket_ids, assignee__isnull=True).update(
+            assignee_id=user_id, updated_at=now
+        )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=ticket_id,
+            actor=None,
+            kind=TicketEvent.Kind.ASSIGNEE,
+            data={
+                "old": None,
+                "new": presence.user_id,
+                "new_name": presence.user.get_username(),
+                "routed": True,
+            },
+        )
+        for ticket_id, presence in assignments
+    )
+    touched = {presence.pk: presence for _ticket_id, presence in assignments}
+    AgentPresence.objects.bulk_update(touched.values(), ["last_assigned_at"])
+    for ticket_id, presence in assignments:
+        realtime.publish(
+            realtime.agent_group(presence.user_id), "ticket.assigned", ticket_id=ticket_id
+        )
+        realtime.publish(
+            realtime.ticket_group(ticket_id),
+            "ticket.changed",
+            ticket_id=ticket_id,
+            change=TicketEvent.Kind.ASSIGNEE,
+        )
+        realtime.publish(realtime.AGENTS_GROUP, "inbox.ticket", ticket_id=ticket_id, created=False)
+
+
+@transaction.atomic
+def pool_drain() -> list[tuple[int, int]]:
+    """Give pool heads to agents with free slots while both last.
+
+    Returns the ``(ticket_id, agent_id)`` pairs assigned. Call it whenever a slot may have
+    freed: a ticket left open/pending, an agent went active, a capacity was raised.
+    """
+    agents = _lock_active_agents()
+    if not agents:
+        return []
+    free = _free_slots(agents)
+    total = sum(n for n in free.values() if n > 0)
+    if total <= 0:
+        return []
+    pool = list(
+        Ticket.objects.select_for_update()
+        .filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        .order_by("priority_rank", "created_at", "id")
+        .values_list("pk", flat=True)[:total]
+    )
+    now = timezone.now()
+    assignments: list[tuple[int, AgentPresence]] = []
+    turn: dict[int, int] = {}
+    for ticket_id in pool:
+        presence = _pick(agents, free, turn)
+        if presence is None:
+            break
+        assignments.append((ticket_id, presence))
+        free[presence.user_id] -= 1
+        presence.last_assigned_at = now
+        turn[presence.user_id] = len(assignments)
+    if assignments:
+        _assign(assignments, now)
+    return [(ticket_id, presence.user_id) for ticket_id, presence in assignments]
+
+
+def ticket_route(*, ticket_id: int) -> int | None:
+    """Route a new ticket: to the freest active agent, or into the pool. Returns its agent id.
+
+    Older pool tickets of higher or equal priority go first, so routing is the same as draining
+    the pool; the new ticket is simply one of its entries.
+    """
+    pool_drain()
+    return Ticket.objects.filter(pk=ticket_id).values_list("assignee_id", flat=True).first()
+
+
+# --- presence and breaks --------------------------------------------------------------------
+
+
+def _locked_presence(user) -> AgentPresence:
+    AgentPresence.objects.get_or_create(user=user)
+    return AgentPresence.objects.select_for_update().get(user=user)
+
+
+def _publish_presence(presence: AgentPresence) -> None:
+    realtime.publish(
+        realtime.agent_group(presence.user_id),
+        "presence.changed",
+        user_id=presence.user_id,
+        is_active=presence.is_active,
+    )
+    realtime.publish(
+        realtime.AGENTS_GROUP,
+        "team.changed",
+        user_id=presence.user_id,
+        is_active=presence.is_active,
+    )
+
+
+@transaction.atomic
+def agent_go_active(*, user) -> AgentPresence:
+    """The agent takes tickets again: the open break ends and the pool is drained."""
+    if not user.is_active:
+        raise TicketRuleError(_("This user is deactivated and cannot take tickets."))
+    presence = _locked_presence(user)
+    if presence.is_active:
+        return presence
+    now = timezone.now()
+    BreakLog.objects.filter(agent=user, ended_at__isnull=True).update(ended_at=now)
+    presence.is_active = True
+    presence.break_reason = None
+    presence.save(update_fields=["is_active", "break_reason", "changed_at"])
+    _publish_presence(presence)
+    transaction.on_commit(pool_drain, robust=True)
+    return presence
+
+
+@transaction.atomic
+def agent_go_passive(*, user, break_reason: BreakReason | None) -> AgentPresence:
+    """The agent goes on a break for a reason: gets no new tickets until active again.
+
+    Tickets already assigned stay theirs. Every break is logged (reason, start, end).
+    """
+    if break_reason is None:
+        raise TicketRuleError(_("Pick a reason for the break."))
+    if not break_reason.is_active:
+        raise TicketRuleError(_("This break reason is no longer offered; pick another."))
+    presence = _locked_presence(user)
+    open_break = BreakLog.objects.filter(agent=user, ended_at__isnull=True).first()
+    if (
+        not presence.is_active
+        and open_break is not None
+        and open_break.reason_id == break_reason.pk
+    ):
+        return presence
+    now = timezone.now()
+    if open_break is not None:  # changing the reason mid-break: one log row per reason
+        open_break.ended_at = now
+        open_break.save(update_fields=["ended_at"])
+    BreakLog.objects.create(
+        agent=user, reason=break_reason, reason_text=break_reason.name[:120], started_at=now
+    )
+    presence.is_active = False
+    presence.break_reason = break_reason
+    presence.save(update_fields=["is_active", "break_reason", "changed_at"])
+    _publish_presence(presence)
+    return presence
+
+
+@transaction.atomic
+def agent_set_capacity(*, actor, agent, capacity: int) -> OperatorProfile:
+    """Set an agent's capacity (admins only) and, once committed, fill newly freed slots."""
+    profile = operator_set_capacity(actor=actor, agent=agent, capacity=capacity)
+    transaction.on_commit(pool_drain, robust=True)
+    return profile
