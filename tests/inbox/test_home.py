@@ -1,0 +1,60 @@
+"""The homepage: team, empty capacity, works, pool, offline messages, live statistics."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from configuration.models import BreakReason
+from tests.factories import make_customer, make_ticket, make_user
+from tickets.models import AgentPresence, Ticket
+from tickets.services import ticket_assign
+
+
+def test_home_shows_team_with_presence_and_break_reason(agent_client, agent, db):
+    lunch = BreakReason.objects.create(name="Lunch break")
+    AgentPresence.objects.create(user=agent, is_active=True)
+    resting = make_user("resting-agent")
+    AgentPresence.objects.create(user=resting, is_active=False, break_reason=lunch)
+    content = agent_client.get(reverse("home")).content.decode()
+    team = content[content.index('id="team-h"') : content.index('id="capacity-h"')]
+    assert "agent-a" in team and "resting-agent" in team
+    assert "Lunch break" in team
+    assert "Active" in team and "Passive" in team
+
+
+def test_home_shows_my_capacity_works_and_free_slots(agent_client, agent, account):
+    for _ in range(2):
+        ticket_assign(ticket=make_ticket(account=account), assignee=agent)
+    response = agent_client.get(reverse("home"))
+    me = response.context["page"].me
+    assert (me.capacity, me.works, me.free) == (5, 2, 3)
+    content = response.content.decode()
+    capacity = content[content.index('id="capacity-h"') : content.index('id="works-h"')]
+    assert "<dd>5</dd>" in capacity and "<dd>2</dd>" in capacity and ">3</dd>" in capacity
+
+
+def test_home_lists_my_works_pool_and_offline_messages(agent_client, agent, account):
+    mine = make_ticket(account=account, customer=make_customer(name="Mine Person"))
+    ticket_assign(ticket=mine, assignee=agent)
+    make_ticket(account=account, customer=make_customer(name="Pool Person"))
+    offline = make_ticket(account=account, customer=make_customer(name="Night Person"))
+    Ticket.objects.filter(pk=offline.pk).update(is_offline=True)
+    content = agent_client.get(reverse("home")).content.decode()
+    works = content[content.index('id="works-h"') : content.index('id="pool-h"')]
+    pool = content[content.index('id="pool-h"') : content.index('id="offline-h"')]
+    offline_part = content[content.index('id="offline-h"') : content.index('id="stats-h"')]
+    assert "Mine Person" in works and "Pool Person" not in works
+    assert "Pool Person" in pool and "Mine Person" not in pool
+    assert "Night Person" in offline_part
+    assert '<span class="count">2</span>' in pool  # pool count includes the offline ticket
+
+
+def test_home_statistics_are_live_counts_by_status_and_channel(agent_client, account):
+    make_ticket(account=account)
+    make_ticket(account=account)
+    response = agent_client.get(reverse("home"))
+    by_status = {row.key: row.count for row in response.context["page"].by_status}
+    by_channel = {row.key: row.count for row in response.context["page"].by_channel}
+    assert by_status["open"] == 2 and by_status["closed"] == 0
+    assert by_channel["telegram"] == 2 and by_channel["email"] == 0
+    assert "live" in response.content.decode()

@@ -1,0 +1,59 @@
+"""The reports page: live counts per status, channel and agent."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import make_account, make_customer, make_ticket, make_user
+from tickets.models import Ticket, TicketStatus
+from tickets.services import ticket_assign
+
+
+def test_reports_need_login(client, db):
+    response = client.get(reverse("reports"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_agents_and_staff_both_see_reports(client, agent, admin_user):
+    for user in (agent, admin_user):
+        client.force_login(user)
+        assert client.get(reverse("reports")).status_code == 200
+
+
+def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent, db):
+    telegram, email = make_account(kind="telegram"), make_account(kind="email")
+    first = make_ticket(account=telegram)
+    make_ticket(account=telegram)
+    closed = make_ticket(account=email, customer=make_customer(kind="email"))
+    Ticket.objects.filter(pk=closed.pk).update(status=TicketStatus.CLOSED)
+    ticket_assign(ticket=first, assignee=agent)
+    idle = make_user("idle-agent")
+
+    response = agent_client.get(reverse("reports"))
+    by_status = {row.key: row.count for row in response.context["by_status"]}
+    by_channel = {row.key: row.count for row in response.context["by_channel"]}
+    by_agent = {row.user_id: row for row in response.context["by_agent"]}
+    assert (by_status["open"], by_status["closed"], by_status["resolved"]) == (2, 1, 0)
+    assert (by_channel["telegram"], by_channel["email"], by_channel["webchat"]) == (2, 1, 0)
+    assert by_agent[agent.pk].by_status == {"open": 1} and by_agent[agent.pk].total == 1
+    assert by_agent[idle.pk].total == 0
+    assert by_agent[None].total == 2  # unassigned
+    content = response.content.decode()
+    assert "idle-agent" in content and "Unassigned" in content
+
+
+def test_reports_run_the_same_queries_for_n_and_3n_tickets(agent_client, agent, account):
+    def measure():
+        with CaptureQueriesContext(connection) as ctx:
+            assert agent_client.get(reverse("reports")).status_code == 200
+        return len(ctx.captured_queries)
+
+    for _ in range(2):
+        ticket_assign(ticket=make_ticket(account=account), assignee=make_user())
+    small = measure()
+    for _ in range(6):
+        ticket_assign(ticket=make_ticket(account=account), assignee=make_user())
+    assert measure() == small
