@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy
 
 from channels_adapters import services
 from channels_adapters.base import DeliveryError
+from channels_adapters.email.admin_actions import test_connection
 from channels_adapters.models import InboundEvent
-from configuration.models import ChannelAccount
+from configuration.models import ChannelAccount, MailAccount
 
 
 @admin.register(InboundEvent)
@@ -88,6 +89,11 @@ def register_webhook(modeladmin, request: HttpRequest, queryset: QuerySet[Channe
 
 # ChannelAccount's admin belongs to ``configuration``, which must not import channels: the
 # channel layer adds its action to it here (configuration's admin is loaded first).
-if admin.site.is_registered(ChannelAccount):
-    _account_admin = admin.site.get_model_admin(ChannelAccount)
-    _account_admin.actions = [*(_account_admin.actions or []), register_webhook]
+def _add_action(model, action) -> None:
+    if admin.site.is_registered(model):
+        model_admin = admin.site.get_model_admin(model)
+        model_admin.actions = [*(model_admin.actions or []), action]
+
+
+_add_action(ChannelAccount, register_webhook)
+_add_action(MailAccount, test_connection)

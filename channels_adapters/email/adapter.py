@@ -1,0 +1,53 @@
+"""The e-mail channel behind the common adapter interface."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.utils.translation import gettext as _
+
+from channels_adapters.base import ChannelAdapter, InboundMessage, ParsedEvent
+from channels_adapters.email import selectors
+from channels_adapters.email.parser import mail_message_id, parse_bytes, parse_mail
+from channels_adapters.email.sender import mail_send
+from configuration.models import ChannelAccount, ChannelKind, MailAccount
+from customers.models import Identity
+from tickets.models import Message
+
+
+def mail_account(account: ChannelAccount) -> MailAccount:
+    if isinstance(account, MailAccount):
+        return account
+    return MailAccount.objects.get(pk=account.pk)
+
+
+def mail_dedupe_key(body: bytes) -> str:
+    """The mail's Message-ID (or the hash of its bytes): the same mail fetched twice, even after
+    a UIDVALIDITY change, is stored once."""
+    try:
+        return mail_message_id(parse_bytes(body), body)[:255]
+    except Exception:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+class EmailAdapter(ChannelAdapter):
+    kind = ChannelKind.EMAIL
+
+    def verify_request(self, account, request) -> bool:
+        return False  # mail arrives by polling, never by webhook
+
+    def dedupe_key(self, account: ChannelAccount, body: bytes) -> str:
+        return mail_dedupe_key(body)
+
+    def parse(self, account: ChannelAccount, body: bytes) -> ParsedEvent:
+        message = parse_mail(body)
+        own = mail_account(account).email_address.lower()
+        if own and message.sender_id == own:
+            return ParsedEvent(ignored=_("A copy of a mail sent from this account."))
+        return ParsedEvent(messages=[message])
+
+    def thread_ticket_id(self, account: ChannelAccount, message: InboundMessage) -> int | None:
+        return selectors.mail_thread_ticket_id(account=account, message=message)
+
+    def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
+        return mail_send(account=mail_account(account), message=message, recipient=recipient)

@@ -1,0 +1,158 @@
+"""IMAP in: every enabled mail account's folder read by UID cursor into InboundEvents.
+
+Per batch, one transaction stores the fetched mails and advances the folder's cursor, so a
+connection that drops mid-way loses nothing and the next poll resumes after the last committed
+batch. Mails are fetched with ``BODY.PEEK[]``: nothing is marked read, moved or deleted. When the
+folder's UIDVALIDITY changes the folder is read again from UID 1; the Message-ID dedupe key keeps
+that from storing anything twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from imapclient import IMAPClient
+
+from channels_adapters.email.adapter import mail_dedupe_key
+from channels_adapters.email.errors import FolderMissing, describe_error
+from channels_adapters.models import MailboxCursor
+from channels_adapters.services import event_record
+from configuration.models import MailAccount
+
+logger = logging.getLogger(__name__)
+
+IMAP_TIMEOUT = 30
+BATCH_SIZE = 100
+
+
+def imap_connect(account: MailAccount, *, timeout: float = IMAP_TIMEOUT) -> IMAPClient:
+    """A logged-in IMAP session with the account's security setting."""
+    context = ssl.create_default_context()
+    client = IMAPClient(
+        account.imap_host,
+        port=account.imap_port,
+        ssl=account.imap_security == MailAccount.Security.SSL,
+        ssl_context=context,
+        timeout=timeout,
+    )
+    try:
+        if account.imap_security == MailAccount.Security.STARTTLS:
+            client.starttls(context)
+        client.login(account.login, account.password)
+    except BaseException:
+        with contextlib.suppress(Exception):  # already broken: the first error matters
+            client.shutdown()
+        raise
+    return client
+
+
+def imap_select(client: IMAPClient, folder: str) -> int:
+    """Select ``folder`` read-only; returns its UIDVALIDITY."""
+    try:
+        info = client.select_folder(folder, readonly=True)
+    except IMAPClient.Error as exc:
+        raise FolderMissing(folder) from exc
+    return int(info[b"UIDVALIDITY"])
+
+
+@dataclass
+class PollResult:
+    account: str
+    fetched: int = 0
+    stored: int = 0
+    error: str = ""
+
+
+def _cursor(account: MailAccount, folder: str, uidvalidity: int) -> MailboxCursor:
+    cursor, _created = MailboxCursor.objects.get_or_create(
+        mail_account=account, folder=folder, defaults={"uidvalidity": uidvalidity}
+    )
+    return cursor
+
+
+def _store_batch(
+    *, account: MailAccount, cursor_id: int, uidvalidity: int, uids: list[int], data: dict
+) -> int:
+    """One transaction: the batch's events and the cursor moved past them."""
+    stored = 0
+    with transaction.atomic():
+        cursor = MailboxCursor.objects.select_for_update().get(pk=cursor_id)
+        floor = cursor.last_uid if cursor.uidvalidity == uidvalidity else 0
+        for uid in uids:
+            if uid <= floor:
+                continue  # another poller committed it meanwhile
+            body = (data.get(uid) or {}).get(b"BODY[]")
+            if body is None:
+                continue  # expunged between SEARCH and FETCH
+            _event, created = event_record(
+                account=account, body=bytes(body), dedupe_key=mail_dedupe_key(bytes(body))
+            )
+            stored += int(created)
+        cursor.uidvalidity = uidvalidity
+        cursor.last_uid = max([floor, *uids])
+        cursor.save(update_fields=["uidvalidity", "last_uid", "updated_at"])
+    return stored
+
+
+def mailbox_poll(
+    *,
+    account: MailAccount,
+    batch_size: int = BATCH_SIZE,
+    connect: Callable[[MailAccount], IMAPClient] = imap_connect,
+) -> PollResult:
+    """Fetch the account's new mails into InboundEvents. Raises on connection errors; what
+    was committed before stays committed."""
+    result = PollResult(account=account.name)
+    folder = account.imap_folder or "INBOX"
+    client = connect(account)
+    try:
+        uidvalidity = imap_select(client, folder)
+        cursor = _cursor(account, folder, uidvalidity)
+        last_uid = cursor.last_uid if cursor.uidvalidity == uidvalidity else 0
+        if cursor.uidvalidity != uidvalidity:
+            logger.info(
+                "mail account %s: %s changed UIDVALIDITY, reading again", account.name, folder
+            )
+        # "n:*" always answers the highest UID, even when it is below n: filter.
+        uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+        for start in range(0, len(uids), batch_size):
+            batch = uids[start : start + batch_size]
+            data = client.fetch(batch, ["BODY.PEEK[]"])
+            result.fetched += len(batch)
+            result.stored += _store_batch(
+                account=account,
+                cursor_id=cursor.pk,
+                uidvalidity=uidvalidity,
+                uids=batch,
+                data=data,
+            )
+        if not uids and cursor.uidvalidity != uidvalidity:
+            MailboxCursor.objects.filter(pk=cursor.pk).update(uidvalidity=uidvalidity, last_uid=0)
+    finally:
+        with contextlib.suppress(Exception):  # the connection may already be gone
+            client.logout()
+    return result
+
+
+def mail_accounts_poll(*, batch_size: int = BATCH_SIZE) -> list[PollResult]:
+    """Poll every enabled mail account; one account's failure is logged and the rest go on."""
+    results = []
+    for account in MailAccount.objects.filter(enabled=True).order_by("pk"):
+        try:
+            result = mailbox_poll(account=account, batch_size=batch_size)
+        except Exception as exc:
+            error = describe_error(
+                exc, host=account.imap_host, port=account.imap_port, secret=account.password
+            )
+            logger.warning("mail account %s: polling failed: %s", account.name, error)
+            result = PollResult(account=account.name, error=error)
+        else:
+            if result.stored:
+                logger.info("mail account %s: %s new mails", account.name, result.stored)
+        results.append(result)
+    return results
