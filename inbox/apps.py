@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class InboxConfig(AppConfig):
     name = "inbox"
     verbose_name = _("Inbox")
+
+    def ready(self) -> None:
+        # Registers the renderers of the agent screen's live fragments (web and worker alike).
+        from inbox import realtime  # noqa: F401

@@ -29,7 +29,7 @@ from django.template.loader import render_to_string, select_template
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from inbox.selectors import cursor_encode
+from inbox.selectors import SORTS, cursor_encode
 from omnico import realtime
 from tickets.models import ACTIVE_STATUSES, SLOT_STATUSES, Message, Ticket
 
@@ -61,9 +61,7 @@ def _row_ticket(ticket_id: int) -> Ticket | None:
     try:
         from inbox.selectors import inbox_row  # the list engineer's one-row selector
     except ImportError:
-        return (
-            Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
-        )
+        return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
     return inbox_row(ticket_id)
 
 
@@ -72,7 +70,7 @@ def _message(message_id: int) -> Message | None:
         from inbox.ticket_selectors import message_for_render
     except ImportError:
         return (
-            Message.objects.select_related("author")
+            Message.objects.select_related("author", "ticket")
             .prefetch_related("attachments")
             .filter(pk=message_id)
             .first()
@@ -89,7 +87,8 @@ def row_html(ticket: Ticket, *, created: bool = False) -> Html:
             "kind": "row",
             "ticket": ticket,
             "row_template": select_template(ROW_TEMPLATES),
-            "sort": cursor_encode(ticket),
+            "sorts": {name: cursor_encode(ticket, name) for name in SORTS},
+            "list_sort": "recent",  # the row's own data-sort; live.js re-keys it per list
             "is_active": ticket.status in ACTIVE_STATUSES,
             "is_slot": ticket.status in SLOT_STATUSES,
             "created": created,
@@ -130,6 +129,7 @@ def render_ticket_message(group: str, event: dict[str, Any]) -> realtime.Outgoin
             "kind": "message",
             "message": message,
             "ticket_id": message.ticket_id,
+            "ticket": message.ticket,
             "message_template": select_template(MESSAGE_TEMPLATES),
         }
     )

@@ -1,0 +1,242 @@
+"""Realtime benchmark: webhook POST → list row on every connected agent socket (see bench/run).
+
+``bench/run realtime [--agents 50] [--webhooks 200] [--rate 10]`` starts the full stack
+(PostgreSQL, Redis, uvicorn workers, a Celery worker), then this script:
+
+1. creates ``--agents`` agent users and a signed-in session for each (the same session rows a
+   login writes; no password hashing), and opens one ``/ws/agent/`` websocket per agent with its
+   session cookie and the site's origin, like the agent screen does;
+2. POSTs signed API-channel webhooks at ``--rate`` per second, half from new customers (a new
+   ticket) and half from customers who already have one (a message appended);
+3. for each webhook, measures the time from just before the POST to the moment its inbox row
+   (recognised by a marker in the message text, shown as the row's preview) has arrived on
+   every socket. The path timed: webhook view → InboundEvent → Celery ingest →
+   tickets.ticket_receive → after commit, one render → Redis group_send → each consumer → socket.
+
+Prints p50/p95/p99 (target p95 < 100 ms) and writes JSON to bench/results/realtime.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib import import_module
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import (  # noqa: E402
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+)
+
+from channels_adapters.signing import sign  # noqa: E402
+from configuration.models import ChannelAccount  # noqa: E402
+from tickets.models import Message  # noqa: E402
+
+MARKER = re.compile(r"rt(\w{8})n(\d+)x")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def agent_sessions(count: int) -> list[str]:
+    """``count`` agent users, each with a fresh signed-in session; their session keys."""
+    User = get_user_model()
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for n in range(count):
+        user, created = User.objects.get_or_create(username=f"bench-rt-{n:03d}")
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        store = store_class()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        keys.append(store.session_key)
+    return keys
+
+
+class Agent:
+    """One agent screen's socket, noting when each webhook's row arrives."""
+
+    def __init__(self, index: int, run: str):
+        self.index = index
+        self.run = run
+        self.arrived: dict[int, float] = {}
+        self.frames = 0
+
+    async def listen(self, ws) -> None:
+        async for frame in ws:
+            now = time.perf_counter()
+            self.frames += 1
+            if 'data-live="row"' not in frame:
+                continue
+            for run, number in MARKER.findall(frame):
+                if run == self.run:
+                    self.arrived.setdefault(int(number), now)
+
+
+async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) -> dict:
+    run = uuid.uuid4().hex[:8]
+    keys = await asyncio.to_thread(agent_sessions, agents)
+    account = await asyncio.to_thread(ChannelAccount.objects.get, kind="api", name="demo")
+    secret = account.secret
+    parts = urlsplit(url)
+    ws_url = f"ws://{parts.netloc}/ws/agent/"
+    listeners = [Agent(i, run) for i in range(agents)]
+    sockets = []
+    for key, agent in zip(keys, listeners, strict=True):
+        ws = await websockets.connect(
+            ws_url,
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={key}"},
+            origin=url,
+            max_size=2**22,
+        )
+        hello = await asyncio.wait_for(ws.recv(), 10)
+        if 'data-live="hello"' not in hello:
+            raise SystemExit(f"agent socket {agent.index} was not accepted: {hello[:200]!r}")
+        sockets.append(ws)
+    tasks = [asyncio.create_task(a.listen(ws)) for a, ws in zip(listeners, sockets, strict=True)]
+
+    hook = f"{url}/hooks/api/demo/"
+    sent_at: dict[int, float] = {}
+    statuses: dict[int, int] = {}
+    total = warmup + webhooks
+    async with httpx.AsyncClient(timeout=30) as client:
+        start = time.perf_counter()
+        for n in range(total):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Even numbers: a new customer (new ticket); odd: the previous customer again.
+            customer = f"rt-{run}-c{n - n % 2}"
+            body = json.dumps(
+                {
+                    "id": f"rt-{run}-{n}",
+                    "customer": {"id": customer, "name": f"Bench agent-screen {n - n % 2}"},
+                    "text": f"Siparişim nerede? rt{run}n{n}x",
+                    "time": datetime.now(UTC).isoformat(),
+                }
+            ).encode()
+            headers = {"Content-Type": "application/json", "X-Omnico-Signature": sign(secret, body)}
+            sent_at[n] = time.perf_counter()
+            response = await client.post(hook, content=body, headers=headers)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        if all(len(a.arrived) >= total for a in listeners):
+            break
+        await asyncio.sleep(0.1)
+    for task in tasks:
+        task.cancel()
+    for ws in sockets:
+        await ws.close()
+
+    # Where the time goes: POST → message row stored (ingest), then → row on all sockets.
+    stored = await asyncio.to_thread(
+        lambda: {
+            int(external_id.rsplit("-", 1)[1]): created.timestamp()
+            for external_id, created in Message.objects.filter(
+                external_id__startswith=f"rt-{run}-"
+            ).values_list("external_id", "created_at")
+        }
+    )
+    wall_offset = time.time() - time.perf_counter()
+    all_sockets, per_socket, ingest, push, missing = [], [], [], [], 0
+    for n in range(warmup, total):
+        times = [a.arrived.get(n) for a in listeners]
+        got = [t for t in times if t is not None]
+        missing += len(times) - len(got)
+        per_socket += [(t - sent_at[n]) * 1000 for t in got]
+        if len(got) == len(times):
+            all_sockets.append((max(got) - sent_at[n]) * 1000)
+            if n in stored:
+                ingest.append((stored[n] - (sent_at[n] + wall_offset)) * 1000)
+                push.append((max(got) + wall_offset - stored[n]) * 1000)
+    return {
+        "agents": agents,
+        "webhooks": webhooks,
+        "rate_per_s": rate,
+        "http_status": statuses,
+        "complete": len(all_sockets),
+        "missing_deliveries": missing,
+        "all_sockets_ms_p50": round(_percentile(all_sockets, 50), 1),
+        "all_sockets_ms_p95": round(_percentile(all_sockets, 95), 1),
+        "all_sockets_ms_p99": round(_percentile(all_sockets, 99), 1),
+        "all_sockets_ms_max": round(max(all_sockets), 1) if all_sockets else None,
+        "per_socket_ms_p50": round(_percentile(per_socket, 50), 1),
+        "ingest_ms_p50": round(_percentile(ingest, 50), 1),
+        "ingest_ms_p95": round(_percentile(ingest, 95), 1),
+        "stored_to_all_sockets_ms_p50": round(_percentile(push, 50), 1),
+        "stored_to_all_sockets_ms_p95": round(_percentile(push, 95), 1),
+        "per_socket_ms_mean": round(statistics.fmean(per_socket), 1) if per_socket else None,
+        "frames_per_socket": round(statistics.fmean(a.frames for a in listeners), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--out", default="bench/results/realtime.json")
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--webhooks", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10)
+    parser.add_argument("--warmup", type=int, default=10)
+    args = parser.parse_args()
+
+    result = asyncio.run(bench(args.url, args.agents, args.webhooks, args.rate, args.warmup))
+    result["machine"] = {"cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=2)
+    rows = [
+        ("agent sockets", result["agents"]),
+        (f"webhooks at {result['rate_per_s']:g}/s", result["webhooks"]),
+        ("rows on all sockets (of webhooks)", result["complete"]),
+        ("missing deliveries", result["missing_deliveries"]),
+        ("POST → row on all sockets p50 ms", result["all_sockets_ms_p50"]),
+        ("POST → row on all sockets p95 ms (target < 100)", result["all_sockets_ms_p95"]),
+        ("POST → row on all sockets p99 ms", result["all_sockets_ms_p99"]),
+        ("POST → row on one socket p50 ms", result["per_socket_ms_p50"]),
+        (
+            "  of which POST → message stored p50 / p95 ms",
+            (result["ingest_ms_p50"], result["ingest_ms_p95"]),
+        ),
+        (
+            "  of which stored → row on all sockets p50 / p95 ms",
+            (result["stored_to_all_sockets_ms_p50"], result["stored_to_all_sockets_ms_p95"]),
+        ),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    print(f"JSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
