@@ -529,3 +529,21 @@ def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = Fals
         message_id=message.pk,
     )
     return message
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def ticket_mark_read(*, ticket: Ticket) -> bool:
+    """An agent opened the ticket: it is no longer unread. True if it was unread.
+
+    A conditional UPDATE, so opening an already read ticket writes and publishes nothing.
+    """
+    with transaction.atomic():
+        changed = Ticket.objects.filter(pk=ticket.pk, unread=True).update(unread=False)
+        if changed:
+            realtime.publish(
+                realtime.AGENTS_GROUP, "inbox.ticket", ticket_id=ticket.pk, created=False
+            )
+    ticket.unread = False
+    return bool(changed)

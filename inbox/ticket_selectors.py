@@ -1,0 +1,347 @@
+"""Reads behind the ticket screen: the conversation (chat box) and the side panel.
+
+Every function runs a fixed number of SQL queries whatever the number of messages,
+attachments, tags, activities and history entries. The conversation shows the latest
+``CONVERSATION_SIZE`` messages and pages back with a keyset on ``(sent_at, id)``.
+
+What is per-user: nothing in ``panel_context`` or ``message_for_render`` (the realtime pushes
+render them once for everyone); ``chat_context`` adds whether the viewing agent is on a break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, QuerySet, prefetch_related_objects
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from channels_adapters.registry import has_adapter
+from configuration.models import ActivityCategory, Department
+from customers.models import ShoppingCart
+from tickets.models import (
+    Activity,
+    AgentPresence,
+    Attachment,
+    Message,
+    Priority,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+
+CONVERSATION_SIZE = 50
+HISTORY_SIZE = 30
+CART_HISTORY_SIZE = 5
+TAG_SUGGESTIONS = 10
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- one ticket -----------------------------------------------------------------------------
+
+
+def ticket_get(*, ticket_id: int, user) -> Ticket:
+    """The ticket an agent may work on, or 404. Every signed-in agent sees every ticket."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    ticket = (
+        Ticket.objects.select_related(
+            "customer", "assignee", "channel_account", "subject", "group_type", "department"
+        )
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+def activity_get(*, ticket: Ticket, activity_id: int) -> Activity:
+    activity = Activity.objects.filter(ticket=ticket, pk=activity_id).first()
+    if activity is None:
+        raise Http404
+    return activity
+
+
+def message_get(*, ticket: Ticket, message_id: int) -> Message:
+    message = Message.objects.filter(ticket=ticket, pk=message_id).first()
+    if message is None:
+        raise Http404
+    return message
+
+
+def tag_get(*, ticket: Ticket, tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id, tickets=ticket).first()
+    if tag is None:
+        raise Http404
+    return tag
+
+
+def attachment_get(*, attachment_id: int, user) -> Attachment:
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404
+    return attachment
+
+
+def replies_available(ticket: Ticket) -> bool:
+    """Whether the ticket's channel can carry a reply yet (web chat comes in a later issue)."""
+    return has_adapter(ticket.source)
+
+
+# --- conversation ---------------------------------------------------------------------------
+
+
+def message_cursor(message: Message) -> str:
+    delta = message.sent_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}.{message.pk}"
+
+
+def _cursor_decode(raw: str | None) -> tuple[datetime, int] | None:
+    if not raw:
+        return None
+    when, _sep, pk = raw.partition(".")
+    try:
+        return _EPOCH + timedelta(microseconds=int(when)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _messages() -> QuerySet[Message]:
+    return Message.objects.select_related("author").prefetch_related("attachments")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    ticket: Ticket
+    messages: list[Message]
+    earlier_cursor: str | None  # the "load earlier" link, when older messages exist
+
+
+def conversation(
+    *, ticket: Ticket, before: str | None = None, limit: int | None = None
+) -> Conversation:
+    """The latest messages of a ticket (or those before a cursor), oldest first (2 queries)."""
+    limit = limit or CONVERSATION_SIZE
+    queryset = _messages().filter(ticket=ticket).order_by("-sent_at", "-id")
+    position = _cursor_decode(before)
+    if position is not None:
+        at, message_id = position
+        queryset = queryset.filter(Q(sent_at__lt=at) | Q(sent_at=at, id__lt=message_id))
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    for row in rows:  # the ticket is already loaded: no query per message for its customer
+        row.ticket = ticket
+    return Conversation(
+        ticket=ticket,
+        messages=rows,
+        earlier_cursor=message_cursor(rows[0]) if has_more and rows else None,
+    )
+
+
+def message_for_render(message_id: int) -> Message | None:
+    """One message with what ``inbox/ticket/message.html`` shows (2 queries), or None."""
+    return _messages().select_related("ticket__customer").filter(pk=message_id).first()
+
+
+def agent_on_break(user) -> bool:
+    return AgentPresence.objects.filter(user=user, is_active=False).exists()
+
+
+def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str, Any]:
+    """Context of ``inbox/ticket/chat.html``: header, conversation and reply box."""
+    return {
+        "ticket": ticket,
+        "conversation": conversation(ticket=ticket, before=before),
+        "replies_available": replies_available(ticket),
+        "on_break": agent_on_break(user),
+    }
+
+
+# --- side panel -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    event: TicketEvent
+    text: str
+
+
+def _name(user) -> str:
+    if user is None:
+        return _("System")
+    return user.get_full_name() or user.get_username()
+
+
+def _label(choices: type, value: Any) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "—")
+
+
+def history_text(event: TicketEvent) -> str:
+    """ "Ayşe changed priority from Low to High", translatable."""
+    data = event.data or {}
+    who = _name(event.actor)
+    kind = event.kind
+    Kind = TicketEvent.Kind
+    if kind == Kind.STATUS:
+        return _("%(who)s changed status from %(old)s to %(new)s") % {
+            "who": who,
+            "old": _label(TicketStatus, data.get("old")),
+            "new": _label(TicketStatus, data.get("new")),
+        }
+    if kind == Kind.PRIORITY:
+        return _("%(who)s changed priority from %(old)s to %(new)s") % {
+            "who": who,
+            "old": _label(Priority, data.get("old")),
+            "new": _label(Priority, data.get("new")),
+        }
+    if kind == Kind.ASSIGNEE:
+        if not data.get("new"):
+            return _("%(who)s unassigned the ticket") % {"who": who}
+        return _("%(who)s assigned the ticket to %(agent)s") % {
+            "who": who,
+            "agent": data.get("new_name") or data.get("new"),
+        }
+    if kind == Kind.DEPARTMENT:
+        if not data.get("new"):
+            return _("%(who)s removed the department") % {"who": who}
+        return _("%(who)s moved the ticket to %(department)s") % {
+            "who": who,
+            "department": data.get("new_name") or data.get("new"),
+        }
+    if kind == Kind.TAG_ADDED:
+        return _("%(who)s added tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
+    if kind == Kind.TAG_REMOVED:
+        return _("%(who)s removed tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
+    if kind == Kind.ACTIVITY_ADDED:
+        return _("%(who)s added activity “%(reason)s”") % {
+            "who": who,
+            "reason": data.get("call_reason", ""),
+        }
+    if kind == Kind.ACTIVITY_STARTED:
+        return _("%(who)s started a call") % {"who": who}
+    if kind == Kind.ACTIVITY_STOPPED:
+        return _("%(who)s stopped a call (%(seconds)s s)") % {
+            "who": who,
+            "seconds": data.get("seconds", 0),
+        }
+    if kind == Kind.ACTIVITY_DONE:
+        return _("%(who)s marked an activity done") % {"who": who}
+    if kind == Kind.CREATED:
+        return _("Ticket created")
+    if kind == Kind.REOPENED:
+        return _("%(who)s reopened the ticket") % {"who": who}
+    return _("%(who)s: %(change)s") % {"who": who, "change": event.get_kind_display()}
+
+
+def assignee_choices() -> QuerySet:
+    """Users who can hold tickets: agents (with a capacity) and staff."""
+    return (
+        get_user_model()
+        .objects.filter(Q(operator_profile__isnull=False) | Q(is_staff=True), is_active=True)
+        .order_by("username")
+    )
+
+
+def _categories() -> list[ActivityCategory]:
+    return list(
+        ActivityCategory.objects.filter(is_active=True).order_by(
+            F("parent_id").asc(nulls_first=True), "position", "name"
+        )
+    )
+
+
+def subcategories(*, category_id: int | None) -> list[ActivityCategory]:
+    if not category_id:
+        return []
+    return list(
+        ActivityCategory.objects.filter(parent_id=category_id, is_active=True).order_by(
+            "position", "name"
+        )
+    )
+
+
+def panel_context(ticket_id: int, user=None, *, ticket: Ticket | None = None) -> dict[str, Any]:
+    """Context of ``inbox/ticket/panel.html`` (a fixed 10 queries, the same for every agent).
+
+    ``user`` is accepted for the agreed signature; nothing in the panel depends on it.
+    """
+    if ticket is None:
+        ticket = (
+            Ticket.objects.select_related(
+                "customer", "assignee", "channel_account", "subject", "group_type", "department"
+            )
+            .filter(pk=ticket_id)
+            .first()
+        )
+        if ticket is None:
+            raise Http404
+    prefetch_related_objects([ticket], "tags", "customer__identities")
+    activities = list(
+        ticket.activities.select_related("category", "subcategory", "agent").order_by(
+            "created_at", "id"
+        )
+    )
+    events = list(
+        ticket.events.select_related("actor").order_by("-created_at", "-id")[:HISTORY_SIZE]
+    )
+    carts = list(
+        ShoppingCart.objects.filter(customer_id=ticket.customer_id).order_by("-updated_at", "-id")[
+            : CART_HISTORY_SIZE + 1
+        ]
+    )
+    categories = _categories()
+    top = [c for c in categories if c.parent_id is None]
+    by_parent: dict[int, list[ActivityCategory]] = {}
+    for category in categories:
+        if category.parent_id is not None:
+            by_parent.setdefault(category.parent_id, []).append(category)
+    for category in top:
+        category.subcategories_active = by_parent.get(category.pk, [])
+    return {
+        "ticket": ticket,
+        "customer": ticket.customer,
+        "activities": activities,
+        "open_activities": sum(1 for a in activities if a.status == Activity.Status.OPEN),
+        "history": [HistoryLine(event, history_text(event)) for event in events],
+        "cart": carts[0] if carts else None,
+        "cart_history": carts[1:],
+        "categories": top,
+        "statuses": TicketStatus.choices,
+        "priorities": Priority.choices,
+        "departments": list(Department.objects.filter(is_active=True)),
+        "agents": list(assignee_choices()),
+    }
+
+
+def tag_suggestions(*, query: str, limit: int = TAG_SUGGESTIONS) -> list[Tag]:
+    """Tag names starting with ``query`` (then containing it), for the tag autocomplete."""
+    query = " ".join((query or "").split())[:60]
+    if not query:
+        return list(Tag.objects.order_by("name")[:limit])
+    found = list(Tag.objects.filter(name__istartswith=query).order_by("name")[:limit])
+    if len(found) < limit:
+        found += list(
+            Tag.objects.filter(name__icontains=query)
+            .exclude(pk__in=[tag.pk for tag in found])
+            .order_by("name")[: limit - len(found)]
+        )
+    return found
+
+
+def prefetch_customer(ticket: Ticket) -> None:
+    """Load the customer's identities for the customer section (1 query)."""
+    prefetch_related_objects([ticket], "customer__identities")
