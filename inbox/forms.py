@@ -5,79 +5,175 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from configuration.models import ActivityCategory, ChannelKind
-from inbox.selectors import agent_choices
-from tickets.models import Priority, TicketStatus
+from configuration.models import ChannelKind, Department
+from inbox.selectors import TicketFilters, agent_choices
+from tickets.models import Tag, TicketStatus
+
+#: The most tickets one bulk action may change (each is its own transaction and audit entry).
+BULK_LIMIT = 200
 
 
-class StatusForm(forms.Form):
-    status = forms.ChoiceField(label=_("Status"), choices=TicketStatus.choices)
+class InboxFilterForm(forms.Form):
+    """The filters of the inbox (GET). Empty means "any"; a bad value drops only that filter."""
 
-
-class PriorityForm(forms.Form):
-    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
-
-
-class ReplyForm(forms.Form):
-    body = forms.CharField(
-        label=_("Message"),
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Write a reply…")}),
+    TABS = (
+        ("mine", _("Mine")),
+        ("unassigned", _("Unassigned")),
+        ("pool", _("Pool")),
+        ("all", _("All")),
     )
-    note = forms.BooleanField(label=_("Internal note (not sent to the customer)"), required=False)
 
-
-class ActivityForm(forms.Form):
-    call_reason = forms.CharField(label=_("Call reason"), max_length=255)
-    category = forms.ModelChoiceField(
-        label=_("Category"),
-        queryset=ActivityCategory.objects.filter(parent__isnull=True, is_active=True),
+    tab = forms.ChoiceField(label=_("Show"), choices=TABS, required=False)
+    q = forms.CharField(
+        label=_("Search"),
+        max_length=200,
         required=False,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Name, phone, e-mail, text or #number"),
+                "autocomplete": "off",
+            }
+        ),
     )
-    subcategory = forms.ModelChoiceField(
-        label=_("Subcategory"),
-        queryset=ActivityCategory.objects.filter(parent__isnull=False, is_active=True),
-        required=False,
-    )
-
-
-class CallForm(forms.Form):
-    action = forms.ChoiceField(choices=[("start", _("Start call")), ("stop", _("Stop call"))])
-
-
-class TicketFilterForm(forms.Form):
-    """The filters of the tickets list (GET). Empty means "any"."""
-
-    UNASSIGNED = "none"
-
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("Any status")), *TicketStatus.choices], required=False
     )
     channel = forms.ChoiceField(
         label=_("Channel"), choices=[("", _("Any channel")), *ChannelKind.choices], required=False
     )
-    assignee = forms.ChoiceField(label=_("Agent"), required=False)
+    department = forms.TypedChoiceField(
+        label=_("Department"), coerce=int, empty_value=None, required=False
+    )
+    tag = forms.TypedChoiceField(label=_("Tag"), coerce=int, empty_value=None, required=False)
+
+    default_tab = "mine"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # One query each, whatever the number of tickets.
+        self.fields["department"].choices = [
+            ("", _("Any department")),
+            *Department.objects.filter(is_active=True).order_by("name").values_list("pk", "name"),
+        ]
+        self.fields["tag"].choices = [
+            ("", _("Any tag")),
+            *Tag.objects.order_by("name").values_list("pk", "name"),
+        ]
+
+    def _clean_each(self) -> dict:
+        """Each field cleaned on its own, so one bad value drops only that filter."""
+        if not hasattr(self, "_each"):
+            self._each = {}
+            for name, field in self.fields.items():
+                raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+                try:
+                    self._each[name] = field.clean(raw)
+                except forms.ValidationError:
+                    continue
+        return self._each
+
+    @property
+    def current_tab(self) -> str:
+        return self._clean_each().get("tab") or self.default_tab
+
+    def _extra(self, data: dict) -> dict:
+        return {}
+
+    def filters(self) -> TicketFilters:
+        """The ``inbox.selectors.TicketFilters`` these parameters ask for."""
+        data = self._clean_each()
+        return TicketFilters(
+            tab=data.get("tab") or self.default_tab,
+            status=data.get("status") or "",
+            channel=data.get("channel") or "",
+            department_id=data.get("department"),
+            tag_id=data.get("tag"),
+            query=(data.get("q") or "").strip(),
+            **self._extra(data),
+        )
+
+
+class TicketFilterForm(InboxFilterForm):
+    """The tickets list: the inbox filters (no tabs) plus agent and sort order."""
+
+    UNASSIGNED = "none"
+    SORTS = (
+        ("recent", _("Last message")),
+        ("created", _("Newest first")),
+        ("priority", _("Priority")),
+    )
+
+    assignee = forms.ChoiceField(label=_("Agent"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), choices=SORTS, required=False)
+
+    default_tab = "all"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["tab"]
         self.fields["assignee"].choices = [
             ("", _("Any agent")),
             (self.UNASSIGNED, _("Unassigned")),
-            *(
-                (str(user.pk), user.get_full_name() or user.get_username())
-                for user in agent_choices()
-            ),
+            *((str(user.pk), _user_name(user)) for user in agent_choices()),
         ]
 
-    def filters(self) -> dict:
-        """Keyword arguments for ``inbox.selectors.ticket_list_page``; bad input filters nothing."""
-        if not self.is_valid():
-            return {}
-        data = self.cleaned_data
+    @property
+    def current_sort(self) -> str:
+        return self._clean_each().get("sort") or "recent"
+
+    def _extra(self, data: dict) -> dict:
         assignee = data.get("assignee") or ""
         return {
-            "status": data.get("status") or "",
-            "channel": data.get("channel") or "",
             "unassigned": assignee == self.UNASSIGNED,
             "assignee_id": int(assignee) if assignee.isdigit() else None,
         }
+
+
+def _user_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class BulkActionForm(forms.Form):
+    """A change to many tickets of the tickets list at once."""
+
+    ACTIONS = (("status", _("Set status")), ("assign", _("Assign to")), ("tag", _("Add tag")))
+
+    ids = forms.TypedMultipleChoiceField(label=_("Tickets"), coerce=int)
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    status = forms.ChoiceField(label=_("Status"), choices=TicketStatus.choices, required=False)
+    assignee = forms.ModelChoiceField(
+        label=_("Agent"), queryset=agent_choices(), required=False, empty_label=_("Nobody")
+    )
+    tag = forms.CharField(label=_("Tag"), max_length=60, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].choices = [(value, value) for value in self.data.getlist("ids")]
+
+    def clean_ids(self) -> list[int]:
+        ids = self.cleaned_data["ids"]
+        if len(ids) > BULK_LIMIT:
+            raise forms.ValidationError(
+                _("Choose at most %(limit)s tickets at once.") % {"limit": BULK_LIMIT}
+            )
+        return ids
+
+    def clean(self) -> dict:
+        data = super().clean()
+        action = data.get("action")
+        if action == "status" and not data.get("status"):
+            self.add_error("status", _("Choose a status."))
+        if action == "tag" and not (data.get("tag") or "").strip():
+            self.add_error("tag", _("Write the tag to add."))
+        return data
+
+    def changes(self) -> dict:
+        """Keyword arguments for ``inbox.services.tickets_bulk_update``."""
+        data = self.cleaned_data
+        action = data["action"]
+        if action == "status":
+            return {"status": data["status"]}
+        if action == "assign":
+            return {"assign": True, "assignee": data["assignee"]}
+        return {"tag": data["tag"]}

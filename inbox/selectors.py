@@ -6,22 +6,24 @@ are keyset-paginated on ``(last_message_at, id)``: never OFFSET.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, prefetch_related_objects
-from django.http import Http404
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
-from configuration.models import ActivityCategory, ChannelKind
-from customers.models import ShoppingCart
+from configuration.models import ChannelKind
+from customers.models import Customer
 from tickets.models import (
     ACTIVE_STATUSES,
     SLOT_STATUSES,
-    Activity,
     Message,
+    Tag,
     Ticket,
-    TicketEvent,
     TicketStatus,
 )
 from tickets.selectors import HomeCounts, TeamMember, home_counts, team_list
@@ -42,87 +44,279 @@ class Page:
     next_cursor: str | None
 
 
-def cursor_encode(ticket: Ticket) -> str:
-    """``<microseconds since epoch>.<id>``; ``n.<id>`` for a ticket without messages."""
-    if ticket.last_message_at is None:
-        return f"n.{ticket.pk}"
-    delta = ticket.last_message_at - _EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return f"{micros}.{ticket.pk}"
+@dataclass(frozen=True)
+class Column:
+    """One ORDER BY column of a keyset: descending ones may hold NULL (sorted last)."""
+
+    field: str
+    descending: bool
+    nullable: bool = False
+
+
+#: The orders a list can be sorted by; each ends with the primary key, so it is total.
+SORTS: dict[str, tuple[Column, ...]] = {
+    "recent": (Column("last_message_at", True, nullable=True), Column("id", True)),
+    "created": (Column("created_at", True), Column("id", True)),
+    "priority": (Column("priority_rank", False), Column("created_at", False), Column("id", False)),
+}
+#: The pool: waiting for a free slot, most urgent first, then in order of arrival.
+POOL_SORT = "priority"
+
+
+def _micros(when: datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _encode_value(value: Any) -> str:
+    if value is None:
+        return "n"
+    if isinstance(value, datetime):
+        return str(_micros(value))
+    return str(int(value))
+
+
+def cursor_encode(ticket: Ticket, sort: str = "recent") -> str:
+    """The ticket's position in a sort order: ``<value>.<value>…``, ``n`` for NULL.
+
+    For the default order that is ``<microseconds of last_message_at>.<id>``, which is also
+    the ``data-sort`` key the live list uses to place a pushed row.
+    """
+    return ".".join(_encode_value(getattr(ticket, col.field)) for col in SORTS[sort])
+
+
+def _decode_value(column: Column, raw: str) -> Any:
+    if raw == "n":
+        if not column.nullable:
+            raise ValueError(raw)
+        return None
+    number = int(raw)
+    if column.field.endswith("_at"):
+        return _EPOCH + timedelta(microseconds=number)
+    return number
+
+
+def cursor_values(raw: str | None, sort: str = "recent") -> list[Any] | None:
+    """The column values a cursor stands for, or None for a missing or malformed cursor."""
+    columns = SORTS[sort]
+    parts = (raw or "").split(".")
+    if not raw or len(parts) != len(columns):
+        return None
+    try:
+        return [_decode_value(col, part) for col, part in zip(columns, parts, strict=True)]
+    except (ValueError, OverflowError):
+        return None
 
 
 def cursor_decode(raw: str | None) -> tuple[datetime | None, int] | None:
-    """The ``(last_message_at, id)`` a cursor stands for, or None for a missing/bad cursor."""
-    if not raw:
-        return None
-    when, _sep, pk = raw.partition(".")
-    try:
-        ticket_id = int(pk)
-        at = None if when == "n" else _EPOCH + timedelta(microseconds=int(when))
-    except (ValueError, OverflowError):
-        return None
-    return at, ticket_id
+    """The ``(last_message_at, id)`` a default-order cursor stands for, or None."""
+    values = cursor_values(raw, "recent")
+    return None if values is None else (values[0], values[1])
 
 
-def _keyset(queryset: QuerySet[Ticket], *, cursor: str | None, limit: int) -> Page:
-    """Newest conversation first; tickets without any message come last."""
-    queryset = queryset.order_by(F("last_message_at").desc(nulls_last=True), "-id")
-    position = cursor_decode(cursor)
-    if position is not None:
-        at, ticket_id = position
-        if at is None:
-            queryset = queryset.filter(last_message_at__isnull=True, id__lt=ticket_id)
-        else:
-            queryset = queryset.filter(
-                Q(last_message_at__lt=at)
-                | Q(last_message_at=at, id__lt=ticket_id)
-                | Q(last_message_at__isnull=True)
-            )
+def _equal(column: Column, value: Any) -> Q:
+    if value is None:
+        return Q(**{f"{column.field}__isnull": True})
+    return Q(**{column.field: value})
+
+
+def _beyond(column: Column, value: Any) -> Q:
+    """Rows strictly after ``value`` in this column's direction (NULLs come last)."""
+    if value is None:
+        return Q(pk__in=[])  # nothing sorts after NULL
+    op = "lt" if column.descending else "gt"
+    beyond = Q(**{f"{column.field}__{op}": value})
+    if column.nullable:
+        beyond |= Q(**{f"{column.field}__isnull": True})
+    return beyond
+
+
+def _after(columns: tuple[Column, ...], values: list[Any]) -> Q:
+    """The keyset condition: lexicographically after ``values`` (no OFFSET, index friendly)."""
+    condition = Q(pk__in=[])
+    for i, column in enumerate(columns):
+        step = _beyond(column, values[i])
+        for previous, value in zip(columns[:i], values[:i], strict=True):
+            step &= _equal(previous, value)
+        condition |= step
+    return condition
+
+
+def _order(column: Column):
+    if column.descending:
+        return F(column.field).desc(nulls_last=True) if column.nullable else F(column.field).desc()
+    return F(column.field).asc()
+
+
+def _keyset(
+    queryset: QuerySet[Ticket], *, cursor: str | None, limit: int, sort: str = "recent"
+) -> Page:
+    columns = SORTS[sort]
+    queryset = queryset.order_by(*(_order(col) for col in columns))
+    values = cursor_values(cursor, sort)
+    if values is not None:
+        queryset = queryset.filter(_after(columns, values))
     rows = list(queryset[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=rows, next_cursor=cursor_encode(rows[-1]) if has_more and rows else None)
+    next_cursor = cursor_encode(rows[-1], sort) if has_more and rows else None
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 def _ticket_rows() -> QuerySet[Ticket]:
     return Ticket.objects.select_related("customer", "assignee")
 
 
+def _list_rows() -> QuerySet[Ticket]:
+    """What one row of the inbox or the tickets list shows: 2 queries for any number of rows."""
+    return Ticket.objects.select_related("customer", "assignee", "department").prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    )
+
+
+# --- filters and search ---------------------------------------------------------------------
+
+INBOX_TABS = ("mine", "unassigned", "pool", "all")
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    """What the agent narrowed a list to. Empty values mean "any"."""
+
+    tab: str = "all"
+    status: str = ""
+    channel: str = ""
+    department_id: int | None = None
+    tag_id: int | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    query: str = ""
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _search_query(text: str) -> SearchQuery | None:
+    """Every word as a prefix (``kargo`` finds ``kargom``); punctuation cannot inject syntax."""
+    words = _WORD.findall(text.lower())[:8]
+    if not words:
+        return None
+    return SearchQuery(
+        " & ".join(f"{word}:*" for word in words), config="simple", search_type="raw"
+    )
+
+
+def _message_matches(text: str) -> QuerySet[Message]:
+    """Messages holding every word: full-text (GIN index) on PostgreSQL, substrings elsewhere."""
+    if connection.vendor == "postgresql":
+        query = _search_query(text)
+        if query is None:
+            return Message.objects.none()
+        return Message.objects.annotate(document=SearchVector("body", config="simple")).filter(
+            document=query
+        )
+    matches = Message.objects.all()
+    for word in text.split()[:8]:
+        matches = matches.filter(body__icontains=word)
+    return matches
+
+
+def _search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    """By customer name, phone or e-mail (any identity), ticket number, or message text."""
+    text = text.strip()[:200]
+    if not text:
+        return queryset
+    customers = Customer.objects.filter(
+        Q(name__icontains=text)
+        | Q(email__icontains=text)
+        | Q(phone__icontains=text)
+        | Q(identities__external_id__icontains=text)
+        | Q(identities__display__icontains=text)
+    ).values("pk")
+    matches = Q(customer_id__in=customers) | Q(pk__in=_message_matches(text).values("ticket_id"))
+    number = text.removeprefix("#")
+    if number.isdigit() and len(number) < 12:
+        matches |= Q(pk=int(number))
+    return queryset.filter(matches)
+
+
+def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -> QuerySet[Ticket]:
+    if filters.tab == "mine":
+        queryset = queryset.filter(assignee=user)
+    elif filters.tab == "unassigned":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif filters.tab == "pool":
+        queryset = queryset.filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.channel:
+        queryset = queryset.filter(source=filters.channel)
+    if filters.department_id is not None:
+        queryset = queryset.filter(department_id=filters.department_id)
+    if filters.tag_id is not None:
+        queryset = queryset.filter(
+            pk__in=Ticket.tags.through.objects.filter(tag_id=filters.tag_id).values("ticket_id")
+        )
+    if filters.unassigned:
+        queryset = queryset.filter(assignee__isnull=True)
+    elif filters.assignee_id is not None:
+        queryset = queryset.filter(assignee_id=filters.assignee_id)
+    return _search(queryset, filters.query)
+
+
 # --- inbox and tickets list -----------------------------------------------------------------
 
-INBOX_TABS = ("mine", "unassigned", "all")
+
+def inbox_rows(
+    *,
+    user,
+    filters: TicketFilters | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page:
+    """One page of the universal inbox: active tickets (any status when one is asked for).
+
+    The pool tab is ordered as the pool is served (priority, then arrival); every other tab
+    shows the most recent conversation first. Rows never depend on the viewing agent.
+    """
+    filters = filters or TicketFilters()
+    queryset = _list_rows()
+    if not filters.status:
+        queryset = queryset.filter(status__in=ACTIVE_STATUSES)
+    queryset = ticket_filter(queryset, filters=filters, user=user)
+    return _keyset(queryset, cursor=cursor, limit=limit or PAGE_SIZE, sort=inbox_sort(filters))
+
+
+def inbox_sort(filters: TicketFilters) -> str:
+    """The order of an inbox tab: the pool as it is served, the others newest first."""
+    return POOL_SORT if filters.tab == "pool" else "recent"
 
 
 def inbox_page(*, user, tab: str, cursor: str | None = None, limit: int | None = None) -> Page:
-    """Active tickets (not resolved or closed) for one tab of the inbox."""
-    queryset = _ticket_rows().filter(status__in=ACTIVE_STATUSES)
-    if tab == "mine":
-        queryset = queryset.filter(assignee=user)
-    elif tab == "unassigned":
-        queryset = queryset.filter(assignee__isnull=True)
-    return _keyset(queryset, cursor=cursor, limit=limit or PAGE_SIZE)
+    """One tab of the inbox without other filters."""
+    return inbox_rows(user=user, filters=TicketFilters(tab=tab), cursor=cursor, limit=limit)
+
+
+def inbox_row(ticket_id: int) -> Ticket | None:
+    """One ticket as a list row (2 queries), for pushes; None when it is gone."""
+    return _list_rows().filter(pk=ticket_id).first()
 
 
 def ticket_list_page(
     *,
-    status: str = "",
-    channel: str = "",
-    assignee_id: int | None = None,
-    unassigned: bool = False,
+    filters: TicketFilters | None = None,
+    sort: str = "recent",
     cursor: str | None = None,
     limit: int | None = None,
+    user=None,
+    **legacy: Any,
 ) -> Page:
-    """Every ticket, filtered, most recent conversation first."""
-    queryset = _ticket_rows()
-    if status:
-        queryset = queryset.filter(status=status)
-    if channel:
-        queryset = queryset.filter(source=channel)
-    if unassigned:
-        queryset = queryset.filter(assignee__isnull=True)
-    elif assignee_id is not None:
-        queryset = queryset.filter(assignee_id=assignee_id)
-    return _keyset(queryset, cursor=cursor, limit=limit or PAGE_SIZE)
+    """Every ticket, filtered, in one of ``SORTS`` (most recent conversation by default)."""
+    filters = filters or TicketFilters(**legacy)
+    if sort not in SORTS:
+        sort = "recent"
+    queryset = ticket_filter(_list_rows(), filters=filters, user=user)
+    return _keyset(queryset, cursor=cursor, limit=limit or PAGE_SIZE, sort=sort)
 
 
 def agent_choices() -> QuerySet:
@@ -249,81 +443,3 @@ def home_page(*, user) -> HomePage:
         by_status=status_counts(),
         by_channel=channel_counts(),
     )
-
-
-# --- the ticket page ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TicketPage:
-    ticket: Ticket
-    messages: list[Message]
-    activities: list[Activity]
-    events: list[TicketEvent]
-    cart: ShoppingCart | None
-    categories: list[ActivityCategory]
-
-    @property
-    def open_activities(self) -> int:
-        return sum(1 for activity in self.activities if activity.status == Activity.Status.OPEN)
-
-
-def ticket_get(*, ticket_id: int, user) -> Ticket:
-    """The ticket an agent may work on, or 404. Every signed-in agent sees every ticket."""
-    if not user.is_authenticated:
-        raise Http404
-    ticket = (
-        Ticket.objects.select_related(
-            "customer", "assignee", "channel_account", "subject", "group_type", "department"
-        )
-        .filter(pk=ticket_id)
-        .first()
-    )
-    if ticket is None:
-        raise Http404
-    return ticket
-
-
-def ticket_page(*, ticket_id: int, user) -> TicketPage:
-    """The conversation and side panel of one ticket (fixed number of queries)."""
-    ticket = ticket_get(ticket_id=ticket_id, user=user)
-    messages = list(
-        ticket.messages.select_related("author")
-        .prefetch_related("attachments")
-        .order_by("sent_at", "id")
-    )
-    activities = list(
-        ticket.activities.select_related("category", "subcategory", "agent").order_by(
-            "created_at", "id"
-        )
-    )
-    events = list(ticket.events.select_related("actor").order_by("-created_at", "-id")[:20])
-    prefetch_related_objects([ticket], "tags", "customer__identities")
-    cart = ShoppingCart.objects.filter(customer_id=ticket.customer_id).first()
-    categories = list(
-        ActivityCategory.objects.filter(is_active=True)
-        .select_related("parent")
-        .order_by(F("parent_id").asc(nulls_first=True), "position", "name")
-    )
-    return TicketPage(
-        ticket=ticket,
-        messages=messages,
-        activities=activities,
-        events=events,
-        cart=cart,
-        categories=categories,
-    )
-
-
-def activity_get(*, ticket: Ticket, activity_id: int) -> Activity:
-    activity = Activity.objects.filter(ticket=ticket, pk=activity_id).first()
-    if activity is None:
-        raise Http404
-    return activity
-
-
-def message_get(*, ticket: Ticket, message_id: int) -> Message:
-    message = Message.objects.filter(ticket=ticket, pk=message_id).first()
-    if message is None:
-        raise Http404
-    return message

@@ -1,30 +1,64 @@
 from django.urls import include, path
 
-from inbox import views
+from inbox import ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/list/", views.inbox_list, name="inbox-list"),
     path("tickets/", views.ticket_list, name="ticket-list"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket-detail"),
-    path("tickets/<int:ticket_id>/status/", views.ticket_status, name="ticket-status"),
-    path("tickets/<int:ticket_id>/priority/", views.ticket_priority, name="ticket-priority"),
-    path("tickets/<int:ticket_id>/reply/", views.ticket_reply, name="ticket-reply"),
-    path("tickets/<int:ticket_id>/activities/", views.activity_add, name="activity-add"),
+    path("tickets/bulk/", views.tickets_bulk, name="tickets-bulk"),
+    # --- the ticket screen (inbox/ticket_views.py) ---
+    path("tickets/<int:ticket_id>/", ticket_views.ticket_redirect, name="ticket-redirect"),
+    path("inbox/<int:ticket_id>/", ticket_views.ticket_detail, name="ticket-detail"),
     path(
-        "tickets/<int:ticket_id>/activities/<int:activity_id>/done/",
-        views.activity_done,
+        "inbox/<int:ticket_id>/conversation/",
+        ticket_views.ticket_conversation,
+        name="ticket-conversation",
+    ),
+    path("inbox/<int:ticket_id>/panel/", ticket_views.ticket_panel, name="ticket-panel"),
+    path("inbox/<int:ticket_id>/status/", ticket_views.ticket_status, name="ticket-status"),
+    path("inbox/<int:ticket_id>/priority/", ticket_views.ticket_priority, name="ticket-priority"),
+    path(
+        "inbox/<int:ticket_id>/department/",
+        ticket_views.ticket_department,
+        name="ticket-department",
+    ),
+    path("inbox/<int:ticket_id>/assignee/", ticket_views.ticket_assignee, name="ticket-assignee"),
+    path("inbox/<int:ticket_id>/tags/", ticket_views.tag_add, name="ticket-tag-add"),
+    path(
+        "inbox/<int:ticket_id>/tags/<int:tag_id>/remove/",
+        ticket_views.tag_remove,
+        name="ticket-tag-remove",
+    ),
+    path("inbox/<int:ticket_id>/customer/", ticket_views.ticket_customer, name="ticket-customer"),
+    path("inbox/<int:ticket_id>/reply/", ticket_views.ticket_reply, name="ticket-reply"),
+    path("inbox/<int:ticket_id>/activities/", ticket_views.activity_add, name="activity-add"),
+    path(
+        "inbox/<int:ticket_id>/activities/<int:activity_id>/done/",
+        ticket_views.activity_done,
         name="activity-done",
     ),
     path(
-        "tickets/<int:ticket_id>/activities/<int:activity_id>/call/",
-        views.activity_call,
+        "inbox/<int:ticket_id>/activities/<int:activity_id>/call/",
+        ticket_views.activity_call,
         name="activity-call",
     ),
     path(
-        "tickets/<int:ticket_id>/messages/<int:message_id>/retry/",
-        views.message_retry,
+        "inbox/<int:ticket_id>/messages/<int:message_id>/retry/",
+        ticket_views.message_retry,
         name="message-retry",
+    ),
+    path("inbox/tags/", ticket_views.tag_options, name="tag-options"),
+    path(
+        "inbox/activity-subcategories/",
+        ticket_views.subcategory_options,
+        name="activity-subcategories",
+    ),
+    path(
+        "inbox/attachments/<int:attachment_id>/",
+        ticket_views.attachment_download,
+        name="attachment",
     ),
     path("reports/", include("reports.urls")),
 ]

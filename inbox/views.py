@@ -1,35 +1,27 @@
-"""The agent screens. Views parse input, call one selector or service, and render.
+"""The agent screens owned here: homepage, the inbox column and the tickets list.
 
-Forms post with htmx and get back the re-rendered part of the page (a partial of the same
-template) plus the toasts; without JavaScript the same forms post normally and redirect back.
+Views parse input, call one selector or service, and render. The ticket itself (conversation,
+panel, its actions) is in ``inbox/ticket_views.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from channels_adapters import services as channel_services
-from configuration.models import ChannelKind
 from inbox import selectors
-from inbox.forms import (
-    ActivityForm,
-    CallForm,
-    PriorityForm,
-    ReplyForm,
-    StatusForm,
-    TicketFilterForm,
-)
-from tickets import services
-from tickets.models import Priority, Ticket, TicketStatus
-from tickets.services import TicketRuleError
+from inbox import services as inbox_services
+from inbox.forms import BulkActionForm, InboxFilterForm, TicketFilterForm
 
 
 @login_required
@@ -37,72 +29,107 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"page": selectors.home_page(user=request.user)})
 
 
-@login_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    tab = request.GET.get("tab", "mine")
-    if tab not in selectors.INBOX_TABS:
-        tab = "mine"
-    cursor = request.GET.get("cursor")
-    page = selectors.inbox_page(user=request.user, tab=tab, cursor=cursor)
-    template = "inbox/inbox.html#ticket-page" if request.htmx and cursor else "inbox/inbox.html"
-    return render(request, template, {"page": page, "tab": tab, "tabs": _inbox_tabs()})
+def inbox_screen_context(request: HttpRequest) -> dict[str, Any]:
+    """The left column of the agent screen: its filters and first page of rows.
 
-
-def _inbox_tabs() -> list[tuple[str, str]]:
-    return [("mine", _("Mine")), ("unassigned", _("Unassigned")), ("all", _("All"))]
-
-
-@login_required
-def ticket_list(request: HttpRequest) -> HttpResponse:
-    form = TicketFilterForm(request.GET or None)
-    cursor = request.GET.get("cursor")
-    page = selectors.ticket_list_page(**form.filters(), cursor=cursor)
-    template = "inbox/ticket_list.html#ticket-page" if request.htmx and cursor else None
-    return render(
-        request,
-        template or "inbox/ticket_list.html",
-        {"page": page, "form": form, "channels": ChannelKind.choices},
+    The view that opens a ticket on the same screen (``/inbox/<id>/``) merges this into its own
+    context and extends ``inbox/inbox.html``, so the list beside an open ticket is the same.
+    """
+    form = InboxFilterForm(request.GET)
+    filters = form.filters()
+    page = selectors.inbox_rows(
+        user=request.user, filters=filters, cursor=request.GET.get("cursor")
     )
+    sort = selectors.inbox_sort(filters)
+    return {
+        "page": page,
+        "filter_form": form,
+        "tab": filters.tab,
+        "list_sort": sort,
+        "live_filter": json.dumps(
+            {
+                "tab": filters.tab,
+                "status": filters.status,
+                "channel": filters.channel,
+                "department": filters.department_id or "",
+                "tag": filters.tag_id or "",
+                "q": filters.query,
+                "sort": sort,
+            }
+        ),
+    }
 
 
 @login_required
-def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    return _render_ticket(request, ticket_id)
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The agent screen: every conversation on the left, the open one beside it."""
+    ticket_id = request.GET.get("ticket", "")
+    if ticket_id.isdigit():
+        params = request.GET.copy()
+        del params["ticket"]
+        url = reverse("ticket-detail", args=[int(ticket_id)])
+        return redirect(f"{url}?{params.urlencode()}" if params else url)
+    context = inbox_screen_context(request)
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "inbox/list/rows.html", context)
+    return render(request, "inbox/inbox.html", context)
 
 
-def _render_ticket(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    page = selectors.ticket_page(ticket_id=ticket_id, user=request.user)
+@login_required
+@require_GET
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    """The inbox rows for htmx: a filter change, "load more" (``cursor``) or a resync."""
+    partial = "rows" if request.GET.get("cursor") else "list"
+    response = render(request, f"inbox/list/{partial}.html", inbox_screen_context(request))
+    if request.htmx and request.headers.get("HX-Trigger") == "inbox-filters":
+        # Keep the address bar in step with the filters (and with the ticket that is open).
+        current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+        path = current if current.startswith(reverse("inbox")) else reverse("inbox")
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        response["HX-Push-Url"] = f"{path}?{query.urlencode()}" if query else path
+    return response
+
+
+@login_required
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    """Messages > Ticket: every ticket, filtered and sorted, with bulk changes."""
+    form = TicketFilterForm(request.GET)
+    cursor = request.GET.get("cursor")
+    page = selectors.ticket_list_page(
+        filters=form.filters(), sort=form.current_sort, cursor=cursor, user=request.user
+    )
     context = {
         "page": page,
-        "ticket": page.ticket,
-        "statuses": TicketStatus.choices,
-        "priorities": Priority.choices,
-        "reply_form": ReplyForm(),
+        "form": form,
+        "sort": form.current_sort,
+        "bulk_form": BulkActionForm(),
+        "query": request.GET.urlencode(),
     }
-    if request.htmx:
-        return render(request, "inbox/ticket_detail.html#ticket-response", context)
-    return render(request, "inbox/ticket_detail.html", context)
+    if request.htmx and cursor:
+        return render(request, "inbox/list/table_rows.html", context)
+    return render(request, "inbox/ticket_list.html", context)
 
 
-Action = Callable[[Ticket, dict], str]
-
-
-def _ticket_action(
-    request: HttpRequest, ticket_id: int, form_class: type[forms.Form], action: Action
-) -> HttpResponse:
-    """Validate the form, run the service, report the outcome as a toast, show the ticket."""
-    ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
-    form = form_class(request.POST)
+@login_required
+@require_POST
+def tickets_bulk(request: HttpRequest) -> HttpResponse:
+    """Apply one change to the checked tickets; a toast tells what was done and what refused."""
+    form = BulkActionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _first_error(form))
     else:
-        try:
-            messages.success(request, action(ticket, form.cleaned_data))
-        except TicketRuleError as error:
-            messages.error(request, error.message)
-    if request.htmx:
-        return _render_ticket(request, ticket_id)
-    return redirect("ticket-detail", ticket_id=ticket_id)
+        result = inbox_services.tickets_bulk_update(
+            ticket_ids=form.cleaned_data["ids"], actor=request.user, **form.changes()
+        )
+        notify = messages.warning if result.refused else messages.success
+        notify(request, result.summary())
+    query = QueryDict(request.POST.get("query", ""), mutable=True)
+    query.pop("cursor", None)
+    url = reverse("ticket-list")
+    return redirect(f"{url}?{query.urlencode()}" if query else url)
 
 
 def _first_error(form: forms.Form) -> str:
@@ -110,87 +137,3 @@ def _first_error(form: forms.Form) -> str:
         label = form.fields[name].label if name in form.fields else ""
         return f"{label}: {errors[0]}" if label else errors[0]
     return _("Please check the form.")
-
-
-@login_required
-@require_POST
-def ticket_status(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    def change(ticket: Ticket, data: dict) -> str:
-        services.ticket_set_status(ticket=ticket, status=data["status"], actor=request.user)
-        return _("Status changed to “%(status)s”.") % {"status": TicketStatus(data["status"]).label}
-
-    return _ticket_action(request, ticket_id, StatusForm, change)
-
-
-@login_required
-@require_POST
-def ticket_priority(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    def change(ticket: Ticket, data: dict) -> str:
-        services.ticket_set_priority(ticket=ticket, priority=data["priority"], actor=request.user)
-        return _("Priority changed to “%(priority)s”.") % {
-            "priority": Priority(data["priority"]).label
-        }
-
-    return _ticket_action(request, ticket_id, PriorityForm, change)
-
-
-@login_required
-@require_POST
-def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    def send(ticket: Ticket, data: dict) -> str:
-        if data["note"]:
-            services.message_add_outbound(
-                ticket=ticket, author=request.user, body=data["body"], note=True
-            )
-            return _("Note added.")
-        channel_services.reply_send(ticket=ticket, author=request.user, body=data["body"])
-        return _("Reply queued for delivery.")
-
-    return _ticket_action(request, ticket_id, ReplyForm, send)
-
-
-@login_required
-@require_POST
-def activity_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    def add(ticket: Ticket, data: dict) -> str:
-        services.activity_add(ticket=ticket, actor=request.user, **data)
-        return _("Activity added.")
-
-    return _ticket_action(request, ticket_id, ActivityForm, add)
-
-
-@login_required
-@require_POST
-def activity_done(request: HttpRequest, ticket_id: int, activity_id: int) -> HttpResponse:
-    def done(ticket: Ticket, data: dict) -> str:
-        activity = selectors.activity_get(ticket=ticket, activity_id=activity_id)
-        services.activity_mark_done(activity=activity, actor=request.user)
-        return _("Activity done.")
-
-    return _ticket_action(request, ticket_id, forms.Form, done)
-
-
-@login_required
-@require_POST
-def activity_call(request: HttpRequest, ticket_id: int, activity_id: int) -> HttpResponse:
-    def call(ticket: Ticket, data: dict) -> str:
-        activity = selectors.activity_get(ticket=ticket, activity_id=activity_id)
-        if data["action"] == "start":
-            services.activity_start_call(activity=activity, actor=request.user)
-            return _("Call started.")
-        services.activity_stop_call(activity=activity, actor=request.user)
-        return _("Call stopped.")
-
-    return _ticket_action(request, ticket_id, CallForm, call)
-
-
-@login_required
-@require_POST
-def message_retry(request: HttpRequest, ticket_id: int, message_id: int) -> HttpResponse:
-    def retry(ticket: Ticket, data: dict) -> str:
-        message = selectors.message_get(ticket=ticket, message_id=message_id)
-        if channel_services.message_retry(message_id=message.pk):
-            return _("The reply will be sent again.")
-        raise TicketRuleError(_("Only a failed reply can be sent again."))
-
-    return _ticket_action(request, ticket_id, forms.Form, retry)

@@ -57,3 +57,17 @@ def ago(when: datetime | None) -> str:
     if (timezone.now() - when).total_seconds() < 60:
         return _("just now")
     return _("%(since)s ago") % {"since": timesince(when, depth=1)}
+
+
+@register.filter
+def sort_key(ticket, sort: str = "recent") -> str:
+    """The ticket's position in a list order (``inbox.selectors.SORTS``), as its cursor."""
+    from inbox.selectors import SORTS, cursor_encode
+
+    return cursor_encode(ticket, sort if sort in SORTS else "recent")
+
+
+@register.simple_tag(takes_context=True)
+def list_sort_key(context, ticket) -> str:
+    """The ticket's position in the order of the list being rendered (``list_sort``)."""
+    return sort_key(ticket, context.get("list_sort") or "recent")

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from configuration.models import ActivityCategory, BreakReason
-from customers.models import ShoppingCart
+from configuration.models import BreakReason
 from tests.factories import make_account, make_customer, make_ticket, make_user
-from tickets.models import AgentPresence, Attachment
+from tickets.models import AgentPresence
 from tickets.services import (
-    activity_add,
-    message_add_outbound,
     ticket_add_tag,
     ticket_assign,
-    ticket_receive,
 )
 
 
@@ -70,28 +66,3 @@ def test_ticket_list_runs_the_same_queries_for_n_and_3n_tickets(agent_client, ag
 
     _measure(agent_client, count_queries, reverse("ticket-list"), grow)
     _measure(agent_client, count_queries, reverse("ticket-list") + "?status=open", lambda f: None)
-
-
-def test_ticket_page_runs_the_same_queries_for_n_and_3n_messages(
-    agent_client, agent, count_queries, account
-):
-    customer = make_customer()
-    ticket = make_ticket(account=account, customer=customer)
-    question = ActivityCategory.objects.create(name="Question")
-    ActivityCategory.objects.create(name="Billing", parent=question)
-    ShoppingCart.objects.create(customer=customer, total=10, updated_at=ticket.created_at)
-
-    def grow(factor):
-        for i in range(4 * factor):
-            received = ticket_receive(
-                channel_account=account, customer=customer, body=f"msg {i}", external_id=None
-            )
-            Attachment.objects.create(
-                message=received.message, url="https://x.example/f", filename=f"f{i}"
-            )
-            message_add_outbound(ticket=ticket, author=agent, body=f"re {i}")
-            message_add_outbound(ticket=ticket, author=agent, body=f"note {i}", note=True)
-            activity_add(ticket=ticket, call_reason=f"reason {i}", category=question, actor=agent)
-            ticket_add_tag(ticket=ticket, name=f"t{i}")
-
-    _measure(agent_client, count_queries, reverse("ticket-detail", args=[ticket.pk]), grow)

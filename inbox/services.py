@@ -1,0 +1,69 @@
+"""Writes the agent screens make that span many tickets (the tickets list's bulk actions).
+
+Each ticket changes through ``tickets.services`` in its own transaction, so one ticket the rules
+refuse (an activity not done, a deactivated agent) does not undo the others: the result says
+which were refused and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from tickets import services
+from tickets.models import Ticket
+from tickets.services import TicketRuleError
+
+
+@dataclass
+class BulkResult:
+    updated: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """ "3 updated, 1 refused: #12 has an open activity…" (for a toast)."""
+        text = ngettext("%(n)s ticket updated.", "%(n)s tickets updated.", len(self.updated)) % {
+            "n": len(self.updated)
+        }
+        if self.refused:
+            reasons = "; ".join(
+                _("#%(id)s: %(reason)s") % {"id": pk, "reason": reason}
+                for pk, reason in self.refused
+            )
+            text += " " + ngettext(
+                "%(n)s refused — %(reasons)s", "%(n)s refused — %(reasons)s", len(self.refused)
+            ) % {"n": len(self.refused), "reasons": reasons}
+        return text
+
+
+def tickets_bulk_update(
+    *,
+    ticket_ids: list[int],
+    actor,
+    status: str | None = None,
+    assign: bool = False,
+    assignee=None,
+    tag: str | None = None,
+) -> BulkResult:
+    """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``."""
+    result = BulkResult()
+    tickets = Ticket.objects.filter(pk__in=set(ticket_ids)).order_by("pk")
+    found = set()
+    for ticket in tickets:
+        found.add(ticket.pk)
+        try:
+            if status is not None:
+                services.ticket_set_status(ticket=ticket, status=status, actor=actor)
+            elif assign:
+                services.ticket_assign(ticket=ticket, assignee=assignee, actor=actor)
+            elif tag is not None:
+                services.ticket_add_tag(ticket=ticket, name=tag, actor=actor)
+        except TicketRuleError as error:
+            result.refused.append((ticket.pk, error.message))
+        else:
+            result.updated.append(ticket.pk)
+    for missing in sorted(set(ticket_ids) - found):
+        result.refused.append((missing, _("this ticket does not exist.")))
+    return result
