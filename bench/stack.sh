@@ -18,11 +18,12 @@ start_stack() {
     uv run --frozen python manage.py collectstatic --noinput -v0
     BENCH_PORT="$(free_port)"
     export BENCH_URL="http://127.0.0.1:$BENCH_PORT"
-    uv run --frozen uvicorn omnico.asgi:application --host 127.0.0.1 --port "$BENCH_PORT" \
+    # Each server in its own process group (setsid), so stop_stack ends it with its children.
+    setsid uv run --frozen uvicorn omnico.asgi:application --host 127.0.0.1 --port "$BENCH_PORT" \
         --workers "${OMNICO_BENCH_WEB_WORKERS:-2}" --no-access-log --log-level warning \
         >"$work/web.log" 2>&1 &
     WEB_PID=$!
-    uv run --frozen celery -A omnico worker --loglevel WARNING \
+    setsid uv run --frozen celery -A omnico worker --loglevel WARNING \
         --concurrency "${OMNICO_BENCH_CELERY_CONCURRENCY:-4}" --pool "${OMNICO_BENCH_POOL:-prefork}" \
         >"$work/worker.log" 2>&1 &
     WORKER_PID=$!
@@ -35,10 +36,21 @@ start_stack() {
     log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid $WORKER_PID)"
 }
 
+_stop_group() {
+    local pid="$1" i
+    [ -n "$pid" ] || return 0
+    kill -TERM -- "-$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do
+        kill -0 -- "-$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    kill -KILL -- "-$pid" 2>/dev/null
+}
+
 stop_stack() {
-    [ -n "${WEB_PID:-}" ] && kill "$WEB_PID" 2>/dev/null
-    [ -n "${WORKER_PID:-}" ] && kill "$WORKER_PID" 2>/dev/null
-    wait 2>/dev/null
+    _stop_group "${WEB_PID:-}"
+    _stop_group "${WORKER_PID:-}"
+    WEB_PID="" WORKER_PID=""
     [ "$(type -t stop_dovecot)" = function ] && stop_dovecot
     stop_redis
     stop_postgres

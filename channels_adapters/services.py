@@ -9,11 +9,14 @@ delivered by ``message_deliver`` from the ``deliver_message`` task.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,10 +49,79 @@ _DELIVERY_RANK = {
 MAX_ERROR_CHARS = 2000
 
 
-def _enqueue_ingest(event_id: int) -> None:
-    from channels_adapters.tasks import ingest_event
+#: Cache key whose presence means "an ingest_pending task for this slot is queued".
+KICK_KEY = "channels_adapters:ingest-kick:{slot}"
+#: How long a kick stays set when its task never runs (dead broker): the next event kicks again
+#: after that, and the periodic sweep picks up whatever is left in between.
+KICK_TTL_SECONDS = 10
+#: A busy ingest task kicks the next slot after this many events in a row, so a burst is worked
+#: by up to ``INGEST_SLOTS`` tasks in parallel while a trickle costs one task.
+INGEST_FANOUT_AFTER = 20
+#: Pending event ids read per query by ``events_ingest_pending``.
+INGEST_BATCH = 100
+#: A task hands over to a fresh one after this many events (bounded redelivery, fairness).
+INGEST_TASK_LIMIT = 500
 
-    transaction.on_commit(lambda: ingest_event.delay(event_id))
+
+def _enqueue_ingest(event_id: int) -> None:
+    transaction.on_commit(lambda: ingest_kick(event_id=event_id))
+
+
+def _eager() -> bool:
+    from omnico.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+@functools.cache
+def _redis():
+    """One client (and connection pool) per process. Django's cache is not used for the kick:
+    its client is per async context, so every webhook request would open a Redis connection."""
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _kick_set(key: str) -> bool:
+    """SET NX with a TTL: True when this call set it."""
+    if settings.REDIS_URL:
+        return bool(_redis().set(key, 1, nx=True, ex=KICK_TTL_SECONDS))
+    return cache.add(key, 1, timeout=KICK_TTL_SECONDS)
+
+
+def _kick_clear(key: str) -> None:
+    if settings.REDIS_URL:
+        _redis().delete(key)
+    else:
+        cache.delete(key)
+
+
+def ingest_kick(*, event_id: int | None = None, slot: int = 0) -> bool:
+    """Make sure a worker looks at the pending events soon; True when a task was queued.
+
+    Embedded (eager Celery) the event is ingested here and now. In the full stack the kick is
+    coalesced: one Redis ``SET NX`` per stored event, and a Celery message
+    only when no ``ingest_pending`` task of that slot is already queued. The task clears the
+    kick before it starts picking events, so an event stored after that kicks again and one
+    stored before is picked by that task. A failure here loses nothing: the event is stored and
+    the periodic sweep queues it.
+    """
+    from channels_adapters.tasks import ingest_event, ingest_pending
+
+    try:
+        if _eager():
+            if event_id is not None:
+                ingest_event.delay(event_id)
+                return True
+            ingest_pending.delay(slot)
+            return True
+        if not _kick_set(KICK_KEY.format(slot=slot)):
+            return False
+        ingest_pending.delay(slot)
+        return True
+    except Exception as exc:  # broker or cache down: the sweep takes over
+        logger.warning("could not queue ingest (slot %s): %s", slot, type(exc).__name__)
+        return False
 
 
 def _enqueue_delivery(message_id: int) -> None:
@@ -61,22 +133,55 @@ def _enqueue_delivery(message_id: int) -> None:
 # --- inbound --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def event_record(
     *, account: ChannelAccount, body: bytes, dedupe_key: str
 ) -> tuple[InboundEvent, bool]:
     """Store a raw inbound body once; a second delivery of the same event changes nothing.
 
-    Returns ``(event, created)``. A new event is queued for ingest after commit.
+    Returns ``(event, created)``. One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: in
+    autocommit (a webhook) the row is durable when this returns; inside a caller's transaction
+    (the IMAP poller's batch) it commits with it. A new event is queued for ingest after commit.
     """
-    try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                channel_account=account, body=body, dedupe_key=dedupe_key[:255]
-            )
-    except IntegrityError:
-        existing = InboundEvent.objects.get(channel_account=account, dedupe_key=dedupe_key[:255])
+    dedupe_key = dedupe_key[:255]
+    now = timezone.now()
+    meta = InboundEvent._meta
+    columns = [
+        meta.get_field(name).column
+        for name in ("channel_account", "dedupe_key", "body", "status", "error", "attempts")
+    ]
+    columns.append(meta.get_field("received_at").column)
+    quote = connection.ops.quote_name
+    # Only quoted names from the model's own metadata go into the text; values are parameters.
+    names = ", ".join(quote(c) for c in columns)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({quote(columns[0])}, {quote(columns[1])}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        account.pk,
+        dedupe_key,
+        body,
+        InboundEvent.Status.PENDING,
+        "",
+        0,
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        existing = InboundEvent.objects.get(channel_account=account, dedupe_key=dedupe_key)
         return existing, False
+    event = InboundEvent(
+        pk=row[0],
+        channel_account=account,
+        dedupe_key=dedupe_key,
+        body=body,
+        status=InboundEvent.Status.PENDING,
+        received_at=now,
+    )
     _enqueue_ingest(event.pk)
     return event, True
 
@@ -87,16 +192,22 @@ def event_ingest(*, event_id: int) -> InboundEvent | None:
     Returns the event, or None when it is not pending or another worker holds it. A payload
     that cannot be handled marks the event failed with the error, and nothing else changes.
     """
+    return _ingest_one(InboundEvent.objects.filter(pk=event_id))
+
+
+def _ingest_one(candidates) -> InboundEvent | None:
+    event_id = None
     try:
         with transaction.atomic():
             event = (
-                InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+                candidates.select_for_update(skip_locked=True, of=("self",))
                 .select_related("channel_account")
-                .filter(pk=event_id, status=InboundEvent.Status.PENDING)
+                .filter(status=InboundEvent.Status.PENDING)
                 .first()
             )
             if event is None:
                 return None
+            event_id = event.pk
             account = event.channel_account
             adapter = get_adapter(account.kind)
             parsed = adapter.parse(account, bytes(event.body))
@@ -115,6 +226,8 @@ def event_ingest(*, event_id: int) -> InboundEvent | None:
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
             return event
     except Exception as exc:
+        if event_id is None:  # the claim itself failed (database gone): nothing to mark
+            raise
         # Log the type and event only: the text may quote customer data, never secrets.
         logger.warning("inbound event %s failed: %s", event_id, type(exc).__name__)
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -240,6 +353,50 @@ def events_sweep(*, older_than: timedelta = timedelta(seconds=60), limit: int = 
     return len(ids)
 
 
+def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:
+    """Work the pending events oldest first, one transaction each, until none is left.
+
+    Run by the ``ingest_pending`` task that ``ingest_kick`` queues. It reads pending ids a batch
+    at a time (an index range scan from where the last batch ended: rows just marked processed
+    stay in the partial index until vacuum, and scanning them once per event made ingest
+    quadratic), then ingests each by id, which locks it ``SKIP LOCKED`` so parallel runs never
+    handle one twice. After ``INGEST_FANOUT_AFTER`` events it kicks the next slot (up to
+    ``settings.OMNICO_INGEST_SLOTS``) to add a parallel worker. Past ``limit`` events it queues
+    a fresh task and returns. Returns how many events it handled.
+    """
+    _kick_clear(KICK_KEY.format(slot=slot))  # events stored from now on kick again
+    slots = max(1, getattr(settings, "OMNICO_INGEST_SLOTS", 1))
+    handled = 0
+    since = None
+    seen: set[int] = set()
+    while handled < limit:
+        pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
+        if since is not None:
+            pending = pending.filter(received_at__gte=since)
+        batch = [
+            (pk, received)
+            for pk, received in pending.order_by("received_at").values_list("pk", "received_at")[
+                : INGEST_BATCH + len(seen)
+            ]
+            if pk not in seen
+        ][:INGEST_BATCH]
+        if not batch:
+            return handled
+        for event_id, received in batch:
+            seen.add(event_id)
+            since = received
+            if event_ingest(event_id=event_id) is not None:
+                handled += 1
+                if handled == INGEST_FANOUT_AFTER and slot + 1 < slots:
+                    ingest_kick(slot=slot + 1)
+            if handled >= limit:
+                break
+        if len(seen) > 10 * INGEST_BATCH:  # keep the exclusion list short
+            seen = {pk for pk, _received in batch}
+    ingest_kick(slot=slot)  # more may be waiting: continue in a fresh task
+    return handled
+
+
 # --- outbound -------------------------------------------------------------------------------
 
 
@@ -322,6 +479,56 @@ def message_retry(*, message_id: int) -> bool:
         _publish_message(ticket_id, message_id)
         _enqueue_delivery(message_id)
     return bool(changed)
+
+
+#: A reply still pending and never claimed after this long lost its task (dead broker).
+OUTBOUND_REQUEUE_AFTER = timedelta(minutes=2)
+#: A claimed reply still pending after this long lost its worker mid-send (every retry and its
+#: backoff is over by then). It is failed, not sent again: the provider may have taken it.
+OUTBOUND_GIVE_UP_AFTER = timedelta(hours=1)
+
+
+def outbound_sweep(
+    *,
+    requeue_after: timedelta = OUTBOUND_REQUEUE_AFTER,
+    give_up_after: timedelta = OUTBOUND_GIVE_UP_AFTER,
+    limit: int = 500,
+) -> tuple[int, int]:
+    """Settle replies stuck in ``pending``; returns ``(queued again, failed)``.
+
+    Never claimed (``delivery_attempts == 0``): its task was lost before it ran, so it is queued
+    again; the claim token keeps a late original from sending it twice. Claimed and still
+    pending long after every retry: the worker died mid-send, and the chat box shows it failed
+    with a retry button, since the provider may already have delivered it.
+    """
+    now = timezone.now()
+    pending = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, delivery=Message.Delivery.PENDING
+    ).order_by("created_at")
+    lost = list(
+        pending.filter(delivery_attempts=0, created_at__lt=now - requeue_after).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    for message_id in lost:
+        _enqueue_delivery_now(message_id)
+    stuck = list(
+        pending.filter(delivery_attempts__gt=0, created_at__lt=now - give_up_after).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    for message_id in stuck:
+        message_fail(
+            message_id=message_id,
+            reason=_("Sending was interrupted. Press retry to send this reply again."),
+        )
+    return len(lost), len(stuck)
+
+
+def _enqueue_delivery_now(message_id: int) -> None:
+    from channels_adapters.tasks import deliver_message
+
+    deliver_message.delay(message_id)
 
 
 # --- provider set-up ------------------------------------------------------------------------

@@ -19,9 +19,21 @@ def ingest_event(event_id: int) -> None:
     services.event_ingest(event_id=event_id)
 
 
+@shared_task(name="channels_adapters.ingest_pending", acks_late=True)
+def ingest_pending(slot: int = 0) -> int:
+    # Queued by services.ingest_kick; works pending events until none is left (SKIP LOCKED).
+    return services.events_ingest_pending(slot=slot)
+
+
 @shared_task(name="channels_adapters.sweep_events")
 def sweep_events(older_than_seconds: int = 60) -> int:
     return services.events_sweep(older_than=timedelta(seconds=older_than_seconds))
+
+
+@shared_task(name="channels_adapters.sweep_outbound")
+def sweep_outbound() -> int:
+    queued, failed = services.outbound_sweep()
+    return queued + failed
 
 
 def _backoff(retries: int) -> int:

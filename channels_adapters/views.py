@@ -1,8 +1,14 @@
-"""Webhook endpoints: verify, store the raw event, answer fast. Ingest happens after commit."""
+"""Webhook endpoints: verify, store the raw event, answer fast. Ingest happens after commit.
+
+POSTs normally reach ``webhook_post`` through ``channels_adapters.asgi.WebhookFastPath`` (no
+middleware, no per-request thread); the Django view below serves the same function for
+everything else (GET handshakes, the test client, WSGI).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -17,18 +23,25 @@ from configuration.models import ChannelAccount
 logger = logging.getLogger(__name__)
 
 
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def webhook(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+def account_for_hook(kind: str, name: str) -> ChannelAccount | None:
+    """The enabled account a webhook URL names, or None."""
     if not has_adapter(kind):
-        raise Http404
-    account = ChannelAccount.objects.filter(kind=kind, name=name, enabled=True).first()
+        return None
+    return ChannelAccount.objects.filter(kind=kind, name=name, enabled=True).first()
+
+
+def webhook_post(
+    request: HttpRequest,
+    kind: str,
+    name: str,
+    *,
+    lookup: Callable[[str, str], ChannelAccount | None] = account_for_hook,
+) -> HttpResponse:
+    """Verify the signature, store the raw body once (one INSERT), answer 200."""
+    account = lookup(kind, name)
     if account is None:
-        raise Http404
+        return JsonResponse({"error": "not found"}, status=404)
     adapter = get_adapter(kind)
-    if request.method == "GET":
-        response = adapter.handshake(account, request)
-        return response if response is not None else HttpResponse(status=405)
     try:
         body = request.body
     except RequestDataTooBig:
@@ -41,5 +54,17 @@ def webhook(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     except InboundError as exc:
         logger.warning("webhook %s/%s: malformed body (%d bytes): %s", kind, name, len(body), exc)
         return JsonResponse({"error": str(exc)}, status=400)
-    event, created = services.event_record(account=account, body=body, dedupe_key=dedupe_key)
+    _event, created = services.event_record(account=account, body=body, dedupe_key=dedupe_key)
     return JsonResponse({"ok": True, "duplicate": not created})
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    if request.method == "POST":
+        return webhook_post(request, kind, name)
+    account = account_for_hook(kind, name)
+    if account is None:
+        raise Http404
+    response = get_adapter(kind).handshake(account, request)
+    return response if response is not None else HttpResponse(status=405)

@@ -154,14 +154,24 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# Celery's Django fix-up closes the database connections around every task, and in a prefork
+# worker with the psycopg pool it closes the whole pool: a new PostgreSQL connection per task.
+# With this it does so only every 2 x N tasks; omnico.celery hands the connection back to the
+# pool after each task instead (and drops a broken one).
+CELERY_DB_REUSE_MAX = env_int("OMNICO_CELERY_DB_REUSE_MAX", 500, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# How many ingest tasks may work a backlog of inbound events in parallel (FOR UPDATE SKIP LOCKED
+# shares the rows); match it to the worker's concurrency.
+OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", 4, minimum=1)
 
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
+    "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 300.0},
     "poll-mail": {
         "task": "channels_adapters.email.poll_mail_accounts",
         "schedule": float(MAIL_POLL_INTERVAL),
