@@ -1,9 +1,10 @@
 from django.urls import include, path
 
-from inbox import ticket_views, views
+from inbox import presence_views, ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("presence/", presence_views.presence, name="presence"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/list/", views.inbox_list, name="inbox-list"),
     path("tickets/", views.ticket_list, name="ticket-list"),
