@@ -148,6 +148,7 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["-last_message_at", "-id"], name="ticket_recent"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="ticket_mine"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(
                 fields=["priority_rank", "created_at", "id"],
                 condition=Q(assignee__isnull=True, status__in=["open", "pending"]),
