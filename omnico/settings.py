@@ -172,6 +172,8 @@ MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
     "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 300.0},
+    # Routing skips its locks when no agent has a free slot; this bounds a lost race to 30 s.
+    "drain-pool": {"task": "tickets.pool_drain", "schedule": 30.0},
     "poll-mail": {
         "task": "channels_adapters.email.poll_mail_accounts",
         "schedule": float(MAIL_POLL_INTERVAL),
@@ -192,7 +194,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("tr", _("Turkish"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "omnico" / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Istanbul")
 USE_I18N = True
 USE_TZ = True

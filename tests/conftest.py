@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from tests.factories import make_account, make_user
 
@@ -34,3 +35,10 @@ def admin_client(client, admin_user):
 def fast_password_hashing(settings):
     """Tests create many users; a real password hash costs ~0.25 s each on this machine."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A Turkish request leaves Turkish active in the thread; the next test starts in English."""
+    yield
+    translation.deactivate()

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from configuration.models import (
     ActivityCategory,
@@ -243,7 +244,7 @@ class Attachment(models.Model):
     url = models.URLField(_("address"), max_length=2000, blank=True)
     filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("content type"), max_length=120, blank=True)
-    size = models.PositiveBigIntegerField(_("size"), default=0)
+    size = models.PositiveBigIntegerField(pgettext_lazy("file", "size"), default=0)
     content_id = models.CharField(_("content id"), max_length=255, blank=True)
     is_inline = models.BooleanField(_("inline"), default=False)
 
