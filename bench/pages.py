@@ -330,6 +330,12 @@ def pages(big_ticket: int, ordinary_ticket: int) -> dict[str, tuple[str, dict[st
         "inbox, all": ("/inbox/?tab=all", {}),
         "inbox list rows (htmx)": ("/inbox/list/?tab=all", HTMX),
         "ticket view (long thread)": (f"/inbox/{big_ticket}/", {}),
+        # The page above renders the ticket and the list's filters; the list then fetches its
+        # rows with this request (inbox/list/deferred.html): time it too.
+        "its inbox list (htmx, on load)": (
+            "/inbox/list/",
+            {**HTMX, "HTTP_HX_TRIGGER": "inbox-list"},
+        ),
         "ticket view": (f"/inbox/{ordinary_ticket}/", {}),
         "ticket pane (htmx, long thread)": (f"/inbox/{big_ticket}/", HTMX),
         "tickets list": ("/tickets/", {}),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from configuration.models import ChannelKind, Department
 from inbox.selectors import TicketFilters, agent_choices
-from tickets.models import Tag, TicketStatus
+from tickets.models import TicketStatus
 
 #: The most tickets one bulk action may change (each is its own transaction and audit entry).
 BULK_LIMIT = 200
@@ -45,20 +46,35 @@ class InboxFilterForm(forms.Form):
     department = forms.TypedChoiceField(
         label=_("Department"), coerce=int, empty_value=None, required=False
     )
-    tag = forms.TypedChoiceField(label=_("Tag"), coerce=int, empty_value=None, required=False)
+    #: A tag's name (a number is also tried as a tag's id, as older links have it). A text
+    #: field with suggestions fetched as the agent types, not a select of every tag: the list
+    #: of tags only grows, and each option would be rendered on every page.
+    tag = forms.CharField(
+        label=_("Tag"),
+        max_length=60,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "list": "filter-tag-options",
+                "autocomplete": "off",
+                "placeholder": _("Any tag"),
+                "hx-get": reverse_lazy("tag-options"),
+                "hx-trigger": "input changed delay:200ms, focus once",
+                "hx-target": "#filter-tag-options",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        ),
+    )
 
     default_tab = "mine"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # One query each, whatever the number of tickets.
+        # One query, whatever the number of tickets.
         self.fields["department"].choices = [
             ("", _("Any department")),
             *Department.objects.filter(is_active=True).order_by("name").values_list("pk", "name"),
-        ]
-        self.fields["tag"].choices = [
-            ("", _("Any tag")),
-            *Tag.objects.order_by("name").values_list("pk", "name"),
         ]
 
     def _clean_each(self) -> dict:
@@ -88,7 +104,7 @@ class InboxFilterForm(forms.Form):
             status=data.get("status") or "",
             channel=data.get("channel") or "",
             department_id=data.get("department"),
-            tag_id=data.get("tag"),
+            tag=" ".join((data.get("tag") or "").split()),
             query=(data.get("q") or "").strip(),
             **self._extra(data),
         )

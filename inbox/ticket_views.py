@@ -59,11 +59,13 @@ def _pane_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """The ticket open on the agent screen; an htmx request gets the pane alone."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
-    services.ticket_mark_read(ticket=ticket)
+    if ticket.unread:  # as loaded just now; the service's UPDATE is conditional anyway
+        services.ticket_mark_read(ticket=ticket)
     context = _pane_context(request, ticket)
     if request.htmx and not request.headers.get("HX-History-Restore-Request"):
         return render(request, "inbox/ticket/pane.html", context)
-    context.update(inbox_screen_context(request))  # the inbox column beside the ticket
+    # The inbox column beside the ticket: its filters now, its rows fetched by the page.
+    context.update(inbox_screen_context(request, rows=False))
     return render(request, "inbox/ticket_detail.html", context)
 
 
@@ -335,7 +337,8 @@ def message_retry(request: HttpRequest, ticket_id: int, message_id: int) -> Http
 @require_GET
 def tag_options(request: HttpRequest) -> HttpResponse:
     """``<option>``s for the tag autocomplete's ``<datalist>``."""
-    tags = selectors.tag_suggestions(query=request.GET.get("q", "") or request.GET.get("name", ""))
+    query = request.GET.get("q") or request.GET.get("name") or request.GET.get("tag") or ""
+    tags = selectors.tag_suggestions(query=query)
     return render(request, "inbox/ticket/tag_options.html", {"tags": tags})
 
 

@@ -29,20 +29,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"page": selectors.home_page(user=request.user)})
 
 
-def inbox_screen_context(request: HttpRequest) -> dict[str, Any]:
+def inbox_screen_context(request: HttpRequest, *, rows: bool = True) -> dict[str, Any]:
     """The left column of the agent screen: its filters and first page of rows.
 
     The view that opens a ticket on the same screen (``/inbox/<id>/``) merges this into its own
     context and extends ``inbox/inbox.html``, so the list beside an open ticket is the same.
+    It asks for it without rows (``rows=False``): the list then fetches itself as soon as the
+    page is shown (``inbox/list/deferred.html``), so the ticket is not kept waiting for it.
     """
     form = InboxFilterForm(request.GET)
     filters = form.filters()
-    page = selectors.inbox_rows(
-        user=request.user, filters=filters, cursor=request.GET.get("cursor")
+    page = (
+        selectors.inbox_rows(user=request.user, filters=filters, cursor=request.GET.get("cursor"))
+        if rows
+        else None
     )
     sort = selectors.inbox_sort(filters)
     return {
         "page": page,
+        "list_deferred": not rows,
         "filter_form": form,
         "tab": filters.tab,
         "list_sort": sort,
@@ -52,7 +57,7 @@ def inbox_screen_context(request: HttpRequest) -> dict[str, Any]:
                 "status": filters.status,
                 "channel": filters.channel,
                 "department": filters.department_id or "",
-                "tag": filters.tag_id or "",
+                "tag": filters.tag or filters.tag_id or "",
                 "q": filters.query,
                 "sort": sort,
             }
