@@ -3,9 +3,24 @@
 # Celery worker. Source it from bench/run; it defines start_stack/stop_stack.
 # shellcheck shell=bash
 
+# scripts/lib/services.sh starts PostgreSQL for tests (fsync, synchronous_commit and
+# full_page_writes off). The benchmark restarts it durable, as in production: every commit is
+# flushed to disk. OMNICO_BENCH_PG_DURABLE=0 keeps the test settings.
+_postgres_production_like() {
+    local work="$1"
+    [ "${OMNICO_BENCH_PG_DURABLE:-1}" = 1 ] || return 0
+    _pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$work/pg/server.log" -w -t 60 -m fast restart \
+        -o "-k $work/pg -p $PG_PORT -c listen_addresses=127.0.0.1 -c max_connections=200 \
+-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB \
+-c effective_cache_size=1GB -c work_mem=8MB -c random_page_cost=1.1" >/dev/null ||
+        die "PostgreSQL did not restart"
+    log "PostgreSQL restarted durable (fsync, synchronous_commit, full_page_writes on)"
+}
+
 start_stack() {
     local work="$1"
     start_postgres "$work"
+    _postgres_production_like "$work"
     start_redis "$work"
     # shellcheck source=/dev/null
     . scripts/lib/dovecot.sh

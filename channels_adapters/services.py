@@ -30,7 +30,7 @@ from channels_adapters.base import (
 )
 from channels_adapters.models import InboundEvent
 from channels_adapters.registry import get_adapter
-from configuration.models import ChannelAccount
+from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Identity
 from customers.services import customer_resolve
 from omnico import realtime
@@ -61,6 +61,9 @@ INGEST_FANOUT_AFTER = 20
 INGEST_BATCH = 100
 #: A task hands over to a fresh one after this many events (bounded redelivery, fairness).
 INGEST_TASK_LIMIT = 500
+#: Events ingested in one transaction by ``events_ingest_pending`` (one claim, one status
+#: update, one commit and one routing pass for all of them).
+INGEST_TXN_EVENTS = 20
 
 
 def _enqueue_ingest(event_id: int) -> None:
@@ -240,6 +243,58 @@ def _ingest_one(candidates) -> InboundEvent | None:
         return InboundEvent.objects.filter(pk=event_id).first()
 
 
+def _accounts(ids: set[int]) -> dict[int, ChannelAccount]:
+    """The accounts by id, mail accounts as ``MailAccount`` (their adapter needs it)."""
+    accounts = ChannelAccount.objects.in_bulk(ids)
+    mail = [pk for pk, account in accounts.items() if account.kind == ChannelKind.EMAIL]
+    if mail:
+        accounts.update(MailAccount.objects.in_bulk(mail))
+    return accounts
+
+
+def _ingest_together(event_ids: list[int]) -> int | None:
+    """Ingest the pending ones among ``event_ids`` in one transaction.
+
+    Returns how many were handled (0 when others hold or already did them all), or None when
+    one of them raised: then nothing is committed and the caller ingests them one by one, each
+    in its own transaction, so the failure is kept with its event and isolated from the rest.
+    """
+    try:
+        with transaction.atomic():
+            events = list(
+                InboundEvent.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=event_ids, status=InboundEvent.Status.PENDING)
+                .order_by("received_at", "pk")
+            )
+            if not events:
+                return 0
+            accounts = _accounts({e.channel_account_id for e in events})
+            outcome: dict[tuple[str, str], list[int]] = {}
+            for event in events:
+                account = accounts[event.channel_account_id]
+                adapter = get_adapter(account.kind)
+                parsed = adapter.parse(account, bytes(event.body))
+                for message in parsed.messages:
+                    _receive(adapter, account, message)
+                for update in parsed.updates:
+                    _apply_update(account, update)
+                if parsed.messages or parsed.updates:
+                    key = (InboundEvent.Status.PROCESSED, "")
+                else:
+                    ignored = parsed.ignored or _("Nothing in this event concerns a ticket.")
+                    key = (InboundEvent.Status.IGNORED, str(ignored))
+                outcome.setdefault(key, []).append(event.pk)
+            now = timezone.now()
+            for (status, error), ids in outcome.items():
+                InboundEvent.objects.filter(pk__in=ids).update(
+                    status=status, error=error, attempts=F("attempts") + 1, processed_at=now
+                )
+            return len(events)
+    except Exception as exc:
+        logger.info("ingest batch rolled back (%s); one event at a time", type(exc).__name__)
+        return None
+
+
 def _receive(adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessage) -> None:
     customer = customer_resolve(
         kind=account.kind,
@@ -354,14 +409,17 @@ def events_sweep(*, older_than: timedelta = timedelta(seconds=60), limit: int = 
 
 
 def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:
-    """Work the pending events oldest first, one transaction each, until none is left.
+    """Work the pending events oldest first, ``INGEST_TXN_EVENTS`` per transaction, until none
+    is left.
 
     Run by the ``ingest_pending`` task that ``ingest_kick`` queues. It reads pending ids a batch
     at a time (an index range scan from where the last batch ended: rows just marked processed
     stay in the partial index until vacuum, and scanning them once per event made ingest
-    quadratic), then ingests each by id, which locks it ``SKIP LOCKED`` so parallel runs never
-    handle one twice. After ``INGEST_FANOUT_AFTER`` events it kicks the next slot (up to
-    ``settings.OMNICO_INGEST_SLOTS``) to add a parallel worker. Past ``limit`` events it queues
+    quadratic), then ingests them a few at a time in one transaction, locked ``SKIP LOCKED`` so
+    parallel runs never handle one twice; when one of them fails, that transaction rolls back
+    and its events are ingested one per transaction instead. After ``INGEST_FANOUT_AFTER``
+    events it kicks the next slot (up to ``settings.OMNICO_INGEST_SLOTS``) to add a parallel
+    worker. Past ``limit`` events it queues
     a fresh task and returns. Returns how many events it handled.
     """
     _kick_clear(KICK_KEY.format(slot=slot))  # events stored from now on kick again
@@ -382,17 +440,21 @@ def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> i
         ][:INGEST_BATCH]
         if not batch:
             return handled
-        for event_id, received in batch:
-            seen.add(event_id)
-            since = received
-            if event_ingest(event_id=event_id) is not None:
-                handled += 1
-                if handled == INGEST_FANOUT_AFTER and slot + 1 < slots:
-                    ingest_kick(slot=slot + 1)
-            if handled >= limit:
-                break
+        last_ids = {pk for pk, _received in batch}
+        while batch and handled < limit:
+            size = min(INGEST_TXN_EVENTS, limit - handled)
+            chunk, batch = batch[:size], batch[size:]
+            ids = [pk for pk, _received in chunk]
+            seen.update(ids)
+            since = chunk[-1][1]
+            done = _ingest_together(ids)
+            if done is None:  # one of them failed: each alone, the failure kept with its event
+                done = sum(1 for pk in ids if event_ingest(event_id=pk) is not None)
+            before, handled = handled, handled + done
+            if before < INGEST_FANOUT_AFTER <= handled and slot + 1 < slots:
+                ingest_kick(slot=slot + 1)
         if len(seen) > 10 * INGEST_BATCH:  # keep the exclusion list short
-            seen = {pk for pk, _received in batch}
+            seen = last_ids
     ingest_kick(slot=slot)  # more may be waiting: continue in a fresh task
     return handled
 

@@ -5,8 +5,9 @@ Every socket is in the ``agents`` group (inbox list) and its own ``agent.<id>`` 
 assignments); the page says which ticket it shows with ``{"action": "watch", "ticket": id}``
 and then also gets that ticket's ``ticket.<id>`` group (its conversation and panel).
 
-Fragments arrive already rendered, in every language (``inbox/realtime.py``); a handler only
-picks its agent's language and forwards the text: nothing is rendered per socket.
+Events arrive bare (ids only); a handler asks ``omnico.realtime.render`` for the frame in its
+agent's language, which renders it (``inbox/realtime.py``) once per event and language for
+all the sockets of this process, and forwards the text: nothing is rendered per socket.
 """
 
 from __future__ import annotations
@@ -137,12 +138,14 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=render_to_string(LIVE_TEMPLATE, context))
 
     async def _forward(self, event: dict[str, Any], *, fallback: dict[str, Any] | None) -> None:
-        html = event.get("html")
-        if isinstance(html, dict) and html:
-            text = html.get(self.language) or next(iter(html.values()))
+        try:
+            text = await realtime.render(event, self.language)
+        except realtime.NotRendered:  # no renderer, or it failed: the page re-fetches
+            if fallback is not None:
+                await self._send_envelope(**fallback)
+            return
+        if text:  # None: the object is gone, nothing to show
             await self.send(text_data=text)
-        elif fallback is not None:  # not rendered (no renderer, or it failed): re-fetch
-            await self._send_envelope(**fallback)
 
     async def inbox_ticket(self, event: dict[str, Any]) -> None:
         await self._forward(event, fallback={"kind": "resync", "ticket_id": None})

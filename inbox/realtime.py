@@ -1,11 +1,11 @@
-"""What the agent screen's websocket pushes: fragments rendered once per event, after commit.
+"""What the agent screen's websocket pushes: fragments rendered where the sockets are.
 
-Services publish bare events (ids only) through ``omnico.realtime.publish``; the renderers
-registered here run once in the publishing process, after commit, and turn each event into the
-group messages the consumers forward (``inbox/consumers.py``). Every message carries its HTML
-in each configured language (``{"en": "...", "tr": "..."}``), so 50 agents cost two renders,
-not fifty. Nothing per-agent goes into a pushed fragment: the list row is the same for everyone
-("mine" is decided in the browser from the row's ``data-assignee``).
+Services publish bare events (ids only) through ``omnico.realtime.publish``. The renderers
+registered here run in the web process that holds the sockets, when the event arrives there,
+once per event and language per process whatever the number of agents connected to it
+(``omnico.realtime.render``); the consumers (``inbox/consumers.py``) forward the text. Nothing
+per-agent goes into a pushed fragment: the list row is the same for everyone ("mine" is decided
+in the browser from the row's ``data-assignee``).
 
 What each event becomes (the browser side is ``static/js/live.js``):
 
@@ -13,11 +13,13 @@ What each event becomes (the browser side is ``static/js/live.js``):
   status, channel, department, sort key) so each browser decides whether the row belongs in the
   tab it is showing, and where, or asks the server for the list when it cannot tell.
 - ``ticket.message`` (ticket watchers) → the message partial: appended to the conversation, or
-  replacing ``#message-<id>`` (delivery-state changes). A fresh reply also refreshes the row.
+  replacing ``#message-<id>`` (delivery-state changes). A fresh reply also publishes the row
+  (``tickets.services.message_add_outbound``).
 - ``ticket.changed`` (ticket watchers) → a "refresh the panel" trigger: the panel holds the
   agent's own forms, so each watcher (a handful per ticket) re-fetches it with its own request;
-  plus the ticket's row pushed to every agent.
-- ``ticket.assigned`` (one agent) → a toast. ``toast`` (one agent) → a toast.
+  every ``ticket.changed`` also publishes the ticket's row to all agents (the fan-out below).
+- ``ticket.assigned`` (one agent) → a toast. ``toast`` (one agent) → a toast, rendered when
+  published (its text may be a lazy translation, which cannot travel as data).
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ def languages() -> list[str]:
     return [code for code, _name in settings.LANGUAGES]
 
 
+def render_in(language: str, context: dict[str, Any]) -> str:
+    """The live envelope in one language (template lookups are cached by the loader)."""
+    with translation.override(language):
+        return render_to_string(LIVE_TEMPLATE, context)
+
+
 def render_languages(context: dict[str, Any]) -> Html:
-    """The live envelope in every language (template lookups are cached by the loader)."""
-    rendered = {}
-    for code in languages():
-        with translation.override(code):
-            rendered[code] = render_to_string(LIVE_TEMPLATE, context)
-    return rendered
+    """The live envelope in every language."""
+    return {code: render_in(code, context) for code in languages()}
 
 
 # --- one-object reads (one query each) ------------------------------------------------------
@@ -81,78 +85,61 @@ def _message(message_id: int) -> Message | None:
 # --- fragments ------------------------------------------------------------------------------
 
 
+def _row_context(ticket: Ticket, *, created: bool) -> dict[str, Any]:
+    return {
+        "kind": "row",
+        "ticket": ticket,
+        "row_template": select_template(ROW_TEMPLATES),
+        "sorts": {name: cursor_encode(ticket, name) for name in SORTS},
+        "list_sort": "recent",  # the row's own data-sort; live.js re-keys it per list
+        "is_active": ticket.status in ACTIVE_STATUSES,
+        "is_slot": ticket.status in SLOT_STATUSES,
+        "created": created,
+    }
+
+
 def row_html(ticket: Ticket, *, created: bool = False) -> Html:
-    return render_languages(
-        {
-            "kind": "row",
-            "ticket": ticket,
-            "row_template": select_template(ROW_TEMPLATES),
-            "sorts": {name: cursor_encode(ticket, name) for name in SORTS},
-            "list_sort": "recent",  # the row's own data-sort; live.js re-keys it per list
-            "is_active": ticket.status in ACTIVE_STATUSES,
-            "is_slot": ticket.status in SLOT_STATUSES,
-            "created": created,
-        }
-    )
-
-
-def _row_message(ticket_id: int, *, created: bool = False) -> tuple[str, dict] | None:
-    ticket = _row_ticket(ticket_id)
-    if ticket is None:
-        return None
-    return (
-        realtime.AGENTS_GROUP,
-        {
-            "type": "inbox.ticket",
-            "ticket_id": ticket_id,
-            "created": created,
-            "html": row_html(ticket, created=created),
-        },
-    )
+    return render_languages(_row_context(ticket, created=created))
 
 
 @realtime.register("inbox.ticket")
-def render_inbox_ticket(group: str, event: dict[str, Any]) -> realtime.Outgoing:
-    row = _row_message(event["ticket_id"], created=bool(event.get("created")))
-    if row is None:  # deleted before the commit hook ran
-        return []
-    return [(group, row[1])]
+def render_inbox_ticket(event: dict[str, Any], language: str) -> str | None:
+    ticket = _row_ticket(event["ticket_id"])
+    if ticket is None:  # deleted since
+        return None
+    return render_in(language, _row_context(ticket, created=bool(event.get("created"))))
 
 
 @realtime.register("ticket.message")
-def render_ticket_message(group: str, event: dict[str, Any]) -> realtime.Outgoing:
+def render_ticket_message(event: dict[str, Any], language: str) -> str | None:
     message = _message(event["message_id"])
     if message is None:
-        return []
-    html = render_languages(
+        return None
+    return render_in(
+        language,
         {
             "kind": "message",
             "message": message,
             "ticket_id": message.ticket_id,
             "ticket": message.ticket,
             "message_template": select_template(MESSAGE_TEMPLATES),
-        }
+        },
     )
-    outgoing: realtime.Outgoing = [(group, {**event, "html": html})]
-    fresh_reply = (
-        message.direction == Message.Direction.OUTBOUND
-        and message.delivery == Message.Delivery.PENDING
-    )
-    if fresh_reply:  # the row's preview and unread marker changed
-        row = _row_message(message.ticket_id)
-        if row is not None:
-            outgoing.append(row)
-    return outgoing
 
 
 @realtime.register("ticket.changed")
-def render_ticket_changed(group: str, event: dict[str, Any]) -> realtime.Outgoing:
-    html = render_languages({"kind": "refresh", "ticket_id": event["ticket_id"]})
-    outgoing: realtime.Outgoing = [(group, {**event, "html": html})]
-    row = _row_message(event["ticket_id"])
-    if row is not None:
-        outgoing.append(row)
-    return outgoing
+def render_ticket_changed(event: dict[str, Any], language: str) -> str | None:
+    return render_in(language, {"kind": "refresh", "ticket_id": event["ticket_id"]})
+
+
+@realtime.fanout("ticket.changed")
+def ticket_changed_row(group: str, payload: dict[str, Any]) -> list:
+    """A changed ticket's row changes for every agent too."""
+    return [(realtime.AGENTS_GROUP, "inbox.ticket", {"ticket_id": payload["ticket_id"]})]
+
+
+def _toast_template():
+    return select_template(TOAST_TEMPLATES)
 
 
 def toast_html(*, level: str, text: Any) -> Html:
@@ -162,43 +149,38 @@ def toast_html(*, level: str, text: Any) -> Html:
     )
 
 
-def _toast_template():
-    return select_template(TOAST_TEMPLATES)
-
-
 @realtime.register("ticket.assigned")
-def render_ticket_assigned(group: str, event: dict[str, Any]) -> realtime.Outgoing:
+def render_ticket_assigned(event: dict[str, Any], language: str) -> str | None:
     ticket = _row_ticket(event["ticket_id"])
     if ticket is None:
-        return []
-    rendered = {}
-    template = _toast_template()
-    for code in languages():
-        with translation.override(code):
-            text = _("Ticket #%(id)s from %(customer)s was assigned to you.") % {
-                "id": ticket.pk,
-                "customer": ticket.customer.name,
-            }
-            rendered[code] = render_to_string(
-                LIVE_TEMPLATE,
-                {"kind": "toast", "level": "info", "text": text, "toast_template": template},
-            )
-    return [(group, {**event, "html": rendered})]
+        return None
+    with translation.override(language):
+        text = _("Ticket #%(id)s from %(customer)s was assigned to you.") % {
+            "id": ticket.pk,
+            "customer": ticket.customer.name,
+        }
+        return render_to_string(
+            LIVE_TEMPLATE,
+            {"kind": "toast", "level": "info", "text": text, "toast_template": _toast_template()},
+        )
 
 
 @realtime.register("toast")
-def render_toast(group: str, event: dict[str, Any]) -> realtime.Outgoing:
-    return [
-        (
-            group,
-            {
-                "type": "toast",
-                "html": toast_html(level=event.get("level", "info"), text=event["text"]),
-            },
-        )
-    ]
+def render_toast(event: dict[str, Any], language: str) -> str | None:
+    """A bare toast (plain text); ``toast()`` below publishes them pre-rendered."""
+    return render_in(
+        language,
+        {
+            "kind": "toast",
+            "level": event.get("level", "info"),
+            "text": event.get("text", ""),
+            "toast_template": _toast_template(),
+        },
+    )
 
 
 def toast(*, user_id: int, level: str, text: Any) -> None:
     """A notice for one agent, in the top-right corner of every page they have open."""
-    realtime.publish(realtime.agent_group(user_id), "toast", level=level, text=text)
+    realtime.publish(
+        realtime.agent_group(user_id), "toast", html=toast_html(level=level, text=text)
+    )

@@ -1,13 +1,27 @@
+import logging
 import os
 
 from celery import Celery
-from celery.signals import task_postrun
+from celery.signals import task_postrun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 
 app = Celery("omnico")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _load_channel_adapters(**kwargs) -> None:
+    """Import every channel adapter (and its HTTP client) once in the worker's main process,
+    before the pool forks: otherwise each child pays for the imports on its first ingest."""
+    from channels_adapters.registry import ADAPTERS, get_adapter
+
+    for kind in list(ADAPTERS):
+        try:
+            get_adapter(kind)
+        except Exception:  # a broken adapter fails its own events, not the worker's start
+            logging.getLogger(__name__).warning("channel adapter %s did not load", kind)
 
 
 @task_postrun.connect

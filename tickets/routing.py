@@ -9,6 +9,14 @@ is drained whenever a slot frees.
 Every assignment here runs in one transaction that first locks the presence rows of all active
 agents (ordered by pk, so two routers never deadlock), then counts slots and assigns. A second
 router waits for the first to commit and then counts again, so no agent ever holds more than N.
+
+Before taking those locks a drain asks, in one unlocked query, whether any active agent has a
+free slot at all; when none has (the usual state under load: everyone full, tickets wait in the
+pool) it returns at once instead of queueing every ingest worker behind the same locks. That
+read may be a moment stale, never wrong for long: every path that frees a slot drains after it
+commits (and sees every ticket committed before), and the periodic ``routing_pool_drain`` task
+(``CELERY_BEAT_SCHEDULE``) drains anyway, so a ticket that raced a freed slot waits at most
+that long.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -111,22 +120,51 @@ def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None
         realtime.publish(
             realtime.agent_group(presence.user_id), "ticket.assigned", ticket_id=ticket_id
         )
+        # ticket.changed also pushes the ticket's row to every agent (inbox/realtime.py).
         realtime.publish(
             realtime.ticket_group(ticket_id),
             "ticket.changed",
             ticket_id=ticket_id,
             change=TicketEvent.Kind.ASSIGNEE,
         )
-        realtime.publish(realtime.AGENTS_GROUP, "inbox.ticket", ticket_id=ticket_id, created=False)
 
 
-@transaction.atomic
+def any_free_slot() -> bool:
+    """Whether some active agent has a free slot now: one query, no lock (a hint)."""
+    works = (
+        Ticket.objects.filter(assignee_id=OuterRef("user_id"), status__in=SLOT_STATUSES)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        AgentPresence.objects.filter(
+            is_active=True, user__is_active=True, user__operator_profile__isnull=False
+        )
+        .annotate(
+            free=F("user__operator_profile__capacity")
+            - Coalesce(Subquery(works, output_field=IntegerField()), Value(0))
+        )
+        .filter(free__gt=0)
+        .exists()
+    )
+
+
 def pool_drain() -> list[tuple[int, int]]:
     """Give pool heads to agents with free slots while both last.
 
     Returns the ``(ticket_id, agent_id)`` pairs assigned. Call it whenever a slot may have
-    freed: a ticket left open/pending, an agent went active, a capacity was raised.
+    freed: a ticket left open/pending, an agent went active, a capacity was raised. When no
+    active agent has a free slot it returns without locking anything.
     """
+    if not any_free_slot():
+        return []
+    return _pool_drain_locked()
+
+
+@transaction.atomic
+def _pool_drain_locked() -> list[tuple[int, int]]:
     agents = _lock_active_agents()
     if not agents:
         return []

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,16 +51,26 @@ def _locked(ticket: Ticket) -> Ticket:
 
 
 def _drain_pool_on_commit() -> None:
-    """A slot may have freed or a ticket entered the pool: hand out pool heads after commit."""
+    """A slot may have freed or a ticket entered the pool: hand out pool heads after commit.
+
+    Once per transaction: an ingest batch that opens many tickets routes them in one drain.
+    """
     from tickets import routing  # routing imports TicketRuleError from here
 
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # One already registered outside any savepoint we are not also in survives every
+        # rollback that would drop this one.
+        savepoints = set(connection.savepoint_ids)
+        for sids, func, _robust in connection.run_on_commit:
+            if func is routing.pool_drain and sids <= savepoints:
+                return
     transaction.on_commit(routing.pool_drain, robust=True)
 
 
 def _route_on_commit(ticket_id: int) -> None:
-    from tickets import routing
-
-    transaction.on_commit(lambda: routing.ticket_route(ticket_id=ticket_id), robust=True)
+    """A new ticket is routed by draining the pool it entered (``routing.ticket_route``)."""
+    _drain_pool_on_commit()
 
 
 # --- statuses -------------------------------------------------------------------------------
@@ -377,7 +389,40 @@ def _open_ticket(
     return ticket, True
 
 
-@transaction.atomic
+def _insert_unless_duplicate(message: Message) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: True when stored (``pk`` set), False
+    when a message with the same ``(channel_account, external_id)`` is already there."""
+    meta = Message._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [message])
+    db = router.db_for_write(Message)
+    compiler = query.get_compiler(using=db)
+    compiler.returning_fields = [meta.pk]
+    with connections[db].cursor() as cursor:
+        for sql, params in compiler.as_sql():
+            cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = db
+    return True
+
+
+def _duplicate(account: ChannelAccount, external_id: str | None) -> Received:
+    existing = (
+        Message.objects.select_related("ticket")
+        .filter(channel_account=account, external_id=external_id)
+        .first()
+    )
+    if existing is None:  # not a duplicate after all: let the caller see the failure
+        raise IntegrityError("message insert conflicted but no message has its external id")
+    return Received(ticket=existing.ticket, message=existing, duplicate=True)
+
+
+@transaction.atomic(savepoint=False)  # nested (ingest): no savepoint of its own
 def ticket_receive(
     *,
     channel_account: ChannelAccount,
@@ -401,16 +446,7 @@ def ticket_receive(
     threading) appends to that ticket when it is still active. An automatic message (auto-reply,
     bounce) never opens an active ticket: with nothing to attach to it is kept in a closed one.
     """
-    if external_id:
-        existing = (
-            Message.objects.select_related("ticket")
-            .filter(channel_account=channel_account, external_id=external_id)
-            .first()
-        )
-        if existing is not None:
-            return Received(ticket=existing.ticket, message=existing, duplicate=True)
     sent_at = sent_at or timezone.now()
-
     ticket = None
     if thread_ticket_id is not None:
         ticket = (
@@ -426,11 +462,38 @@ def ticket_receive(
     if ticket is None:
         ticket = _active_ticket(customer, channel_account)
     created = False
-    try:
-        # One savepoint for the new ticket and the message: when the message turns out to be a
-        # duplicate (a concurrent delivery won), no empty ticket is left behind.
-        with transaction.atomic():
-            if ticket is None:
+
+    def new_message() -> Message:
+        return Message(
+            ticket=ticket,
+            channel_account=channel_account,
+            direction=Message.Direction.INBOUND,
+            external_id=external_id or None,
+            body=body,
+            body_html=body_html,
+            sent_at=sent_at,
+            is_automatic=is_automatic,
+            meta=meta or {},
+        )
+
+    if ticket is not None:
+        # The usual case: appended to the locked active ticket. One INSERT ... ON CONFLICT DO
+        # NOTHING settles a redelivery (no duplicate check before, no savepoint around it).
+        message = new_message()
+        if not _insert_unless_duplicate(message):
+            return _duplicate(channel_account, external_id)
+    else:
+        if (
+            external_id
+            and Message.objects.filter(
+                channel_account=channel_account, external_id=external_id
+            ).exists()
+        ):  # e.g. redelivered after the ticket was resolved: no new ticket
+            return _duplicate(channel_account, external_id)
+        try:
+            # One savepoint for the new ticket and the message: when the message turns out to
+            # be a duplicate (a concurrent delivery won), no empty ticket is left behind.
+            with transaction.atomic():
                 ticket, created = _open_ticket(
                     customer=customer,
                     account=channel_account,
@@ -441,28 +504,13 @@ def ticket_receive(
                     is_offline=is_offline,
                     now=timezone.now(),
                 )
-            message = Message.objects.create(
-                ticket=ticket,
-                channel_account=channel_account,
-                direction=Message.Direction.INBOUND,
-                external_id=external_id or None,
-                body=body,
-                body_html=body_html,
-                sent_at=sent_at,
-                is_automatic=is_automatic,
-                meta=meta or {},
-            )
-    except IntegrityError:
-        if not external_id:
-            raise
-        existing = (
-            Message.objects.select_related("ticket")
-            .filter(channel_account=channel_account, external_id=external_id)
-            .first()
-        )
-        if existing is None:
-            raise
-        return Received(ticket=existing.ticket, message=existing, duplicate=True)
+                message = new_message()
+                message.ticket = ticket
+                message.save(force_insert=True)
+        except IntegrityError:
+            if not external_id:
+                raise
+            return _duplicate(channel_account, external_id)
 
     if not is_automatic or created:
         ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
@@ -528,6 +576,8 @@ def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = Fals
         ticket_id=ticket.pk,
         message_id=message.pk,
     )
+    if not note:  # the row's preview and unread marker changed
+        realtime.publish(realtime.AGENTS_GROUP, "inbox.ticket", ticket_id=ticket.pk, created=False)
     return message
 
 

@@ -1,6 +1,7 @@
 /* Omnico live updates: one websocket per agent page, at /ws/agent/.
  *
- * The server pushes HTML it rendered once for everyone (inbox/realtime.py), wrapped in
+ * The server pushes HTML rendered once per event and language in each web process, shared by
+ * all its sockets (omnico/realtime.py render, inbox/realtime.py renderers), wrapped in
  * <template data-live="..."> envelopes (templates/inbox/fragments/live.html):
  *   row      a list row with its facets; placed in #inbox-list if it belongs to the tab shown,
  *            at its place in the order, or removed when it no longer belongs; when the page
