@@ -211,19 +211,7 @@ def _ingest_one(candidates) -> InboundEvent | None:
             if event is None:
                 return None
             event_id = event.pk
-            account = event.channel_account
-            adapter = get_adapter(account.kind)
-            parsed = adapter.parse(account, bytes(event.body))
-            for message in parsed.messages:
-                _receive(adapter, account, message)
-            for update in parsed.updates:
-                _apply_update(account, update)
-            if parsed.messages or parsed.updates:
-                event.status = InboundEvent.Status.PROCESSED
-                event.error = ""
-            else:
-                event.status = InboundEvent.Status.IGNORED
-                event.error = parsed.ignored or _("Nothing in this event concerns a ticket.")
+            event.status, event.error = _apply_event(event.channel_account, event)
             event.attempts += 1
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
@@ -271,18 +259,7 @@ def _ingest_together(event_ids: list[int]) -> int | None:
             accounts = _accounts({e.channel_account_id for e in events})
             outcome: dict[tuple[str, str], list[int]] = {}
             for event in events:
-                account = accounts[event.channel_account_id]
-                adapter = get_adapter(account.kind)
-                parsed = adapter.parse(account, bytes(event.body))
-                for message in parsed.messages:
-                    _receive(adapter, account, message)
-                for update in parsed.updates:
-                    _apply_update(account, update)
-                if parsed.messages or parsed.updates:
-                    key = (InboundEvent.Status.PROCESSED, "")
-                else:
-                    ignored = parsed.ignored or _("Nothing in this event concerns a ticket.")
-                    key = (InboundEvent.Status.IGNORED, str(ignored))
+                key = _apply_event(accounts[event.channel_account_id], event)
                 outcome.setdefault(key, []).append(event.pk)
             now = timezone.now()
             for (status, error), ids in outcome.items():
@@ -293,6 +270,21 @@ def _ingest_together(event_ids: list[int]) -> int | None:
     except Exception as exc:
         logger.info("ingest batch rolled back (%s); one event at a time", type(exc).__name__)
         return None
+
+
+def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str]:
+    """Parse the event and apply what it says; return its new (status, error)."""
+    adapter = get_adapter(account.kind)
+    parsed = adapter.parse(account, bytes(event.body))
+    for message in parsed.messages:
+        _receive(adapter, account, message)
+    for update in parsed.updates:
+        _apply_update(account, update)
+    if parsed.messages or parsed.updates:
+        return InboundEvent.Status.PROCESSED, ""
+    return InboundEvent.Status.IGNORED, str(
+        parsed.ignored or _("Nothing in this event concerns a ticket.")
+    )
 
 
 def _receive(adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessage) -> None:

@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -28,18 +27,9 @@ from django.test.utils import override_settings
 
 from configuration.models import ChannelAccount, ChannelKind
 from omnico.celery import app as celery_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fakes.provider import FakeProvider
 
-CHROMIUM = Path(os.environ.get("OMNICO_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "pw-for-tests-only"  # tests.factories.make_user's password
 HOOK_SECRET = "e2e-hook-secret"
 #: How long the browser waits for a pushed change (generous: CI machines have 2 cores).
