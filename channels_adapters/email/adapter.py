@@ -23,9 +23,10 @@ def mail_account(account: ChannelAccount) -> MailAccount:
 
 def mail_dedupe_key(body: bytes) -> str:
     """The mail's Message-ID (or the hash of its bytes): the same mail fetched twice, even after
-    a UIDVALIDITY change, is stored once."""
+    a UIDVALIDITY change, is stored once. Only the header block is parsed: the poller computes
+    this for every fetched mail, and the body is parsed once, at ingest."""
     try:
-        return mail_message_id(parse_bytes(body), body)[:255]
+        return mail_message_id(parse_bytes(body, headers_only=True), body)[:255]
     except Exception:
         return "sha256:" + hashlib.sha256(body).hexdigest()
 

@@ -412,8 +412,8 @@ class _Walker:
 # --- the whole mail -------------------------------------------------------------------------
 
 
-def parse_bytes(raw: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(raw)
+def parse_bytes(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
 
 
 def mail_message_id(msg: Message, raw: bytes) -> str:

@@ -34,6 +34,14 @@ def test_every_corpus_mail_parses_into_something_an_agent_can_read(path):
         attachment.filename.encode("utf-8")
 
 
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_the_dedupe_key_from_the_headers_alone_is_the_id_the_full_parse_stores(path):
+    from channels_adapters.email.adapter import mail_dedupe_key
+
+    raw = path.read_bytes()
+    assert mail_dedupe_key(raw) == parse_mail(raw).external_id[:255]
+
+
 def test_parsing_the_same_bytes_twice_gives_the_same_id():
     raw = corpus("cpython__msg_19.eml")  # no Message-ID at all
     assert parse_mail(raw).external_id == parse_mail(raw).external_id
