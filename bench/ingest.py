@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+from bench.report import print_table
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
 
@@ -335,10 +337,7 @@ def main() -> None:
             ("IMAP lost mails", i["lost"]),
             ("IMAP mails/s into tickets (target >= 300)", i["mails_per_s"]),
         ]
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
-    print(f"JSON: {args.out}")
+    print_table(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 import httpx
 import websockets
 
+from bench.report import print_table
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
 
@@ -232,10 +234,7 @@ def main() -> None:
             (result["stored_to_all_sockets_ms_p50"], result["stored_to_all_sockets_ms_p95"]),
         ),
     ]
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
-    print(f"JSON: {args.out}")
+    print_table(rows, args.out)
 
 
 if __name__ == "__main__":
