@@ -28,17 +28,6 @@
     if (event.target.matches("select[data-autosubmit]")) { event.target.form.submit(); }
   });
 
-  // Subcategory choices follow the chosen category.
-  document.addEventListener("change", function (event) {
-    if (event.target.id !== "activity-category") { return; }
-    var sub = document.getElementById("activity-subcategory");
-    if (!sub) { return; }
-    sub.value = "";
-    sub.querySelectorAll("optgroup").forEach(function (group) {
-      group.hidden = event.target.value !== "" && group.dataset.parent !== event.target.value;
-    });
-  });
-
   document.addEventListener("DOMContentLoaded", function () { armToasts(document); });
   document.addEventListener("htmx:afterSettle", function () { armToasts(document); });
   document.addEventListener("htmx:oobAfterSwap", function () { armToasts(document); });
