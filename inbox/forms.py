@@ -7,8 +7,9 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from configuration.models import ChannelKind, Department
-from inbox.selectors import TicketFilters, agent_choices
+from inbox.selectors import TicketFilters
 from tickets.models import TicketStatus
+from tickets.selectors import agent_choices
 
 #: The most tickets one bulk action may change (each is its own transaction and audit entry).
 BULK_LIMIT = 200

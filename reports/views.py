@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from inbox.selectors import agent_counts, channel_counts, status_counts
 from tickets.models import TicketStatus
+from tickets.selectors import agent_counts, channel_counts, status_counts
 
 
 @login_required

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
+from configuration.models import ChannelKind
 from tickets.models import SLOT_STATUSES, AgentPresence, BreakLog, Ticket, TicketStatus
 
 
@@ -100,3 +101,79 @@ def break_list(*, agent=None, since=None, until=None) -> list[BreakLog]:
     if until is not None:
         breaks = breaks.filter(started_at__lt=until)
     return list(breaks)
+
+
+def agent_choices() -> QuerySet:
+    """Users who can hold tickets: agents (with a capacity) and staff."""
+    return (
+        get_user_model()
+        .objects.filter(Q(operator_profile__isnull=False) | Q(is_staff=True), is_active=True)
+        .order_by("username")
+    )
+
+
+# --- live counts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    key: str
+    label: str
+    count: int
+
+
+def status_counts() -> list[Tally]:
+    """Tickets per status, every status listed (1 query)."""
+    found = dict(
+        Ticket.objects.order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return [Tally(value, str(label), found.get(value, 0)) for value, label in TicketStatus.choices]
+
+
+def channel_counts() -> list[Tally]:
+    """Tickets per channel, every channel listed (1 query)."""
+    found = dict(
+        Ticket.objects.order_by()
+        .values_list("source")
+        .annotate(n=Count("id"))
+        .values_list("source", "n")
+    )
+    return [Tally(value, str(label), found.get(value, 0)) for value, label in ChannelKind.choices]
+
+
+@dataclass(frozen=True)
+class AgentCounts:
+    user_id: int | None
+    name: str
+    by_status: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def in_order(self) -> list[int]:
+        return [self.by_status.get(value, 0) for value in TicketStatus.values]
+
+
+def agent_counts() -> list[AgentCounts]:
+    """Tickets per agent and status; every agent listed, unassigned last (2 queries)."""
+    agents = {
+        user.pk: AgentCounts(user.pk, user.get_full_name() or user.get_username(), {})
+        for user in agent_choices()
+    }
+    unassigned = AgentCounts(None, "", {})
+    rows = (
+        Ticket.objects.order_by()
+        .values_list("assignee_id", "assignee__username", "status")
+        .annotate(n=Count("id"))
+    )
+    for assignee_id, username, status, n in rows:
+        if assignee_id is None:
+            row = unassigned
+        else:
+            row = agents.setdefault(assignee_id, AgentCounts(assignee_id, username, {}))
+        row.by_status[status] = n
+    return [*agents.values(), unassigned]
