@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,15 +28,17 @@ from channels_adapters.base import (
     DeliveryUpdate,
     InboundAttachment,
     InboundMessage,
+    ParsedEvent,
 )
 from channels_adapters.models import InboundEvent
 from channels_adapters.registry import get_adapter
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
-from customers.models import Identity
+from customers.models import Customer, Identity
+from customers.selectors import customers_by_identity
 from customers.services import customer_resolve
 from omnico import realtime
-from tickets.models import Attachment, Message, Ticket
-from tickets.services import message_add_outbound, ticket_receive
+from tickets.models import ACTIVE_STATUSES, Attachment, Message, Ticket
+from tickets.services import LOOK_UP, message_add_outbound, ticket_receive, tickets_lock_active
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +249,8 @@ def _ingest_together(event_ids: list[int]) -> int | None:
     Returns how many were handled (0 when others hold or already did them all), or None when
     one of them raised: then nothing is committed and the caller ingests them one by one, each
     in its own transaction, so the failure is kept with its event and isolated from the rest.
+    All events are parsed first; then the senders' customers are read, and their active tickets
+    locked, in one query each for the whole batch (``_Known``).
     """
     try:
         with transaction.atomic():
@@ -257,9 +262,18 @@ def _ingest_together(event_ids: list[int]) -> int | None:
             if not events:
                 return 0
             accounts = _accounts({e.channel_account_id for e in events})
+            parsed = [
+                (
+                    event,
+                    accounts[event.channel_account_id],
+                    _parse(accounts[event.channel_account_id], event),
+                )
+                for event in events
+            ]
+            known = _Known.read([(account, p) for _event, account, p in parsed])
             outcome: dict[tuple[str, str], list[int]] = {}
-            for event in events:
-                key = _apply_event(accounts[event.channel_account_id], event)
+            for event, account, p in parsed:
+                key = _apply_parsed(account, p, known)
                 outcome.setdefault(key, []).append(event.pk)
             now = timezone.now()
             for (status, error), ids in outcome.items():
@@ -272,12 +286,51 @@ def _ingest_together(event_ids: list[int]) -> int | None:
         return None
 
 
+@dataclass
+class _Known:
+    """What one ingest transaction has read ahead for its messages: customers by ``(kind,
+    external id)`` and the active ticket of each ``(customer id, account id)``, locked (None:
+    the customer has none). Entries are added as messages create customers and tickets."""
+
+    customers: dict[tuple[str, str], Customer] = field(default_factory=dict)
+    tickets: dict[tuple[int, int], Ticket | None] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, parsed: list[tuple[ChannelAccount, ParsedEvent]]) -> _Known:
+        known = cls()
+        senders: dict[str, set[str]] = {}
+        for account, p in parsed:
+            for message in p.messages:
+                senders.setdefault(account.kind, set()).add(message.sender_id)
+        for kind, external_ids in senders.items():
+            found = customers_by_identity(kind=kind, external_ids=external_ids)
+            known.customers.update({(kind, ext): customer for ext, customer in found.items()})
+        pairs = {
+            (known.customers[(account.kind, m.sender_id)].pk, account.pk)
+            for account, p in parsed
+            for m in p.messages
+            if (account.kind, m.sender_id) in known.customers
+        }
+        locked = tickets_lock_active(pairs=pairs)
+        known.tickets = {pair: locked.get(pair) for pair in pairs}
+        return known
+
+
+def _parse(account: ChannelAccount, event: InboundEvent) -> ParsedEvent:
+    return get_adapter(account.kind).parse(account, bytes(event.body))
+
+
 def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str]:
     """Parse the event and apply what it says; return its new (status, error)."""
+    return _apply_parsed(account, _parse(account, event), None)
+
+
+def _apply_parsed(
+    account: ChannelAccount, parsed: ParsedEvent, known: _Known | None
+) -> tuple[str, str]:
     adapter = get_adapter(account.kind)
-    parsed = adapter.parse(account, bytes(event.body))
     for message in parsed.messages:
-        _receive(adapter, account, message)
+        _receive(adapter, account, message, known)
     for update in parsed.updates:
         _apply_update(account, update)
     if parsed.messages or parsed.updates:
@@ -287,14 +340,23 @@ def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str
     )
 
 
-def _receive(adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessage) -> None:
-    customer = customer_resolve(
-        kind=account.kind,
-        external_id=msg.sender_id,
-        name=msg.sender_name,
-        email=msg.email,
-        phone=msg.phone,
-    )
+def _receive(
+    adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessage, known: _Known | None
+) -> None:
+    sender = (account.kind, msg.sender_id)
+    customer = known.customers.get(sender) if known is not None else None
+    if customer is None:
+        customer = customer_resolve(
+            kind=account.kind,
+            external_id=msg.sender_id,
+            name=msg.sender_name,
+            email=msg.email,
+            phone=msg.phone,
+        )
+        if known is not None:
+            known.customers[sender] = customer
+    pair = (customer.pk, account.pk)
+    active = known.tickets.get(pair, LOOK_UP) if known is not None else LOOK_UP
     received = ticket_receive(
         channel_account=account,
         customer=customer,
@@ -305,8 +367,12 @@ def _receive(adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessa
         title=msg.title,
         meta=msg.meta,
         is_automatic=msg.is_automatic,
-        thread_ticket_id=adapter.thread_ticket_id(account, msg),
+        # Only needed to find the active ticket, which the batch already knows.
+        thread_ticket_id=adapter.thread_ticket_id(account, msg) if active is LOOK_UP else None,
+        active_ticket=active,
     )
+    if known is not None and received.ticket.status in ACTIVE_STATUSES:
+        known.tickets[pair] = received.ticket
     if received.duplicate:
         return
     for attachment in msg.attachments:

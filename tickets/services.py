@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -344,6 +346,32 @@ def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None
     )
 
 
+#: ``ticket_receive(active_ticket=LOOK_UP)``: the caller has not locked the active ticket.
+LOOK_UP = object()
+
+
+def tickets_lock_active(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Ticket]:
+    """Lock the active tickets of many ``(customer id, channel account id)`` pairs in one query.
+
+    For a caller that receives many messages in one transaction (ingest): it passes each
+    message's entry to ``ticket_receive(active_ticket=...)`` instead of one locking query per
+    message. Rows are locked in id order, so parallel ingests never wait on each other in a
+    cycle. A pair without an active ticket is not in the result. Must run in a transaction.
+    """
+    by_account: dict[int, set[int]] = {}
+    for customer_id, account_id in pairs:
+        by_account.setdefault(account_id, set()).add(customer_id)
+    if not by_account:
+        return {}
+    where = Q()
+    for account_id, customer_ids in by_account.items():
+        where |= Q(channel_account_id=account_id, customer_id__in=customer_ids)
+    locked = (
+        Ticket.objects.select_for_update().filter(where, status__in=ACTIVE_STATUSES).order_by("pk")
+    )
+    return {(t.customer_id, t.channel_account_id): t for t in locked}
+
+
 def _open_ticket(
     *,
     customer: Customer,
@@ -438,6 +466,7 @@ def ticket_receive(
     group_type_id: int | None = None,
     thread_ticket_id: int | None = None,
     is_offline: bool = False,
+    active_ticket: Ticket | None | object = LOOK_UP,
 ) -> Received:
     """Store one message from a customer: appended to their active ticket or a new one.
 
@@ -445,10 +474,17 @@ def ticket_receive(
     stored message with ``duplicate=True`` and changes nothing. ``thread_ticket_id`` (e-mail
     threading) appends to that ticket when it is still active. An automatic message (auto-reply,
     bounce) never opens an active ticket: with nothing to attach to it is kept in a closed one.
+    ``active_ticket``: the customer's active ticket on this account, already locked by the
+    caller in this transaction (``tickets_lock_active``), or None when they have none; left
+    out, it is looked up and locked here.
     """
     sent_at = sent_at or timezone.now()
     ticket = None
-    if thread_ticket_id is not None:
+    if active_ticket is not LOOK_UP:
+        # Locked by the caller. A customer has one active ticket per account (a unique
+        # constraint), so a thread's ticket, when still active, is this one.
+        ticket = active_ticket
+    elif thread_ticket_id is not None:
         ticket = (
             Ticket.objects.select_for_update()
             .filter(
@@ -459,7 +495,7 @@ def ticket_receive(
             )
             .first()
         )
-    if ticket is None:
+    if ticket is None and active_ticket is LOOK_UP:
         ticket = _active_ticket(customer, channel_account)
     created = False
 

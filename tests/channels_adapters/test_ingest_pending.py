@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels_adapters import services, tasks
 from channels_adapters.models import InboundEvent
 from omnico.celery import app as celery_app
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, TicketStatus
 
 
 @pytest.fixture
@@ -121,3 +123,73 @@ def test_a_dead_broker_loses_nothing_and_the_sweep_queues_the_event(
     )
     assert services.events_sweep() == 1
     assert queued == [("event", event.pk)]
+
+
+def _store_many(account, customers: list[str], capture, start: int = 0) -> list[int]:
+    ids = []
+    for n, customer in enumerate(customers, start=start):
+        ids.append(_store(account, n, customer, capture).pk)
+    return ids
+
+
+def test_a_batch_reads_its_customers_and_locks_their_tickets_once_not_per_message(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    """Known customers with open tickets: each further event in a batch costs its message's
+    INSERT and its ticket's UPDATE, nothing more (customers and tickets are read ahead)."""
+    account = channel("api")
+    customers = [f"c-{n}" for n in range(10)]
+    # First contact: every customer gets a ticket.
+    services._ingest_together(_store_many(account, customers, django_capture_on_commit_callbacks))
+    assert Ticket.objects.count() == 10
+
+    costs = {}
+    for size, start in ((5, 100), (10, 200)):
+        ids = _store_many(account, customers[:size], django_capture_on_commit_callbacks, start)
+        with (
+            django_capture_on_commit_callbacks() as callbacks,
+            CaptureQueriesContext(connection) as ctx,
+        ):
+            assert services._ingest_together(ids) == size
+        costs[size] = len(ctx.captured_queries)
+        assert callbacks  # realtime and routing after commit
+        sql = "\n".join(q["sql"] for q in ctx.captured_queries).upper()
+        assert sql.count("FOR UPDATE") == 2  # the events claimed, the tickets locked: once each
+        # Only the batch's own transaction (a savepoint here, inside the test's transaction).
+        assert sum(q["sql"].startswith("SAVEPOINT") for q in ctx.captured_queries) == 1
+
+    assert costs[10] - costs[5] == 2 * 5  # INSERT message + UPDATE ticket per event
+    assert Message.objects.count() == 25
+    assert Ticket.objects.count() == 10  # every later message joined its sender's ticket
+
+
+def test_a_new_customer_writing_twice_in_one_batch_gets_one_ticket(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    account = channel("api")
+    ids = _store_many(account, ["new", "known", "new"], django_capture_on_commit_callbacks)
+
+    assert services._ingest_together(ids) == 3
+
+    assert Ticket.objects.filter(customer__identities__external_id="new").count() == 1
+    ticket = Ticket.objects.get(customer__identities__external_id="new")
+    assert list(ticket.messages.order_by("pk").values_list("body", flat=True)) == [
+        "mesaj 0",
+        "mesaj 2",
+    ]
+
+
+def test_a_batch_ignores_a_resolved_ticket_and_opens_a_new_one(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    account = channel("api")
+    services._ingest_together(_store_many(account, ["c-1"], django_capture_on_commit_callbacks))
+    first = Ticket.objects.get()
+    Ticket.objects.filter(pk=first.pk).update(status=TicketStatus.RESOLVED)
+
+    ids = _store_many(account, ["c-1", "c-1"], django_capture_on_commit_callbacks, start=10)
+    assert services._ingest_together(ids) == 2
+
+    second = Ticket.objects.exclude(pk=first.pk).get()
+    assert second.status == TicketStatus.OPEN
+    assert second.messages.count() == 2 and first.messages.count() == 1

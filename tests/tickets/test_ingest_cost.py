@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from customers.services import customer_resolve
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tickets import routing, tasks
-from tickets.models import AgentPresence, Ticket
-from tickets.services import ticket_receive
+from tickets.models import AgentPresence, Ticket, TicketStatus
+from tickets.services import ticket_receive, tickets_lock_active
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +115,25 @@ def test_new_tickets_received_in_one_transaction_are_routed_in_one_pass(
             "assignee_id", flat=True
         )
     ) == {agent.pk}
+
+
+def test_many_customers_active_tickets_are_locked_in_one_query_across_accounts():
+    first, second = make_account(), make_account()
+    ayse, mehmet = make_customer(kind=first.kind), make_customer(kind=first.kind)
+    ayse_first = make_ticket(account=first, customer=ayse)
+    ayse_second = make_ticket(account=second, customer=ayse)
+    mehmet_first = make_ticket(account=first, customer=mehmet)
+    Ticket.objects.filter(pk=mehmet_first.pk).update(status=TicketStatus.RESOLVED)
+    make_ticket(account=second, customer=mehmet)  # not asked for: neither returned nor locked
+
+    pairs = [(ayse.pk, first.pk), (ayse.pk, second.pk), (mehmet.pk, first.pk)]
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        locked = tickets_lock_active(pairs=pairs)
+
+    assert {pair: t.pk for pair, t in locked.items()} == {
+        (ayse.pk, first.pk): ayse_first.pk,
+        (ayse.pk, second.pk): ayse_second.pk,
+    }  # Mehmet's ticket on the first account is resolved: he has no active one there
+    queries = [q["sql"] for q in ctx.captured_queries if "ticket" in q["sql"]]
+    assert len(queries) == 1 and "FOR UPDATE" in queries[0]
+    assert "ORDER BY" in queries[0]  # one lock order for every parallel ingest

@@ -211,3 +211,28 @@ def test_broken_multipart_boundary_is_salvaged():
     msg = parse_mail(corpus("mikelmail__mime_emails__raw_email_with_illegal_boundary.eml"))
     assert "This is an outlook test" in msg.text
     assert "NextPart" not in msg.text
+
+
+def test_memoised_headers_give_each_mail_its_own_values_and_stay_bounded(monkeypatch):
+    from channels_adapters.email import parser
+
+    registry = parser.MAIL_POLICY.header_factory
+    monkeypatch.setattr(registry, "MAX_ENTRIES", 3)
+
+    def mail(sender: str, subject: str) -> bytes:
+        return (
+            f"From: {sender}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@x>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nMerhaba\r\n"
+        ).encode()
+
+    first = parser.parse_mail(mail("Ayşe <ayse@example.com>", "bir"))
+    again = parser.parse_mail(mail("Ayşe <ayse@example.com>", "bir"))
+    other = parser.parse_mail(mail("Mehmet <mehmet@example.com>", "iki"))
+
+    assert (first.sender_id, first.title, first.text) == (again.sender_id, again.title, again.text)
+    assert (other.sender_id, other.sender_name, other.title) == (
+        "mehmet@example.com",
+        "Mehmet",
+        "iki",
+    )
+    assert len(registry._parsed) <= 3
