@@ -27,8 +27,8 @@ class InboundAttachment:
     url: str = ""
     content_id: str = ""
     is_inline: bool = False
-    #: A provider reference fetched at ingest through ``ChannelAdapter.download`` (Telegram
-    #: file_id). When the download fails it is kept as the attachment's pending url.
+    #: A provider reference (Telegram file_id, WhatsApp media id), kept as the attachment's
+    #: ``file_ref`` and fetched after commit through ``ChannelAdapter.download``.
     file_ref: str = ""
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+from django.conf import settings
 
 from channels_adapters.base import DeliveryError, InboundError
 
@@ -71,12 +72,24 @@ def _answer(response: httpx.Response) -> Any:
 
 
 def get_bytes(url: str, *, headers: dict[str, str] | None = None) -> bytes | None:
-    """Download a file; None on any failure (the caller keeps a pending reference)."""
+    """Download a file of at most ``settings.OMNICO_MAX_ATTACHMENT_BYTES``; None on any failure
+    (the caller keeps a pending reference and tries again later)."""
+    limit = settings.OMNICO_MAX_ATTACHMENT_BYTES
     try:
-        response = httpx.get(url, headers=headers or {}, timeout=TIMEOUT, follow_redirects=True)
+        with httpx.stream(
+            "GET", url, headers=headers or {}, timeout=TIMEOUT, follow_redirects=True
+        ) as response:
+            if response.status_code != 200:
+                return None
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
     except httpx.HTTPError:
         return None
-    return response.content if response.status_code == 200 else None
+    return b"".join(chunks)
 
 
 def get_json(url: str, *, headers: dict[str, str] | None = None) -> Any:

@@ -36,6 +36,17 @@ def sweep_outbound() -> int:
     return queued + failed
 
 
+@shared_task(name="channels_adapters.fetch_attachment", acks_late=True)
+def fetch_attachment(attachment_id: int) -> None:
+    # Safe to run twice: each attempt is claimed; a failure waits for the sweep's next try.
+    services.attachment_fetch(attachment_id=attachment_id)
+
+
+@shared_task(name="channels_adapters.sweep_attachments")
+def sweep_attachments() -> int:
+    return services.attachments_fetch_sweep()
+
+
 def _backoff(retries: int) -> int:
     """5 s, 10 s, 20 s, 40 s, 80 s (capped at 10 min), with jitter."""
     base = min(5 * 2**retries, 600)

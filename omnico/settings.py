@@ -172,6 +172,8 @@ MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
     "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 300.0},
+    # Files a channel only named (Telegram, WhatsApp) and that could not be fetched yet.
+    "fetch-attachments": {"task": "channels_adapters.sweep_attachments", "schedule": 60.0},
     # Routing skips its locks when no agent has a free slot; this bounds a lost race to 30 s.
     "drain-pool": {"task": "tickets.pool_drain", "schedule": 30.0},
     "poll-mail": {
@@ -231,6 +233,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+#: The largest file fetched from a channel's servers (a Telegram file, a WhatsApp media).
+OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 LOGGING = {
     "version": 1,

@@ -247,13 +247,32 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField(pgettext_lazy("file", "size"), default=0)
     content_id = models.CharField(_("content id"), max_length=255, blank=True)
     is_inline = models.BooleanField(_("inline"), default=False)
+    #: Where the channel keeps a file not fetched yet (a Telegram file id, a WhatsApp media id);
+    #: emptied once the file is stored. Fetched after the message is committed, again later
+    #: (``fetch_after``) when the provider did not answer, and given up with ``fetch_error``.
+    file_ref = models.CharField(_("provider reference"), max_length=500, blank=True)
+    fetch_attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0)
+    fetch_after = models.DateTimeField(_("fetch again after"), null=True, blank=True)
+    fetch_error = models.CharField(_("fetch error"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
+        indexes = [
+            # The fetch sweep: files still to fetch, due first.
+            models.Index(
+                fields=["fetch_after"],
+                name="attachment_fetch_due",
+                condition=Q(file_ref__gt="", fetch_error=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.filename
+
+    @property
+    def is_fetching(self) -> bool:
+        return bool(self.file_ref) and not self.file and not self.fetch_error
 
     @property
     def is_image(self) -> bool:

@@ -98,9 +98,10 @@ def test_telegram_file_that_cannot_be_fetched_is_kept_as_a_pending_reference(
     post_hook(account, (CORPUS / "telegram" / "zammad__private__voice.json").read_bytes())
 
     attachment = Attachment.objects.get(message__channel_account=account)
-    assert not attachment.file
-    assert attachment.url.startswith("telegram-file:")
-    assert account.token not in attachment.url
+    assert not attachment.file and attachment.is_fetching
+    assert attachment.file_ref.startswith("telegram-file:")
+    assert account.token not in attachment.file_ref
+    assert attachment.fetch_attempts == 1  # tried once right after the message was stored
 
 
 def test_telegram_service_and_non_message_updates_are_ignored(channel, post_hook):
