@@ -174,3 +174,12 @@ def test_without_env_a_password_is_generated_and_printed(settings, client):
     _seed()
     # The generated webhook secret is kept, so configured webhooks keep working.
     assert ChannelAccount.objects.get(kind="telegram", name="demo").secret == secret
+
+
+def test_it_prints_the_address_it_is_served_at(demo_env):
+    out = StringIO()
+    call_command("seed_demo", "--url", "http://127.0.0.1:8123", stdout=out)
+
+    assert "http://127.0.0.1:8123/" in out.getvalue()
+    assert "http://127.0.0.1:8123/admin/" in out.getvalue()
+    assert ":8000" not in out.getvalue()

@@ -13,7 +13,13 @@ DEMO_URL = "http://127.0.0.1:8000/"
 class Command(BaseCommand):
     help = _("Create demo data (idempotent): users, configuration, channel accounts, tickets.")
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url", default=DEMO_URL, help=_("Address printed for the demo (where it is served).")
+        )
+
     def handle(self, *args, **options):
+        url = options["url"].rstrip("/") + "/"
         result = demo_seed()
         if result.tickets_created:
             self.stdout.write(_("Created %(n)d demo tickets.") % {"n": result.tickets_created})
@@ -28,8 +34,8 @@ class Command(BaseCommand):
         lines = [
             "",
             "=" * 60,
-            _("Omnico demo is ready: %(url)s") % {"url": DEMO_URL},
-            _("Admin: %(url)sadmin/") % {"url": DEMO_URL},
+            _("Omnico demo is ready: %(url)s") % {"url": url},
+            _("Admin: %(url)sadmin/") % {"url": url},
             "",
             _("Logins (password %(note)s):") % {"note": password_note},
             *[f"  {username:<8} {result.password}" for username in result.usernames],
