@@ -8,4 +8,4 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the renderers of the agent screen's live fragments (web and worker alike).
-        from inbox import realtime  # noqa: F401
+        from inbox import realtime, signals  # noqa: F401

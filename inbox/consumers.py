@@ -59,6 +59,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
     language: str = settings.LANGUAGE_CODE
     watching: int | None = None
+    session: str = ""
     groups_joined: list[str]
 
     async def connect(self) -> None:
@@ -71,6 +72,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
+        self.session = realtime.session_tag(getattr(self.scope.get("session"), "session_key", ""))
         self.language = scope_language(self.scope)
         for group in (realtime.AGENTS_GROUP, realtime.agent_group(user.pk)):
             await self._join(group)
@@ -161,6 +163,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     async def toast(self, event: dict[str, Any]) -> None:
         await self._forward(event, fallback=None)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """Logged out (this session) or deactivated (every session): the socket ends too."""
+        if event.get("session") in ("", self.session):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def presence_changed(self, event: dict[str, Any]) -> None:
         await self._send_envelope(

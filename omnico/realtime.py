@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import hashlib
 import logging
 import os
 import threading
@@ -59,6 +60,21 @@ def agent_group(user_id: int) -> str:
 
 def ticket_group(ticket_id: int) -> str:
     return f"ticket.{ticket_id}"
+
+
+def session_tag(session_key: str | None) -> str:
+    """What names a login session in pushes: a hash, never the session key itself."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:32]
+
+
+def session_end(*, user_id: int, session_key: str | None = None) -> None:
+    """Close the agent's sockets after commit: those of one login session (logout), or all of
+    them (``session_key`` None: the account was deactivated)."""
+    publish(
+        agent_group(user_id),
+        "session.ended",
+        session=session_tag(session_key) if session_key is not None else "",
+    )
 
 
 def visitor_group(session_key: str) -> str:

@@ -22,6 +22,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from channels_adapters.services import message_fail
 from inbox import realtime as inbox_realtime
@@ -142,6 +143,54 @@ def test_deactivated_agent_socket_is_closed(agent_a):
         closing = await ws.receive_output(timeout=WAIT)
         assert closing["type"] == "websocket.close"
         assert closing["code"] == CLOSE_UNAUTHENTICATED
+
+    run(scenario)
+
+
+def _logged_in(user) -> tuple[Client, str]:
+    client = Client()
+    client.force_login(user)
+    return client, client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+
+async def closed_with(ws: WebsocketCommunicator, code: int) -> bool:
+    while True:
+        output = await ws.receive_output(timeout=WAIT)
+        if output["type"] == "websocket.close":
+            return output.get("code") == code
+
+
+def test_logging_out_closes_that_sessions_socket_and_not_the_agents_other_one(agent_a):
+    laptop, laptop_cookie = _logged_in(agent_a)
+    _phone, phone_cookie = _logged_in(agent_a)
+
+    async def scenario():
+        on_laptop = await connected(laptop_cookie)
+        on_phone = await connected(phone_cookie)
+        await database_sync_to_async(laptop.post)(reverse("logout"))
+        realtime.flush()
+        assert await closed_with(on_laptop, CLOSE_UNAUTHENTICATED)
+        assert await on_phone.receive_nothing(timeout=0.3)
+        await on_phone.disconnect()
+
+    run(scenario)
+
+
+def test_deactivating_an_agent_closes_every_socket_of_theirs_at_once(agent_a, agent_b):
+    _one, first_cookie = _logged_in(agent_a)
+    _two, second_cookie = _logged_in(agent_a)
+    other_cookie = session_cookie(agent_b)
+
+    async def scenario():
+        sockets = [await connected(first_cookie), await connected(second_cookie)]
+        colleague = await connected(other_cookie)
+        agent_a.is_active = False
+        await database_sync_to_async(agent_a.save)()
+        realtime.flush()
+        for ws in sockets:
+            assert await closed_with(ws, CLOSE_UNAUTHENTICATED)
+        assert await colleague.receive_nothing(timeout=0.3)
+        await colleague.disconnect()
 
     run(scenario)
 
