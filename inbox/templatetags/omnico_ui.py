@@ -212,3 +212,10 @@ def sort_key(ticket, sort: str = "recent") -> str:
 def list_sort_key(context, ticket) -> str:
     """The ticket's position in the order of the list being rendered (``list_sort``)."""
     return sort_key(ticket, context.get("list_sort") or "recent")
+
+
+@register.filter
+def total_minutes(value) -> int:
+    """A timedelta in whole minutes, rounded up (the sign-in lockout page)."""
+    seconds = value.total_seconds() if hasattr(value, "total_seconds") else 0
+    return max(1, -(-int(seconds) // 60)) if seconds else 0

@@ -35,6 +35,45 @@ def test_login_page_renders_and_signs_in(client, agent):
     assert response["Location"] == reverse("home")
 
 
+def _sign_in(client, password: str, *, address: str = "203.0.113.7", language: str = ""):
+    extra = {"REMOTE_ADDR": address}
+    if language:
+        extra["HTTP_ACCEPT_LANGUAGE"] = language
+    return client.post(reverse("login"), {"username": "agent-a", "password": password}, **extra)
+
+
+def test_wrong_passwords_lock_that_username_from_that_address_with_a_clear_page(
+    client, agent, settings
+):
+    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        wrong = _sign_in(client, "guess")
+        assert wrong.status_code == 200 and b'role="alert"' in wrong.content
+    locked = _sign_in(client, "guess")
+    assert locked.status_code == 429
+    assert b"Too many wrong passwords" in locked.content and b"15 minutes" in locked.content
+
+    # Locked now even with the right password: guessing on would be pointless.
+    assert _sign_in(client, "pw-for-tests-only").status_code == 429
+    # The agent, from their own desk, still signs in.
+    assert _sign_in(client, "pw-for-tests-only", address="198.51.100.4").status_code == 302
+
+
+def test_the_admin_sign_in_is_guarded_too(client, admin_user, settings):
+    url = reverse("admin:login")
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": admin_user.username, "password": "guess"})
+    assert (
+        client.post(url, {"username": admin_user.username, "password": "guess"}).status_code == 429
+    )
+
+
+def test_the_lockout_page_speaks_turkish(client, agent, settings):
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        page = _sign_in(client, "guess", language="tr")
+    assert page.status_code == 429
+    assert "çok fazla yanlış parola girildi" in page.content.decode()
+
+
 def test_logout_is_a_post_and_returns_to_login(agent_client):
     page = agent_client.get(reverse("home"))
     assert f'action="{reverse("logout")}"'.encode() in page.content
