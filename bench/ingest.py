@@ -233,7 +233,7 @@ def _warm_up() -> None:
         conn.release()
 
 
-def imap(mails: int) -> dict:
+def imap(mails: int, senders: int = 50) -> dict:
     from imapclient import IMAPClient
 
     host = os.environ["OMNICO_TEST_IMAP_HOST"]
@@ -246,7 +246,7 @@ def imap(mails: int) -> dict:
         client.create_folder(folder)
         for i in range(mails):
             msg = EmailMessage()
-            msg["From"] = f"Müşteri {i % 50} <customer{i % 50}@example.com>"
+            msg["From"] = f"Müşteri {i % senders} <{folder}-customer{i % senders}@example.com>"
             msg["To"] = "support@example.com"
             msg["Subject"] = f"Sipariş {i}"
             msg["Message-ID"] = f"<{folder}-{i}@bench.example.com>"
@@ -275,6 +275,7 @@ def imap(mails: int) -> dict:
     total = time.perf_counter() - start
     return {
         "mails": mails,
+        "senders": senders,
         "poll_seconds": round(polled, 2),
         "processed": done,
         "mails_per_s": round(done / total, 1),
@@ -299,6 +300,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--mails", type=int, default=1000)
     parser.add_argument(
+        "--mail-senders", type=int, default=50, help="distinct senders of the IMAP mails (50)"
+    )
+    parser.add_argument(
         "--only", choices=["imap"], help="run only this part (the IMAP part alone: --only imap)"
     )
     args = parser.parse_args()
@@ -314,7 +318,7 @@ def main() -> None:
             paced(hook, account.secret, args.rate, args.seconds, args.customers)
         )
     if args.mails:
-        results["imap"] = imap(args.mails)
+        results["imap"] = imap(args.mails, args.mail_senders)
     results["machine"] = {"cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:

@@ -35,7 +35,7 @@ from channels_adapters.registry import get_adapter
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Customer, Identity
 from customers.selectors import customers_by_identity
-from customers.services import customer_resolve
+from customers.services import Contact, customer_resolve, customers_create_many
 from omnico import realtime
 from tickets.models import ACTIVE_STATUSES, Attachment, Message, Ticket
 from tickets.services import LOOK_UP, message_add_outbound, ticket_receive, tickets_lock_active
@@ -288,30 +288,45 @@ def _ingest_together(event_ids: list[int]) -> int | None:
 
 @dataclass
 class _Known:
-    """What one ingest transaction has read ahead for its messages: customers by ``(kind,
-    external id)`` and the active ticket of each ``(customer id, account id)``, locked (None:
-    the customer has none). Entries are added as messages create customers and tickets."""
+    """What one ingest transaction reads ahead for its messages: every sender's customer by
+    ``(kind, external id)`` (first-time senders created here, in bulk), the ids of the
+    customers created here (``fresh``: their first contact), and the active ticket of each
+    ``(customer id, account id)``, locked (None: the customer has none). Entries are added as
+    messages open tickets."""
 
     customers: dict[tuple[str, str], Customer] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)
     tickets: dict[tuple[int, int], Ticket | None] = field(default_factory=dict)
 
     @classmethod
     def read(cls, parsed: list[tuple[ChannelAccount, ParsedEvent]]) -> _Known:
         known = cls()
-        senders: dict[str, set[str]] = {}
+        senders: dict[str, dict[str, InboundMessage]] = {}
         for account, p in parsed:
             for message in p.messages:
-                senders.setdefault(account.kind, set()).add(message.sender_id)
-        for kind, external_ids in senders.items():
-            found = customers_by_identity(kind=kind, external_ids=external_ids)
+                senders.setdefault(account.kind, {}).setdefault(message.sender_id, message)
+        for kind, first in senders.items():
+            found = customers_by_identity(kind=kind, external_ids=first)
+            unknown = [
+                Contact(
+                    external_id=ext,
+                    name=msg.sender_name,
+                    email=msg.email,
+                    phone=msg.phone,
+                )
+                for ext, msg in first.items()
+                if ext not in found
+            ]
+            created, fresh = customers_create_many(kind=kind, contacts=unknown)
+            found.update(created)
             known.customers.update({(kind, ext): customer for ext, customer in found.items()})
+            known.fresh.update(created[ext].pk for ext in fresh)
         pairs = {
             (known.customers[(account.kind, m.sender_id)].pk, account.pk)
             for account, p in parsed
             for m in p.messages
-            if (account.kind, m.sender_id) in known.customers
         }
-        locked = tickets_lock_active(pairs=pairs)
+        locked = tickets_lock_active(pairs=[pair for pair in pairs if pair[0] not in known.fresh])
         known.tickets = {pair: locked.get(pair) for pair in pairs}
         return known
 
@@ -353,10 +368,11 @@ def _receive(
             email=msg.email,
             phone=msg.phone,
         )
-        if known is not None:
-            known.customers[sender] = customer
     pair = (customer.pk, account.pk)
     active = known.tickets.get(pair, LOOK_UP) if known is not None else LOOK_UP
+    # A customer created by this batch: their first message opens their first ticket without
+    # checks; the next one of the batch finds that ticket in ``known.tickets``.
+    first_contact = known is not None and customer.pk in known.fresh and active is None
     received = ticket_receive(
         channel_account=account,
         customer=customer,
@@ -370,9 +386,15 @@ def _receive(
         # Only needed to find the active ticket, which the batch already knows.
         thread_ticket_id=adapter.thread_ticket_id(account, msg) if active is LOOK_UP else None,
         active_ticket=active,
+        first_contact=first_contact,
     )
-    if known is not None and received.ticket.status in ACTIVE_STATUSES:
-        known.tickets[pair] = received.ticket
+    if known is not None:
+        if received.ticket.status in ACTIVE_STATUSES:
+            known.tickets[pair] = received.ticket
+        elif first_contact:
+            # An automatic first mail is kept in a closed ticket: the customer now has one,
+            # so their next message goes the usual way.
+            known.fresh.discard(customer.pk)
     if received.duplicate:
         return
     for attachment in msg.attachments:

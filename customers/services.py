@@ -1,8 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 
 from customers.models import Customer, Identity
+
+
+def _new(
+    *, kind: str, external_id: str, name: str, display: str, email: str, phone: str
+) -> tuple[Customer, Identity]:
+    """A first-contact customer and its identity, unsaved."""
+    customer = Customer(name=(name or display or external_id)[:200], email=email, phone=phone)
+    identity = Identity(
+        customer=customer, kind=kind, external_id=external_id, display=(display or name)[:255]
+    )
+    return customer, identity
 
 
 def customer_resolve(
@@ -27,17 +40,14 @@ def customer_resolve(
     )
     if identity is not None:
         return identity.customer
+    customer, identity = _new(
+        kind=kind, external_id=external_id, name=name, display=display, email=email, phone=phone
+    )
     try:
         with transaction.atomic():
-            customer = Customer.objects.create(
-                name=(name or display or external_id)[:200], email=email, phone=phone
-            )
-            Identity.objects.create(
-                customer=customer,
-                kind=kind,
-                external_id=external_id,
-                display=(display or name)[:255],
-            )
+            customer.save(force_insert=True)
+            identity.customer = customer
+            identity.save(force_insert=True)
             return customer
     except IntegrityError:
         return (
@@ -45,6 +55,61 @@ def customer_resolve(
             .get(kind=kind, external_id=external_id)
             .customer
         )
+
+
+@dataclass
+class Contact:
+    """What a channel says of a sender, for ``customers_create_many``."""
+
+    external_id: str
+    name: str = ""
+    display: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+@transaction.atomic(savepoint=False)
+def customers_create_many(
+    *, kind: str, contacts: list[Contact]
+) -> tuple[dict[str, Customer], set[str]]:
+    """Customers for many senders of one kind seen for the first time, in a few statements.
+
+    Returns every sender's customer by external id, and the external ids whose customer this
+    call created (their first contact: nothing else refers to them yet). A sender another
+    transaction created meanwhile gets that customer: identities are inserted ``ON CONFLICT DO
+    NOTHING`` and the customers made for the losers are deleted again. For a caller already in a
+    transaction (ingest), which it joins.
+    """
+    # One insert order for every caller: two batches with the same new senders wait on each
+    # other's identities in the same order, never in a cycle.
+    contacts = sorted({c.external_id: c for c in contacts}.values(), key=lambda c: c.external_id)
+    if not contacts:
+        return {}, set()
+    made = [
+        _new(
+            kind=kind,
+            external_id=c.external_id,
+            name=c.name,
+            display=c.display,
+            email=c.email,
+            phone=c.phone,
+        )
+        for c in contacts
+    ]
+    Customer.objects.bulk_create([customer for customer, _identity in made])
+    for customer, identity in made:
+        identity.customer = customer
+    Identity.objects.bulk_create([identity for _c, identity in made], ignore_conflicts=True)
+    ours = {customer.pk for customer, _identity in made}
+    identities = Identity.objects.select_related("customer").filter(
+        kind=kind, external_id__in=[c.external_id for c in contacts]
+    )
+    found = {identity.external_id: identity.customer for identity in identities}
+    fresh = {ext for ext, customer in found.items() if customer.pk in ours}
+    lost = ours - {found[ext].pk for ext in fresh}
+    if lost:
+        Customer.objects.filter(pk__in=lost).delete()
+    return found, fresh
 
 
 @transaction.atomic

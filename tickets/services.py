@@ -382,33 +382,48 @@ def _open_ticket(
     status: str,
     is_offline: bool,
     now: datetime,
+    last_message_at: datetime,
+    preview: str,
+    first_contact: bool = False,
 ) -> tuple[Ticket, bool]:
+    """A new ticket for the customer's first message in it (``created`` True), or the active
+    one another message opened a moment ago. ``first_contact``: the customer was created in
+    this transaction, so there is no earlier ticket and no race to lose (no savepoint)."""
     previous = (
-        Ticket.objects.filter(customer=customer, channel_account=account)
+        None
+        if first_contact
+        else Ticket.objects.filter(customer=customer, channel_account=account)
         .order_by("-created_at", "-id")
         .only("id")
         .first()
     )
-    try:
-        with transaction.atomic():
-            ticket = Ticket.objects.create(
-                customer=customer,
-                channel_account=account,
-                source=account.kind,
-                title=title[:255],
-                subject_id=subject_id,
-                group_type_id=group_type_id,
-                status=status,
-                is_offline=is_offline,
-                previous_ticket=previous,
-                closed_at=now if status == TicketStatus.CLOSED else None,
-            )
-    except IntegrityError:
-        # Another message from the same customer opened it a moment ago.
-        existing = _active_ticket(customer, account)
-        if existing is None:
-            raise
-        return existing, False
+    fields = {
+        "customer": customer,
+        "channel_account": account,
+        "source": account.kind,
+        "title": title[:255],
+        "subject_id": subject_id,
+        "group_type_id": group_type_id,
+        "status": status,
+        "is_offline": is_offline,
+        "previous_ticket": previous,
+        "closed_at": now if status == TicketStatus.CLOSED else None,
+        "last_message_at": last_message_at,
+        "last_message_preview": preview,
+        "unread": True,
+    }
+    if first_contact:
+        ticket = Ticket.objects.create(**fields)
+    else:
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(**fields)
+        except IntegrityError:
+            # Another message from the same customer opened it a moment ago.
+            existing = _active_ticket(customer, account)
+            if existing is None:
+                raise
+            return existing, False
     TicketEvent.objects.create(
         ticket=ticket,
         kind=TicketEvent.Kind.CREATED,
@@ -467,6 +482,7 @@ def ticket_receive(
     thread_ticket_id: int | None = None,
     is_offline: bool = False,
     active_ticket: Ticket | None | object = LOOK_UP,
+    first_contact: bool = False,
 ) -> Received:
     """Store one message from a customer: appended to their active ticket or a new one.
 
@@ -476,9 +492,14 @@ def ticket_receive(
     bounce) never opens an active ticket: with nothing to attach to it is kept in a closed one.
     ``active_ticket``: the customer's active ticket on this account, already locked by the
     caller in this transaction (``tickets_lock_active``), or None when they have none; left
-    out, it is looked up and locked here.
+    out, it is looked up and locked here. ``first_contact``: the customer was created in this
+    transaction (``customers.services.customers_create_many``), so no ticket or message of
+    theirs exists and nobody else can open one: the ticket and message are inserted without
+    checks or savepoints.
     """
     sent_at = sent_at or timezone.now()
+    if first_contact:
+        active_ticket = None
     ticket = None
     if active_ticket is not LOOK_UP:
         # Locked by the caller. A customer has one active ticket per account (a unique
@@ -520,35 +541,46 @@ def ticket_receive(
             return _duplicate(channel_account, external_id)
     else:
         if (
-            external_id
+            not first_contact
+            and external_id
             and Message.objects.filter(
                 channel_account=channel_account, external_id=external_id
             ).exists()
         ):  # e.g. redelivered after the ticket was resolved: no new ticket
             return _duplicate(channel_account, external_id)
-        try:
-            # One savepoint for the new ticket and the message: when the message turns out to
-            # be a duplicate (a concurrent delivery won), no empty ticket is left behind.
-            with transaction.atomic():
-                ticket, created = _open_ticket(
-                    customer=customer,
-                    account=channel_account,
-                    title=title or _preview(body)[:80],
-                    subject_id=subject_id,
-                    group_type_id=group_type_id,
-                    status=TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
-                    is_offline=is_offline,
-                    now=timezone.now(),
-                )
-                message = new_message()
-                message.ticket = ticket
-                message.save(force_insert=True)
-        except IntegrityError:
-            if not external_id:
-                raise
-            return _duplicate(channel_account, external_id)
+        opening = {
+            "customer": customer,
+            "account": channel_account,
+            "title": title or _preview(body)[:80],
+            "subject_id": subject_id,
+            "group_type_id": group_type_id,
+            "status": TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
+            "is_offline": is_offline,
+            "now": timezone.now(),
+            "last_message_at": sent_at,
+            "preview": _preview(body) or _("(attachment)"),
+            "first_contact": first_contact,
+        }
+        if first_contact:
+            ticket, created = _open_ticket(**opening)
+            message = new_message()
+            message.ticket = ticket
+            message.save(force_insert=True)
+        else:
+            try:
+                # One savepoint for the new ticket and the message: when the message turns out
+                # to be a duplicate (a concurrent delivery won), no empty ticket is left behind.
+                with transaction.atomic():
+                    ticket, created = _open_ticket(**opening)
+                    message = new_message()
+                    message.ticket = ticket
+                    message.save(force_insert=True)
+            except IntegrityError:
+                if not external_id:
+                    raise
+                return _duplicate(channel_account, external_id)
 
-    if not is_automatic or created:
+    if not created and not is_automatic:  # a new ticket got these when it was created
         ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
         ticket.last_message_preview = _preview(body) or _("(attachment)")
         ticket.unread = True

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from channels_adapters import services
 from channels_adapters.models import InboundEvent
+from customers.models import Customer, Identity
 from tests.channels_adapters.conftest import make_channel, signature_headers
 from tickets.models import Message, Ticket
 
@@ -183,4 +184,50 @@ def test_concurrent_first_messages_of_a_new_customer_open_one_ticket(fake):
     assert codes == [200] * 4
     assert Ticket.objects.count() == 1
     assert Message.objects.count() == 4
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True)
+def test_parallel_batches_from_the_same_new_senders_make_one_customer_and_ticket_each(
+    fake, monkeypatch
+):
+    """Two ingest slots read ahead the same ten first-time senders at once: each sender ends
+    up with one customer (no orphan left by the slot that lost), one ticket, every message."""
+    monkeypatch.setattr(services, "ingest_kick", lambda **kw: False)  # ingest only below
+    account = make_channel("api", fake)
+    ids = []
+    for n in range(40):
+        body = json.dumps({"id": f"p-{n}", "customer": {"id": f"new-{n % 10}"}, "text": f"{n}"})
+        event, _created = services.event_record(
+            account=account, body=body.encode(), dedupe_key=f"message:p-{n}"
+        )
+        ids.append(event.pk)
+    barrier, read_ahead = threading.Barrier(2), threading.Barrier(2)
+    handled: list[int | None] = []
+    create_many = services.customers_create_many
+
+    def both_have_read(**kw):  # both slots found none of the senders before either creates them
+        read_ahead.wait(10)
+        return create_many(**kw)
+
+    monkeypatch.setattr(services, "customers_create_many", both_have_read)
+
+    def slot(batch: list[int]) -> None:
+        try:
+            barrier.wait()
+            handled.append(services._ingest_together(batch))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=slot, args=(batch,)) for batch in (ids[:20], ids[20:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert handled == [20, 20]  # neither batch fell back to one event at a time
+    assert Customer.objects.count() == Identity.objects.count() == 10
+    assert Ticket.objects.count() == 10
+    assert Message.objects.count() == 40
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}

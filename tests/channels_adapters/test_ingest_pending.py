@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from channels_adapters import services, tasks
 from channels_adapters.models import InboundEvent
+from configuration.models import ChannelKind, MailAccount
+from customers.models import Customer, Identity
 from omnico.celery import app as celery_app
 from tickets.models import Message, Ticket, TicketStatus
 
@@ -193,3 +195,50 @@ def test_a_batch_ignores_a_resolved_ticket_and_opens_a_new_one(
     second = Ticket.objects.exclude(pk=first.pk).get()
     assert second.status == TicketStatus.OPEN
     assert second.messages.count() == 2 and first.messages.count() == 1
+
+
+def test_each_further_first_contact_in_a_batch_costs_its_ticket_event_and_message(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    """First-time senders are created for the whole batch in a few statements; each one's
+    first message then opens a ticket without checks or savepoints."""
+    account = channel("api")
+    costs = {}
+    for size, prefix in ((5, "a"), (10, "b")):
+        senders = [f"{prefix}-{n}" for n in range(size)]
+        ids = _store_many(account, senders, django_capture_on_commit_callbacks, start=size * 100)
+        with CaptureQueriesContext(connection) as ctx:
+            assert services._ingest_together(ids) == size
+        costs[size] = len(ctx.captured_queries)
+        assert sum(q["sql"].startswith("SAVEPOINT") for q in ctx.captured_queries) == 1
+
+    assert costs[10] - costs[5] == 3 * 5  # INSERT ticket, its "created" event, the message
+    assert Ticket.objects.count() == 15
+    assert Customer.objects.count() == Identity.objects.count() == 15
+    assert set(Ticket.objects.values_list("unread", flat=True)) == {True}
+    assert not Ticket.objects.filter(last_message_at__isnull=True).exists()
+
+
+def test_a_first_time_senders_auto_reply_then_real_mail_in_one_batch(
+    queued, django_capture_on_commit_callbacks, db
+):
+    account = MailAccount.objects.create(
+        kind=ChannelKind.EMAIL, name="mail", email_address="support@example.com"
+    )
+    head = "From: Elif <elif@example.com>\r\nTo: support@example.com\r\n"
+    auto = head + "Subject: Out of office\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <a@x>\r\n"
+    real = head + "Subject: Siparis\r\nMessage-ID: <b@x>\r\n"
+    ids = []
+    for n, raw in enumerate((auto, real)):
+        with django_capture_on_commit_callbacks(execute=True):
+            event, _created = services.event_record(
+                account=account, body=(raw + "\r\nMerhaba\r\n").encode(), dedupe_key=f"mail-{n}"
+            )
+        ids.append(event.pk)
+
+    assert services._ingest_together(ids) == 2
+
+    closed, opened = Ticket.objects.order_by("pk")
+    assert closed.status == TicketStatus.CLOSED and closed.messages.get().is_automatic
+    assert opened.status == TicketStatus.OPEN and opened.previous_ticket_id == closed.pk
+    assert Customer.objects.count() == 1
