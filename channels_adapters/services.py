@@ -481,6 +481,7 @@ def attachment_fetch(*, attachment_id: int) -> Attachment | None:
     ref = InboundAttachment(
         filename=attachment.filename,
         content_type=attachment.content_type,
+        url=attachment.url,
         file_ref=attachment.file_ref,
     )
     content = get_adapter(account.kind).download(account, ref) if account.enabled else None

@@ -251,6 +251,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+#: Hosts (and their subdomains) Messenger attachments are fetched from: Meta's CDN links
+#: expire, so the file is kept. A link to any other host stays a link.
+OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])
 #: The largest file fetched from a channel's servers (a Telegram file, a WhatsApp media).
 OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 * 1024, minimum=1024)
 

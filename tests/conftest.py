@@ -38,6 +38,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def messenger_media_on_loopback_only(settings):
+    """Corpus Messenger payloads link to Meta's CDN, which tests must not call: only the
+    loopback fake provider's links are fetched."""
+    settings.OMNICO_MESSENGER_MEDIA_HOSTS = ["127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
 def english_after_each_test():
     """A Turkish request leaves Turkish active in the thread; the next test starts in English."""
     yield

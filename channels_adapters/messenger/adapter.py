@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import (
@@ -14,7 +16,7 @@ from channels_adapters.base import (
     InboundMessage,
     ParsedEvent,
 )
-from channels_adapters.http import load_json, post_json
+from channels_adapters.http import get_bytes, load_json, post_json
 from channels_adapters.meta import MetaAdapter, from_timestamp
 from configuration.models import ChannelAccount
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from tickets.models import Message
 
 USER_REF = "user_ref:"
+#: ``Attachment.file_ref`` of a Messenger file still to fetch from its (expiring) ``url``.
+MEDIA_REF = "messenger-media:"
 MEDIA = {"image": "image/jpeg", "video": "video/mp4", "audio": "audio/mpeg", "file": ""}
 
 
@@ -44,6 +48,11 @@ class MessengerAdapter(MetaAdapter):
                 "what": ", ".join(sorted(skipped)) or "-"
             }
         return event
+
+    def download(self, account: ChannelAccount, attachment: InboundAttachment) -> bytes | None:
+        if attachment.file_ref != MEDIA_REF or not _fetchable(attachment.url):
+            return None
+        return get_bytes(attachment.url)
 
     def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
         if recipient.external_id.startswith(USER_REF):
@@ -150,11 +159,13 @@ def _message_content(message: dict[str, Any], meta: dict[str, Any]):
         kind = att.get("type", "")
         payload = att.get("payload") or {}
         if kind in MEDIA and payload.get("url"):
+            url = str(payload["url"])
             attachments.append(
                 InboundAttachment(
                     filename=f"{kind}-{index + 1}",
                     content_type=MEDIA[kind] or "application/octet-stream",
-                    url=str(payload["url"]),
+                    url=url,
+                    file_ref=MEDIA_REF if _fetchable(url) else "",
                 )
             )
         elif kind == "location":
@@ -168,6 +179,19 @@ def _message_content(message: dict[str, Any], meta: dict[str, Any]):
         else:
             parts.append(_("[unsupported attachment: %(type)s]") % {"type": kind})
     return "\n".join(p for p in parts if p).strip(), attachments
+
+
+def _fetchable(url: str) -> bool:
+    """Whether the file behind a Messenger attachment link is fetched and kept: a link to one
+    of ``settings.OMNICO_MESSENGER_MEDIA_HOSTS`` (Meta's CDN) or a subdomain of one."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https"):
+        return False
+    return any(
+        host == allowed or host.endswith("." + allowed)
+        for allowed in (h.lower().strip(".") for h in settings.OMNICO_MESSENGER_MEDIA_HOSTS)
+    )
 
 
 def _synthetic_id(what: str, sender: str, item: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""Files a channel only names (Telegram file ids, WhatsApp media ids) are fetched after the
+"""Files a channel only names (Telegram file ids, WhatsApp media ids, Messenger's expiring CDN
+links) are fetched after the
 message is stored, tried again on a schedule when the provider does not answer, and given up
 visibly; nothing waits on the provider inside the ingest transaction."""
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_adapters import services
+from channels_adapters.messenger.adapter import _fetchable
 from tests.channels_adapters.conftest import CORPUS
 from tests.factories import make_user
 from tickets.models import Attachment
@@ -116,3 +118,34 @@ def test_a_file_over_the_size_limit_is_not_stored(channel, post_hook, fake, sett
 
     attachment = Attachment.objects.get()
     assert not attachment.file and attachment.is_fetching
+
+
+def _messenger(urls: list[str]) -> bytes:
+    item = json.loads(
+        (CORPUS / "messenger" / "vlixfbm__attachment_callback_image.json").read_text()
+    )
+    item["message"]["attachments"] = [{"type": "image", "payload": {"url": u}} for u in urls]
+    return json.dumps({"object": "page", "entry": [{"id": "PAGE", "messaging": [item]}]}).encode()
+
+
+def test_a_messenger_image_on_metas_cdn_is_kept_before_its_link_expires(channel, post_hook, fake):
+    account = channel("messenger")
+    fake.whatsapp_media["cdn-photo"] = b"\xff\xd8 jpeg"  # the fake serves /media-files/<id>
+    cdn = f"{fake.url}/media-files/cdn-photo?oe=5AB85055"  # loopback stands in for fbcdn.net
+    elsewhere = "https://example.com/photo.jpg"
+
+    post_hook(account, _messenger([cdn, elsewhere]))
+
+    kept, linked = Attachment.objects.order_by("pk")
+    assert kept.file.read() == b"\xff\xd8 jpeg" and not kept.is_fetching
+    assert not linked.file and not linked.file_ref and linked.url == elsewhere  # a link stays one
+
+
+def test_messenger_links_are_fetched_only_from_the_configured_hosts(settings):
+    settings.OMNICO_MESSENGER_MEDIA_HOSTS = ["fbcdn.net", "fbsbx.com"]
+    assert _fetchable("https://scontent-ort2-2.xx.fbcdn.net/v/t34/x.jpg?oe=5AB85055")
+    assert _fetchable("https://cdn.fbsbx.com/v/t59/file.pdf")
+    assert not _fetchable("https://fbcdn.net.evil.example/x.jpg")
+    assert not _fetchable("https://evilfbcdn.net/x.jpg")
+    assert not _fetchable("file:///etc/passwd")
+    assert not _fetchable("http://169.254.169.254/latest/meta-data/")
