@@ -15,7 +15,8 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from imapclient import IMAPClient
 
 from channels_adapters.email.adapter import mail_dedupe_key
@@ -27,7 +28,18 @@ from configuration.models import MailAccount
 logger = logging.getLogger(__name__)
 
 IMAP_TIMEOUT = 30
+#: Mails per FETCH and per stored batch, and the most bytes one batch may hold in memory.
 BATCH_SIZE = 100
+BATCH_BYTES = 32 * 1024 * 1024
+#: One poll of an account at a time (beat, ``poll_mail`` and a slow earlier poll may overlap):
+#: the lock lives this long, and each stored batch renews it.
+POLL_LOCK_SECONDS = 600
+
+
+def poll_lock_key(account: MailAccount) -> str:
+    """The cache key of the account's poll lock; it names the database, as installations (and
+    parallel test runs) may share one Redis."""
+    return f"channels_adapters:mail-poll:{connection.settings_dict['NAME']}:{account.pk}"
 
 
 def imap_connect(account: MailAccount, *, timeout: float = IMAP_TIMEOUT) -> IMAPClient:
@@ -66,6 +78,26 @@ class PollResult:
     fetched: int = 0
     stored: int = 0
     error: str = ""
+    #: Another poll of this account was running: this one did nothing.
+    busy: bool = False
+
+
+def _batches(sizes: dict[int, int], uids: list[int], *, count: int, limit: int) -> list[list[int]]:
+    """``uids`` in order, cut into batches of at most ``count`` mails and ``limit`` bytes (a
+    mail larger than ``limit`` goes alone)."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= count or total + size > limit):
+            batches.append(batch)
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _cursor(account: MailAccount, folder: str, uidvalidity: int) -> MailboxCursor:
@@ -103,12 +135,34 @@ def mailbox_poll(
     *,
     account: MailAccount,
     batch_size: int = BATCH_SIZE,
+    batch_bytes: int = BATCH_BYTES,
     connect: Callable[[MailAccount], IMAPClient] = imap_connect,
 ) -> PollResult:
     """Fetch the account's new mails into InboundEvents. Raises on connection errors; what
-    was committed before stays committed."""
+    was committed before stays committed. Returns at once (``busy``) when another poll of the
+    account is running."""
     result = PollResult(account=account.name)
+    lock = poll_lock_key(account)
+    if not cache.add(lock, 1, timeout=POLL_LOCK_SECONDS):
+        result.busy = True
+        return result
+    try:
+        _poll(account, result, batch_size=batch_size, batch_bytes=batch_bytes, connect=connect)
+    finally:
+        cache.delete(lock)
+    return result
+
+
+def _poll(
+    account: MailAccount,
+    result: PollResult,
+    *,
+    batch_size: int,
+    batch_bytes: int,
+    connect: Callable[[MailAccount], IMAPClient],
+) -> None:
     folder = account.imap_folder or "INBOX"
+    lock = poll_lock_key(account)
     client = connect(account)
     try:
         uidvalidity = imap_select(client, folder)
@@ -120,8 +174,11 @@ def mailbox_poll(
             )
         # "n:*" always answers the highest UID, even when it is below n: filter.
         uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
-        for start in range(0, len(uids), batch_size):
-            batch = uids[start : start + batch_size]
+        sizes = {
+            uid: int(item.get(b"RFC822.SIZE") or 0)
+            for uid, item in (client.fetch(uids, ["RFC822.SIZE"]) if uids else {}).items()
+        }
+        for batch in _batches(sizes, uids, count=batch_size, limit=batch_bytes):
             data = client.fetch(batch, ["BODY.PEEK[]"])
             result.fetched += len(batch)
             result.stored += _store_batch(
@@ -131,12 +188,12 @@ def mailbox_poll(
                 uids=batch,
                 data=data,
             )
+            cache.touch(lock, POLL_LOCK_SECONDS)
         if not uids and cursor.uidvalidity != uidvalidity:
             MailboxCursor.objects.filter(pk=cursor.pk).update(uidvalidity=uidvalidity, last_uid=0)
     finally:
         with contextlib.suppress(Exception):  # the connection may already be gone
             client.logout()
-    return result
 
 
 def mail_accounts_poll(*, batch_size: int = BATCH_SIZE) -> list[PollResult]:
@@ -152,7 +209,9 @@ def mail_accounts_poll(*, batch_size: int = BATCH_SIZE) -> list[PollResult]:
             logger.warning("mail account %s: polling failed: %s", account.name, error)
             result = PollResult(account=account.name, error=error)
         else:
-            if result.stored:
+            if result.busy:
+                logger.info("mail account %s: a poll is still running; skipped", account.name)
+            elif result.stored:
                 logger.info("mail account %s: %s new mails", account.name, result.stored)
         results.append(result)
     return results

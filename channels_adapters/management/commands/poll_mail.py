@@ -27,6 +27,8 @@ class Command(BaseCommand):
             for result in mail_accounts_poll():
                 if result.error:
                     self.stderr.write(f"{result.account}: {result.error}")
+                elif result.busy:
+                    self.stdout.write(f"{result.account}: another poll is running; skipped")
                 else:
                     self.stdout.write(
                         f"{result.account}: {result.fetched} fetched, {result.stored} new"

@@ -6,6 +6,7 @@ import time
 from email.message import EmailMessage
 
 import pytest
+from django.core.cache import cache
 
 from channels_adapters.email import poller
 from channels_adapters.email.parser import parse_mail
@@ -134,8 +135,8 @@ def test_connection_drop_mid_fetch_loses_nothing_and_duplicates_nothing(
 ):
     append(dovecot, mail_account.imap_folder, *[mail(n) for n in range(1, 6)])
 
-    def dropping(account):
-        return DroppingClient(poller.imap_connect(account), fetches=1)
+    def dropping(account):  # the sizes, the first batch of two, then the line drops
+        return DroppingClient(poller.imap_connect(account), fetches=2)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
         poller.mailbox_poll(account=mail_account, batch_size=2, connect=dropping)
@@ -243,3 +244,67 @@ def test_poll_mail_command_reports_each_account(mail_account, dovecot, eager_cel
     call_command("poll_mail", stdout=out)
     assert f"{mail_account.name}: 2 fetched, 2 new" in out.getvalue()
     assert InboundEvent.objects.filter(channel_account=mail_account).count() == 2
+
+
+def test_a_second_poll_of_an_account_being_polled_waits_its_turn(mail_account, dovecot, poll):
+    append(dovecot, mail_account.imap_folder, mail(1), mail(2))
+    lock = poller.poll_lock_key(mail_account)
+    cache.add(lock, 1, timeout=60)  # a slow poll of this account is running
+    try:
+        [busy] = poll()
+        assert busy.busy and busy.fetched == 0
+        assert not InboundEvent.objects.filter(channel_account=mail_account).exists()
+    finally:
+        cache.delete(lock)
+
+    [result] = poll()
+    assert not result.busy and result.stored == 2
+    assert cache.get(lock) is None  # released after the poll
+
+
+class CountingClient(DroppingClient):
+    def __init__(self, client):
+        super().__init__(client, fetches=10**6)
+        self.batches: list[int] = []
+
+    def fetch(self, messages, data, *args, **kwargs):
+        if data == ["BODY.PEEK[]"]:
+            self.batches.append(len(messages))
+        return super().fetch(messages, data, *args, **kwargs)
+
+
+def test_big_mails_are_fetched_in_smaller_batches_and_all_stored(
+    mail_account, dovecot, django_capture_on_commit_callbacks, eager_celery
+):
+    big = EmailMessage()
+    big["From"], big["To"], big["Subject"] = "Ayşe <ayse@example.com>", "destek@omnico.test", "PDF"
+    big["Message-ID"] = "<big@example.com>"
+    big.set_content("Ekte")
+    big.add_attachment(b"%PDF" + b"x" * 60_000, maintype="application", subtype="pdf")
+    append(dovecot, mail_account.imap_folder, mail(1), big.as_bytes(), mail(2), mail(3))
+    clients: list[CountingClient] = []
+
+    def counting(account):
+        clients.append(CountingClient(poller.imap_connect(account)))
+        return clients[-1]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = poller.mailbox_poll(
+            account=mail_account, batch_size=10, batch_bytes=50_000, connect=counting
+        )
+
+    # 100 KB of mail with at most 50 KB per batch: the big one alone, the small ones together.
+    assert clients[0].batches == [1, 1, 2]
+    assert (result.fetched, result.stored) == (4, 4)
+    assert Message.objects.filter(channel_account=mail_account).count() == 4
+
+
+def test_batches_keep_order_and_bounds():
+    sizes = {1: 10, 2: 10, 3: 100, 4: 10, 5: 10, 6: 10}
+    assert poller._batches(sizes, [1, 2, 3, 4, 5, 6], count=2, limit=50) == [
+        [1, 2],
+        [3],
+        [4, 5],
+        [6],
+    ]
+    assert poller._batches({}, [], count=2, limit=50) == []
