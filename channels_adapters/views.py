@@ -8,6 +8,8 @@ everything else (GET handshakes, the test client, WSGI).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
@@ -21,6 +23,25 @@ from channels_adapters.registry import get_adapter, has_adapter
 from configuration.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
+
+#: A flood of forged or broken requests writes one warning per account and reason this often.
+WARN_EVERY_SECONDS = 10.0
+_warned: dict[tuple[str, str, str], tuple[float, int]] = {}
+_warned_lock = threading.Lock()
+
+
+def _warn(kind: str, name: str, reason: str, detail: str = "") -> None:
+    """Log a refused webhook, at most once per ``WARN_EVERY_SECONDS`` per account and reason,
+    with the count of those left out since."""
+    key, now = (kind, name, reason), time.monotonic()
+    with _warned_lock:
+        last, skipped = _warned.get(key, (0.0, 0))
+        if last and now - last < WARN_EVERY_SECONDS:
+            _warned[key] = (last, skipped + 1)
+            return
+        _warned[key] = (now, 0)
+    more = f" (and {skipped} more since the last warning)" if skipped else ""
+    logger.warning("webhook %s/%s: %s%s%s", kind, name, reason, detail, more)
 
 
 def account_for_hook(kind: str, name: str) -> ChannelAccount | None:
@@ -47,12 +68,12 @@ def webhook_post(
     except RequestDataTooBig:
         return JsonResponse({"error": "body too large"}, status=413)
     if not adapter.verify_request(account, request):
-        logger.warning("webhook %s/%s: bad signature", kind, name)
+        _warn(kind, name, "bad signature")
         return JsonResponse({"error": "bad signature"}, status=403)
     try:
         dedupe_key = adapter.dedupe_key(account, body)
     except InboundError as exc:
-        logger.warning("webhook %s/%s: malformed body (%d bytes): %s", kind, name, len(body), exc)
+        _warn(kind, name, "malformed body", f" ({len(body)} bytes): {exc}")
         return JsonResponse({"error": str(exc)}, status=400)
     _event, created = services.event_record(account=account, body=body, dedupe_key=dedupe_key)
     return JsonResponse({"ok": True, "duplicate": not created})

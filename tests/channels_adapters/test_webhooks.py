@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from django.urls import reverse
 
+from channels_adapters import views
 from channels_adapters.models import InboundEvent
 from channels_adapters.signing import sign
 from tests.channels_adapters.conftest import SECRET
@@ -155,3 +157,23 @@ def test_secrets_are_not_in_the_error_answers(channel, post_hook):
     account = channel("api")
     response = post_hook(account, b"not json")
     assert SECRET not in response.content.decode()
+
+
+def test_a_flood_of_forged_requests_writes_one_warning_not_one_per_request(
+    channel, post_hook, caplog, monkeypatch
+):
+    monkeypatch.setattr(views, "_warned", {})
+    account = channel("api")
+    body = _api_body()
+    forged = {"HTTP_X_OMNICO_SIGNATURE": sign("guess", body)}
+
+    with caplog.at_level(logging.WARNING, logger="channels_adapters.views"):
+        for _attempt in range(50):
+            assert post_hook(account, body, headers=forged).status_code == 403
+        monkeypatch.setattr(views, "WARN_EVERY_SECONDS", 0.0)  # the next period begins
+        post_hook(account, body, headers=forged)
+
+    warnings = [r.getMessage() for r in caplog.records if "bad signature" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "(and 49 more since the last warning)" in warnings[1]
+    assert account.secret not in "".join(warnings)
