@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -307,16 +307,7 @@ class _Known:
                 senders.setdefault(account.kind, {}).setdefault(message.sender_id, message)
         for kind, first in senders.items():
             found = customers_by_identity(kind=kind, external_ids=first)
-            unknown = [
-                Contact(
-                    external_id=ext,
-                    name=msg.sender_name,
-                    email=msg.email,
-                    phone=msg.phone,
-                )
-                for ext, msg in first.items()
-                if ext not in found
-            ]
+            unknown = [_contact(msg) for ext, msg in first.items() if ext not in found]
             created, fresh = customers_create_many(kind=kind, contacts=unknown)
             found.update(created)
             known.customers.update({(kind, ext): customer for ext, customer in found.items()})
@@ -329,6 +320,13 @@ class _Known:
         locked = tickets_lock_active(pairs=[pair for pair in pairs if pair[0] not in known.fresh])
         known.tickets = {pair: locked.get(pair) for pair in pairs}
         return known
+
+
+def _contact(msg: InboundMessage) -> Contact:
+    """What the message says of its sender, for a customer seen the first time."""
+    return Contact(
+        external_id=msg.sender_id, name=msg.sender_name, email=msg.email, phone=msg.phone
+    )
 
 
 def _parse(account: ChannelAccount, event: InboundEvent) -> ParsedEvent:
@@ -361,13 +359,7 @@ def _receive(
     sender = (account.kind, msg.sender_id)
     customer = known.customers.get(sender) if known is not None else None
     if customer is None:
-        customer = customer_resolve(
-            kind=account.kind,
-            external_id=msg.sender_id,
-            name=msg.sender_name,
-            email=msg.email,
-            phone=msg.phone,
-        )
+        customer = customer_resolve(kind=account.kind, **asdict(_contact(msg)))
     pair = (customer.pk, account.pk)
     active = known.tickets.get(pair, LOOK_UP) if known is not None else LOOK_UP
     # A customer created by this batch: their first message opens their first ticket without
@@ -428,9 +420,9 @@ def _store_attachment(
     return stored
 
 
-#: Waits after each failed fetch of an attachment; after the last one it is given up (the chat
-#: shows that it could not be fetched). The first entry is also how long the sweep leaves a new
-#: attachment to its own task.
+#: ``[0]``: how long the sweep leaves a new attachment to the task queued with it; ``[n]``: the
+#: wait after the n-th failed try. After ``len(FETCH_BACKOFF)`` tries (right away, then 5 min,
+#: 30 min, 2 h and 6 h later) it is given up, and the chat says it could not be fetched.
 FETCH_BACKOFF = (
     timedelta(minutes=1),
     timedelta(minutes=5),

@@ -7,13 +7,29 @@ from django.db import IntegrityError, transaction
 from customers.models import Customer, Identity
 
 
-def _new(
-    *, kind: str, external_id: str, name: str, display: str, email: str, phone: str
-) -> tuple[Customer, Identity]:
+@dataclass
+class Contact:
+    """What a channel says of a sender, for ``customers_create_many``."""
+
+    external_id: str
+    name: str = ""
+    display: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+def _new(kind: str, contact: Contact) -> tuple[Customer, Identity]:
     """A first-contact customer and its identity, unsaved."""
-    customer = Customer(name=(name or display or external_id)[:200], email=email, phone=phone)
+    customer = Customer(
+        name=(contact.name or contact.display or contact.external_id)[:200],
+        email=contact.email,
+        phone=contact.phone,
+    )
     identity = Identity(
-        customer=customer, kind=kind, external_id=external_id, display=(display or name)[:255]
+        customer=customer,
+        kind=kind,
+        external_id=contact.external_id,
+        display=(contact.display or contact.name)[:255],
     )
     return customer, identity
 
@@ -41,7 +57,8 @@ def customer_resolve(
     if identity is not None:
         return identity.customer
     customer, identity = _new(
-        kind=kind, external_id=external_id, name=name, display=display, email=email, phone=phone
+        kind,
+        Contact(external_id=external_id, name=name, display=display, email=email, phone=phone),
     )
     try:
         with transaction.atomic():
@@ -55,17 +72,6 @@ def customer_resolve(
             .get(kind=kind, external_id=external_id)
             .customer
         )
-
-
-@dataclass
-class Contact:
-    """What a channel says of a sender, for ``customers_create_many``."""
-
-    external_id: str
-    name: str = ""
-    display: str = ""
-    email: str = ""
-    phone: str = ""
 
 
 @transaction.atomic(savepoint=False)
@@ -85,17 +91,7 @@ def customers_create_many(
     contacts = sorted({c.external_id: c for c in contacts}.values(), key=lambda c: c.external_id)
     if not contacts:
         return {}, set()
-    made = [
-        _new(
-            kind=kind,
-            external_id=c.external_id,
-            name=c.name,
-            display=c.display,
-            email=c.email,
-            phone=c.phone,
-        )
-        for c in contacts
-    ]
+    made = [_new(kind, contact) for contact in contacts]
     Customer.objects.bulk_create([customer for customer, _identity in made])
     for customer, identity in made:
         identity.customer = customer

@@ -339,11 +339,9 @@ def _preview(text: str) -> str:
 
 
 def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None:
-    return (
-        Ticket.objects.select_for_update()
-        .filter(customer=customer, channel_account=account, status__in=ACTIVE_STATUSES)
-        .first()
-    )
+    """The customer's active ticket on the account, locked; None when they have none."""
+    pair = (customer.pk, account.pk)
+    return tickets_lock_active(pairs=[pair]).get(pair)
 
 
 #: ``ticket_receive(active_ticket=LOOK_UP)``: the caller has not locked the active ticket.
