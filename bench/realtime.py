@@ -10,8 +10,10 @@
    ticket) and half from customers who already have one (a message appended);
 3. for each webhook, measures the time from just before the POST to the moment its inbox row
    (recognised by a marker in the message text, shown as the row's preview) has arrived on
-   every socket. The path timed: webhook view → InboundEvent → Celery ingest →
-   tickets.ticket_receive → after commit, one render → Redis group_send → each consumer → socket.
+   every socket. Rows are rendered from the ticket as it is when the push is handled, so a
+   row may already show the customer's next message: that row counts for both. The path
+   timed: webhook view → InboundEvent → Celery ingest → tickets.ticket_receive → after
+   commit, one render → Redis group_send → each consumer → socket.
 
 Prints p50/p95/p99 (target p95 < 100 ms) and writes JSON to bench/results/realtime.json.
 """
@@ -99,7 +101,13 @@ class Agent:
                 continue
             for run, number in MARKER.findall(frame):
                 if run == self.run:
-                    self.arrived.setdefault(int(number), now)
+                    n = int(number)
+                    self.arrived.setdefault(n, now)
+                    if n % 2:
+                        # The row shows a ticket's latest message: when the customer's two
+                        # messages were stored together, the row already rendered for the
+                        # first one shows the second, and the earlier one is shown by it.
+                        self.arrived.setdefault(n - 1, now)
 
 
 async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) -> dict:

@@ -220,6 +220,29 @@ def test_new_ticket_row_reaches_a_connected_agent_after_commit(agent_a):
     run(scenario)
 
 
+def test_a_push_reaches_the_socket_without_a_hop_to_the_sync_thread(agent_a, monkeypatch):
+    """Channels' dispatch closes stale connections on the one sync thread before every message
+    of every socket; with many agents that queue delayed frames by seconds. The consumer skips
+    it (its database work already goes through database_sync_to_async)."""
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", counted)
+    cookie = session_cookie(agent_a)
+    account = make_account()
+
+    async def scenario():
+        ws = await connected(cookie)
+        ticket = await database_sync_to_async(make_ticket)(account=account, body="Merhaba")
+        await frame(ws, "row", ticket=ticket.pk)
+        await ws.disconnect()
+
+    run(scenario)
+    assert hops == []
+
+
 def test_customer_text_in_a_pushed_row_is_escaped(agent_a):
     cookie = session_cookie(agent_a)
 
