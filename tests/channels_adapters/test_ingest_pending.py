@@ -242,3 +242,18 @@ def test_a_first_time_senders_auto_reply_then_real_mail_in_one_batch(
     assert closed.status == TicketStatus.CLOSED and closed.messages.get().is_automatic
     assert opened.status == TicketStatus.OPEN and opened.previous_ticket_id == closed.pk
     assert Customer.objects.count() == 1
+
+
+def test_a_lone_event_is_ingested_with_one_read_of_the_pending_queue(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    account = channel("api")
+    _store(account, 1, capture=django_capture_on_commit_callbacks)
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+
+    pending_reads = 'SELECT "channels_adapters_inboundevent"."id" AS "pk"'
+    reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(pending_reads)]
+    assert len(reads) == 1, reads
+    assert Message.objects.count() == 1
