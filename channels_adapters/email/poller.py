@@ -147,7 +147,9 @@ def mailbox_poll(
         result.busy = True
         return result
     try:
-        _poll(account, result, batch_size=batch_size, batch_bytes=batch_bytes, connect=connect)
+        _poll(
+            account, result, lock, batch_size=batch_size, batch_bytes=batch_bytes, connect=connect
+        )
     finally:
         cache.delete(lock)
     return result
@@ -156,13 +158,13 @@ def mailbox_poll(
 def _poll(
     account: MailAccount,
     result: PollResult,
+    lock: str,
     *,
     batch_size: int,
     batch_bytes: int,
     connect: Callable[[MailAccount], IMAPClient],
 ) -> None:
     folder = account.imap_folder or "INBOX"
-    lock = poll_lock_key(account)
     client = connect(account)
     try:
         uidvalidity = imap_select(client, folder)
