@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -559,24 +560,19 @@ def ticket_receive(
             "preview": _preview(body) or _("(attachment)"),
             "first_contact": first_contact,
         }
-        if first_contact:
-            ticket, created = _open_ticket(**opening)
-            message = new_message()
-            message.ticket = ticket
-            message.save(force_insert=True)
-        else:
-            try:
-                # One savepoint for the new ticket and the message: when the message turns out
-                # to be a duplicate (a concurrent delivery won), no empty ticket is left behind.
-                with transaction.atomic():
-                    ticket, created = _open_ticket(**opening)
-                    message = new_message()
-                    message.ticket = ticket
-                    message.save(force_insert=True)
-            except IntegrityError:
-                if not external_id:
-                    raise
-                return _duplicate(channel_account, external_id)
+        # One savepoint for the new ticket and the message: when the message turns out to be
+        # a duplicate (a concurrent delivery won), no empty ticket is left behind. A first
+        # contact has no such race and needs none (a failure there rolls back the caller).
+        try:
+            with contextlib.nullcontext() if first_contact else transaction.atomic():
+                ticket, created = _open_ticket(**opening)
+                message = new_message()
+                message.ticket = ticket
+                message.save(force_insert=True)
+        except IntegrityError:
+            if first_contact or not external_id:
+                raise
+            return _duplicate(channel_account, external_id)
 
     if not created and not is_automatic:  # a new ticket got these when it was created
         ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
