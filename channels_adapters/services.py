@@ -36,7 +36,7 @@ from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Customer, Identity
 from customers.selectors import customers_by_identity
 from customers.services import Contact, customer_resolve, customers_create_many
-from omnico import realtime
+from omnico.core import realtime
 from tickets.models import ACTIVE_STATUSES, Attachment, Message, Ticket
 from tickets.services import LOOK_UP, message_add_outbound, ticket_receive, tickets_lock_active
 
@@ -602,13 +602,18 @@ def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> i
             pending = pending.filter(received_at__gte=since)
         window = INGEST_BATCH + len(seen)
         rows = list(pending.order_by("received_at").values_list("pk", "received_at")[:window])
-        batch = [(pk, received) for pk, received in rows if pk not in seen][:INGEST_BATCH]
-        if not batch:
+        fresh = [(pk, received) for pk, received in rows if pk not in seen]
+        if not fresh:
             return handled
-        # Fewer than asked for: that was every pending event when the query ran, and every
-        # event stored since the kick was cleared has kicked a task of its own. A lone webhook
-        # costs one read instead of two.
-        drained = len(rows) < window
+        batch = fresh[:INGEST_BATCH]
+        # The read returned fewer rows than it asked for and this batch takes every one of them
+        # not seen before: that was every pending event when the query ran, and every event
+        # stored since the kick was cleared has kicked a task of its own, so this task may stop
+        # after the batch. A lone webhook costs one read instead of two. Both conditions are
+        # needed: events this task already processed are no longer pending, so a short read
+        # can still hold more new events than one batch takes (260 waiting: the second read
+        # asks for 200, gets 160 and takes 100).
+        drained = len(rows) < window and len(fresh) == len(batch)
         last_ids = {pk for pk, _received in batch}
         while batch and handled < limit:
             size = min(INGEST_TXN_EVENTS, limit - handled)

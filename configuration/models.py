@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from omnico.crypto import EncryptedTextField
+from omnico.core.crypto import EncryptedTextField
 
 
 class NamedTemplate(models.Model):

@@ -5,7 +5,7 @@ Every socket is in the ``agents`` group (inbox list) and its own ``agent.<id>`` 
 assignments); the page says which ticket it shows with ``{"action": "watch", "ticket": id}``
 and then also gets that ticket's ``ticket.<id>`` group (its conversation and panel).
 
-Events arrive bare (ids only); a handler asks ``omnico.realtime.render`` for the frame in its
+Events arrive bare (ids only); a handler asks ``omnico.core.realtime.render`` for the frame in its
 agent's language, which renders it (``inbox/realtime.py``) once per event and language for
 all the sockets of this process, and forwards the text: nothing is rendered per socket.
 """
@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from omnico import realtime
+from omnico.core import realtime
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from configuration.models import BreakReason
+from tickets.errors import TicketRuleError
 from tickets.models import AgentPresence
 from tickets.routing import agent_go_active, agent_go_passive
-from tickets.services import TicketRuleError
 
 
 def _render(request: HttpRequest, *, oob_toasts: bool) -> HttpResponse:

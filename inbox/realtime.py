@@ -1,9 +1,9 @@
 """What the agent screen's websocket pushes: fragments rendered where the sockets are.
 
-Services publish bare events (ids only) through ``omnico.realtime.publish``. The renderers
+Services publish bare events (ids only) through ``omnico.core.realtime.publish``. The renderers
 registered here run in the web process that holds the sockets, when the event arrives there,
 once per event and language per process whatever the number of agents connected to it
-(``omnico.realtime.render``); the consumers (``inbox/consumers.py``) forward the text. Nothing
+(``omnico.core.realtime.render``); the consumers (``inbox/consumers.py``) forward the text. Nothing
 per-agent goes into a pushed fragment: the list row is the same for everyone ("mine" is decided
 in the browser from the row's ``data-assignee``).
 
@@ -32,7 +32,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from inbox.selectors import SORTS, cursor_encode
-from omnico import realtime
+from omnico.core import realtime
 from tickets.models import ACTIVE_STATUSES, SLOT_STATUSES, Message, Ticket
 
 ROW_TEMPLATES = ["inbox/list/row.html", "inbox/inbox.html#ticket-row"]

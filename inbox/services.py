@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from tickets import services
+from tickets.errors import TicketRuleError
 from tickets.models import Ticket
-from tickets.services import TicketRuleError
 
 
 @dataclass

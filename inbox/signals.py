@@ -7,7 +7,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from omnico import realtime
+from omnico.core import realtime
 
 
 @receiver(user_logged_out, dispatch_uid="inbox.close_sockets_on_logout")

@@ -35,10 +35,10 @@ from inbox.ticket_forms import (
     TagForm,
 )
 from inbox.views import inbox_screen_context
-from omnico import realtime
+from omnico.core import realtime
 from tickets import services
+from tickets.errors import TicketRuleError
 from tickets.models import Priority, Ticket, TicketStatus
-from tickets.services import TicketRuleError
 
 Action = Callable[[Ticket, dict], str]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from omnico.env import (
+from omnico.core.env import (
     env_bool,
     env_int,
     env_list,

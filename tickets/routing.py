@@ -33,7 +33,8 @@ from django.utils.translation import gettext as _
 
 from configuration.models import BreakReason, OperatorProfile
 from configuration.services import operator_set_capacity
-from omnico import realtime
+from omnico.core import realtime
+from tickets.errors import TicketRuleError
 from tickets.models import (
     SLOT_STATUSES,
     AgentPresence,
@@ -41,7 +42,6 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.services import TicketRuleError
 
 logger = logging.getLogger(__name__)
 

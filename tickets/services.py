@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 
 from configuration.models import ActivityCategory, ChannelAccount, Department
 from customers.models import Customer
-from omnico import realtime
+from omnico.core import realtime
+from tickets import routing
+from tickets.errors import TicketRuleError
 from tickets.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -31,14 +33,6 @@ from tickets.models import (
     TicketEvent,
     TicketStatus,
 )
-
-
-class TicketRuleError(Exception):
-    """A change the ticket rules refuse; ``message`` is meant for the user."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def _record(ticket: Ticket, actor, kind: str, **data) -> TicketEvent:
@@ -58,8 +52,6 @@ def _drain_pool_on_commit() -> None:
 
     Once per transaction: an ingest batch that opens many tickets routes them in one drain.
     """
-    from tickets import routing  # routing imports TicketRuleError from here
-
     connection = transaction.get_connection()
     if connection.in_atomic_block:
         # One already registered outside any savepoint we are not also in survives every

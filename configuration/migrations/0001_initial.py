@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import omnico.crypto
+import omnico.core.crypto
 from django.conf import settings
 from django.db import migrations, models
 
@@ -24,9 +24,9 @@ class Migration(migrations.Migration):
                 ('name', models.SlugField(help_text='Used in the webhook address, e.g. /hooks/telegram/<name>/.', max_length=60, verbose_name='name')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
                 ('display_name', models.CharField(blank=True, max_length=120, verbose_name='display name')),
-                ('token', omnico.crypto.EncryptedTextField(blank=True, verbose_name='access token')),
-                ('secret', omnico.crypto.EncryptedTextField(blank=True, verbose_name='webhook secret')),
-                ('verify_token', omnico.crypto.EncryptedTextField(blank=True, verbose_name='verify token')),
+                ('token', omnico.core.crypto.EncryptedTextField(blank=True, verbose_name='access token')),
+                ('secret', omnico.core.crypto.EncryptedTextField(blank=True, verbose_name='webhook secret')),
+                ('verify_token', omnico.core.crypto.EncryptedTextField(blank=True, verbose_name='verify token')),
                 ('external_id', models.CharField(blank=True, help_text='Phone number id (WhatsApp) or page id (Messenger).', max_length=120, verbose_name='external id')),
                 ('base_url', models.URLField(blank=True, help_text="Leave empty for the provider's own address.", verbose_name='API base URL')),
                 ('callback_url', models.URLField(blank=True, help_text='API channel: where replies are POSTed.', verbose_name='callback URL')),
@@ -147,7 +147,7 @@ class Migration(migrations.Migration):
                 ('channelaccount_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='configuration.channelaccount')),
                 ('email_address', models.EmailField(max_length=254, verbose_name='e-mail address')),
                 ('username', models.CharField(blank=True, help_text='Empty: the e-mail address.', max_length=254, verbose_name='username')),
-                ('password', omnico.crypto.EncryptedTextField(blank=True, verbose_name='mail password')),
+                ('password', omnico.core.crypto.EncryptedTextField(blank=True, verbose_name='mail password')),
                 ('imap_host', models.CharField(max_length=255, verbose_name='IMAP URL')),
                 ('imap_port', models.PositiveIntegerField(default=993, verbose_name='IMAP port')),
                 ('imap_security', models.CharField(choices=[('none', 'None'), ('ssl', 'SSL/TLS'), ('starttls', 'STARTTLS')], default='ssl', max_length=8, verbose_name='IMAP security')),

@@ -257,3 +257,22 @@ def test_a_lone_event_is_ingested_with_one_read_of_the_pending_queue(
     reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(pending_reads)]
     assert len(reads) == 1, reads
     assert Message.objects.count() == 1
+
+
+def test_a_backlog_of_more_than_two_reads_is_worked_to_the_last_event(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    # 260 events before the task starts, all coalesced into its one kick. The second read
+    # returned 160 rows, fewer than the 200 it asked for, and the task took 100 of them and
+    # stopped as if the queue were empty: 60 events stayed pending with no task queued.
+    account = channel("api")
+    bodies = [_api(n, f"c-{n % 7}") for n in range(260)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for n, body in enumerate(bodies):
+            services.event_record(account=account, body=body, dedupe_key=f"message:m-{n}")
+    assert queued == [("pending", 0)]
+
+    assert services.events_ingest_pending(slot=0) == 260
+
+    assert not InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).exists()
+    assert Message.objects.count() == 260

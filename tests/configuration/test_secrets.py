@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from configuration.models import ChannelAccount, MailAccount
-from omnico.crypto import decrypt
+from omnico.core.crypto import decrypt
 
 pytestmark = pytest.mark.django_db
 

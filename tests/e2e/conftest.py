@@ -51,7 +51,7 @@ def off_loop(fn: Callable, /, *args, **kwargs):
     """Run ``fn`` in a plain thread and return its result.
 
     Playwright's sync API leaves an event loop running in the test's thread, where
-    ``omnico.realtime`` cannot push (async_to_sync refuses to run there): call services that
+    ``omnico.core.realtime`` cannot push (async_to_sync refuses to run there): call services that
     publish (``agent_go_active``, ``ticket_assign``...) through this.
     """
     outcome: dict = {}

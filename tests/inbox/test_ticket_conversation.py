@@ -45,7 +45,7 @@ def test_opening_a_ticket_marks_it_read(agent_client, ticket):
 
 
 def test_marking_read_tells_every_inbox_once(ticket, django_capture_on_commit_callbacks):
-    from omnico import realtime
+    from omnico.core import realtime
     from tickets.services import ticket_mark_read
 
     sent = []
