@@ -246,3 +246,25 @@ def test_the_ticket_page_header_has_the_badges_that_panel_responses_replace(agen
     content = agent_client.get(reverse("ticket-detail", args=[ticket.pk])).content.decode()
     assert content.count(f'id="ticket-badges-{ticket.pk}"') == 1
     assert f'id="ticket-badges-{ticket.pk}" hx-swap-oob' not in content
+
+
+def _text(html: str) -> str:
+    """What the agent reads: the markup without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_cart_lines_show_how_many_of_each(agent_client, ticket):
+    ShoppingCart.objects.create(
+        customer=ticket.customer,
+        total="1099.70",
+        items=[
+            {"name": "Running shoe", "quantity": 2, "price": "499.90"},
+            {"name": "Socks", "qty": 3},
+            {"name": "Cap"},
+        ],
+        updated_at=timezone.now(),
+    )
+    text = _text(agent_client.get(reverse("ticket-panel", args=[ticket.pk])).content.decode())
+    assert "2 × Running shoe · 499.90 TRY" in text
+    assert "3 × Socks" in text
+    assert "1 × Cap" in text
