@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 
 from configuration.models import Subject
+from tests.factories import make_customer
+from tickets.models import Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,28 @@ def test_a_warning_is_a_warning_toast(admin_client):
     )
     kinds = [kind for kind, _text in _toasts(response.content.decode())]
     assert kinds == ["warning"]
+
+
+def test_tags_and_customers_confirm_in_the_same_words(admin_client):
+    tag = Tag.objects.create(name="vip")
+    html = admin_client.post(
+        reverse("admin:tickets_tag_change", args=[tag.pk]), {"name": "VIP"}, follow=True
+    ).content.decode()
+    assert _toasts(html) == [("success", "Update successful: tag “VIP”.")]
+
+    customer = make_customer(name="Ayse")
+    html = admin_client.post(
+        reverse("admin:customers_customer_change", args=[customer.pk]),
+        {
+            "name": "Ayşe",
+            "attributes": "{}",
+            "identities-TOTAL_FORMS": "1",
+            "identities-INITIAL_FORMS": "1",
+            "identities-0-id": str(customer.identities.get().pk),
+            "identities-0-customer": str(customer.pk),
+            "carts-TOTAL_FORMS": "0",
+            "carts-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    ).content.decode()
+    assert _toasts(html) == [("success", "Update successful: customer “Ayşe”.")]
