@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.db import models
 from django.forms.models import ModelFormMetaclass
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
@@ -17,6 +18,40 @@ from configuration.models import ChannelAccount, ChannelKind, MailAccount
 
 def clear_field_name(name: str) -> str:
     return f"clear_{name}"
+
+
+#: Kinds whose messages arrive at a webhook, /hooks/<kind>/<name>/ (e-mail is polled over IMAP,
+#: the web chat talks over the visitor's websocket).
+WEBHOOK_KINDS = (ChannelKind.TELEGRAM, ChannelKind.WHATSAPP, ChannelKind.MESSENGER, ChannelKind.API)
+
+
+def name_help_text(kind: str, name: str) -> str:
+    """The account name's help text, for its kind: where its webhook is, if it has one.
+
+    The admin renders help texts as HTML, so nothing here may look like a tag.
+    """
+    if kind in WEBHOOK_KINDS:
+        if name:
+            return _("Its webhook address is %(path)s.") % {
+                "path": reverse("hooks:webhook", kwargs={"kind": kind, "name": name})
+            }
+        return _(
+            "Part of the webhook address, e.g. %(path)s for a %(kind)s account named %(name)s."
+        ) % {
+            "path": reverse("hooks:webhook", kwargs={"kind": kind, "name": "support"}),
+            "kind": ChannelKind(kind).label,
+            "name": "support",
+        }
+    if kind == ChannelKind.EMAIL:
+        return _(
+            "A short name for this mailbox, e.g. support. Mail is fetched over IMAP: no webhook."
+        )
+    if kind == ChannelKind.WEBCHAT:
+        return _("A short name for this web chat, e.g. support. The web chat needs no webhook.")
+    return _(
+        "Part of the webhook address of Telegram, WhatsApp, Messenger and API accounts, "
+        "e.g. %(path)s for a Telegram account named support."
+    ) % {"path": reverse("hooks:webhook", kwargs={"kind": ChannelKind.TELEGRAM, "name": "support"})}
 
 
 def https_urls(db_field, **kwargs):
@@ -108,6 +143,11 @@ class ChannelAccountForm(SecretFieldsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "name" in self.fields:
+            saved = self.instance.pk is not None
+            self.fields["name"].help_text = name_help_text(
+                self.instance.kind if saved else "", self.instance.name if saved else ""
+            )
         if "kind" in self.fields:
             self.fields["kind"].choices = [
                 choice for choice in self.fields["kind"].choices if choice[0] != ChannelKind.EMAIL
@@ -134,6 +174,11 @@ class MailAccountForm(SecretFieldsForm):
             "smtp_port",
             "smtp_security",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "name" in self.fields:
+            self.fields["name"].help_text = name_help_text(ChannelKind.EMAIL, "")
 
     def clean_name(self):
         # ``kind`` is not on this form, so the (kind, name) constraint is checked here; the

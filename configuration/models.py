@@ -172,7 +172,7 @@ class ChannelAccount(models.Model):
     name = models.SlugField(
         _("name"),
         max_length=60,
-        help_text=_("Used in the webhook address, e.g. /hooks/telegram/<name>/."),
+        help_text=_("A short name: letters, digits, hyphens and underscores."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     display_name = models.CharField(_("display name"), max_length=120, blank=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from configuration.admin import SuccessMessagesMixin
 from customers.models import Customer, Identity, ShoppingCart
 from customers.services import customer_update
 
@@ -39,7 +40,7 @@ class ShoppingCartInline(ReadOnlyInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("name", "email", "phone", "location", "created_at")
     search_fields = ("name", "email", "phone", "identities__external_id")
     list_filter = ("gender",)

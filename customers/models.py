@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -61,8 +65,39 @@ class Identity(models.Model):
         return f"{self.get_kind_display()}: {self.display or self.external_id}"
 
 
+@dataclass(frozen=True)
+class CartLine:
+    """One line of a cart as shown to an agent: how many of what, at what unit price."""
+
+    name: str
+    quantity: int
+    price: Decimal | str | None = None
+
+    @classmethod
+    def from_item(cls, item: Any) -> CartLine:
+        """Reads one reported item: WooCommerce's ``quantity`` (or ``qty``), default 1."""
+        if not isinstance(item, dict):
+            return cls(name=str(item), quantity=1)
+        name = item.get("name") or item.get("product_name") or item.get("sku") or "—"
+        try:
+            quantity = int(item.get("quantity", item.get("qty", 1)))
+        except (TypeError, ValueError):
+            quantity = 1
+        price = item.get("price")
+        if price not in (None, ""):
+            try:
+                price = Decimal(str(price))
+            except InvalidOperation:
+                price = str(price)
+        return cls(name=str(name), quantity=quantity, price=price if price != "" else None)
+
+
 class ShoppingCart(models.Model):
-    """A cart an e-commerce integration reported; the newest is the customer's latest cart."""
+    """A cart an e-commerce integration reported; the newest is the customer's latest cart.
+
+    ``items`` is the integration's list of lines, each an object with ``name``, ``quantity``
+    (WooCommerce's key; ``qty`` is read too, missing means 1) and optionally ``price``.
+    """
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="carts", verbose_name=_("customer")
@@ -83,3 +118,7 @@ class ShoppingCart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.total} {self.currency}"
+
+    @property
+    def lines(self) -> list[CartLine]:
+        return [CartLine.from_item(item) for item in self.items or ()]

@@ -1,6 +1,9 @@
 """The agent's own presence: active (takes tickets) or on a break with a reason.
 
 The widget sits in the top bar and loads itself with htmx, so pages keep their query counts.
+Only agents with a capacity (an ``OperatorProfile``) take tickets: a user without one (a staff
+user who only configures or supervises) is offered no "Go active" / "Take a break", and a post
+from them is refused.
 """
 
 from __future__ import annotations
@@ -12,28 +15,42 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from configuration.models import BreakReason
+from configuration.models import BreakReason, OperatorProfile
 from tickets.errors import TicketRuleError
 from tickets.models import AgentPresence
 from tickets.routing import agent_go_active, agent_go_passive
 
 
-def _render(request: HttpRequest, *, oob_toasts: bool) -> HttpResponse:
-    presence = (
-        AgentPresence.objects.select_related("break_reason").filter(user=request.user).first()
-    )
-    context = {
-        "presence": presence,
-        "is_active": bool(presence and presence.is_active),
-        "break_reasons": BreakReason.objects.filter(is_active=True),
-        "oob_toasts": oob_toasts,
-    }
-    return render(request, "inbox/presence.html", context)
+def _takes_tickets(request: HttpRequest) -> bool:
+    return OperatorProfile.objects.filter(user=request.user).exists()
+
+
+def _render(
+    request: HttpRequest, *, oob_toasts: bool, takes_tickets: bool = True, status: int = 200
+) -> HttpResponse:
+    context: dict = {"takes_tickets": takes_tickets, "oob_toasts": oob_toasts}
+    if takes_tickets:
+        presence = (
+            AgentPresence.objects.select_related("break_reason").filter(user=request.user).first()
+        )
+        context |= {
+            "presence": presence,
+            "is_active": bool(presence and presence.is_active),
+            "break_reasons": BreakReason.objects.filter(is_active=True),
+        }
+    return render(request, "inbox/presence.html", context, status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def presence(request: HttpRequest) -> HttpResponse:
+    if not _takes_tickets(request):
+        if request.method == "POST":
+            messages.error(
+                request, _("You have no capacity set, so you take no tickets and have no breaks.")
+            )
+            return _render(request, oob_toasts=True, takes_tickets=False, status=403)
+        return _render(request, oob_toasts=False, takes_tickets=False)
     if request.method == "GET":
         return _render(request, oob_toasts=False)
     try:

@@ -97,7 +97,9 @@ def ticket_conversation(request: HttpRequest, ticket_id: int) -> HttpResponse:
 def ticket_panel(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     context = selectors.panel_context(ticket.pk, request.user, ticket=ticket)
-    return render(request, "inbox/ticket/panel.html", context)
+    # htmx (the live refresh) also gets the header's badges, out of band.
+    template = "inbox/ticket/panel_refresh.html" if request.htmx else "inbox/ticket/panel.html"
+    return render(request, template, context)
 
 
 # --- panel actions --------------------------------------------------------------------------

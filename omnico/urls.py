@@ -1,10 +1,25 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from omnico import health
 
+# The admin is the app's "Settings" (templates/admin/base_site.html gives it the app's look).
+admin.site.site_header = _("Omnico settings")
+admin.site.site_title = _("Omnico settings")
+admin.site.index_title = _("Settings")
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers and tools ask for /favicon.ico whatever the page links: send them the SVG."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("healthz/worker", health.healthz_worker, name="healthz-worker"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -135,7 +135,7 @@ class TicketEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("name",)
     search_fields = ("name",)
 

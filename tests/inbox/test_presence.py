@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from configuration.models import BreakReason
-from tests.factories import make_ticket
+from tests.factories import make_ticket, make_user
 from tickets.models import AgentPresence, BreakLog
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,30 @@ def test_presence_needs_login(client):
     response = client.post(reverse("presence"), {"action": "active"})
     assert response.status_code == 302
     assert AgentPresence.objects.count() == 0
+
+
+def test_staff_without_a_capacity_is_not_offered_go_active_or_a_break(admin_client):
+    BreakReason.objects.create(name="Lunch")
+    widget = admin_client.get(reverse("presence")).content.decode()
+    assert 'id="presence"' in widget  # the top bar keeps its slot
+    assert "Go active" not in widget
+    assert "Take a break" not in widget
+    assert "Passive" not in widget
+
+
+def test_staff_without_a_capacity_cannot_go_active_or_on_a_break(admin_client, admin_user):
+    lunch = BreakReason.objects.create(name="Lunch")
+    for data in ({"action": "active"}, {"action": "break", "break_reason": str(lunch.pk)}):
+        response = admin_client.post(reverse("presence"), data)
+        assert response.status_code == 403
+        assert "You have no capacity set" in response.content.decode()
+    assert not AgentPresence.objects.filter(user=admin_user, is_active=True).exists()
+    assert not BreakLog.objects.filter(agent=admin_user).exists()
+
+
+def test_staff_with_a_capacity_works_as_an_agent(client):
+    supervisor = make_user("supervisor", staff=True, capacity=3)
+    client.force_login(supervisor)
+    assert "Go active" in client.get(reverse("presence")).content.decode()
+    client.post(reverse("presence"), {"action": "active"})
+    assert AgentPresence.objects.get(user=supervisor).is_active

@@ -3,6 +3,8 @@ details, cart, and a human-readable history."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -209,3 +211,60 @@ def test_panel_actions_need_login(client, ticket):
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert ticket.priority == "medium"
+
+
+def _oob_badges(content: str, ticket) -> str:
+    """The header's badges sent out of band with a panel response ('' if absent)."""
+    match = re.search(
+        rf'<span class="ticket-badges" id="ticket-badges-{ticket.pk}" hx-swap-oob="true">'
+        r"((?:.*?</span>){2})",
+        content,
+        re.S,
+    )
+    return match.group(1) if match else ""
+
+
+def test_changing_priority_or_status_updates_the_header_badges_too(agent_client, ticket):
+    content = post(agent_client, "ticket-priority", ticket, {"priority": "urgent"}).content
+    badges = _oob_badges(content.decode(), ticket)
+    assert '<span class="badge badge-priority-urgent">Urgent</span>' in badges
+    content = post(agent_client, "ticket-status", ticket, {"status": "pending"}).content
+    badges = _oob_badges(content.decode(), ticket)
+    assert '<span class="badge badge-status-pending">Pending</span>' in badges
+    assert '<span class="badge badge-priority-urgent">Urgent</span>' in badges
+
+
+def test_the_live_panel_refresh_brings_the_header_badges_along(agent_client, ticket):
+    ticket.priority = "high"
+    ticket.save(update_fields=["priority"])
+    url = reverse("ticket-panel", args=[ticket.pk])
+    badges = _oob_badges(agent_client.get(url, **HTMX).content.decode(), ticket)
+    assert '<span class="badge badge-priority-high">High</span>' in badges
+
+
+def test_the_ticket_page_header_has_the_badges_that_panel_responses_replace(agent_client, ticket):
+    content = agent_client.get(reverse("ticket-detail", args=[ticket.pk])).content.decode()
+    assert content.count(f'id="ticket-badges-{ticket.pk}"') == 1
+    assert f'id="ticket-badges-{ticket.pk}" hx-swap-oob' not in content
+
+
+def _text(html: str) -> str:
+    """What the agent reads: the markup without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_cart_lines_show_how_many_of_each(agent_client, ticket):
+    ShoppingCart.objects.create(
+        customer=ticket.customer,
+        total="1099.70",
+        items=[
+            {"name": "Running shoe", "quantity": 2, "price": "499.90"},
+            {"name": "Socks", "qty": 3},
+            {"name": "Cap"},
+        ],
+        updated_at=timezone.now(),
+    )
+    text = _text(agent_client.get(reverse("ticket-panel", args=[ticket.pk])).content.decode())
+    assert "2 × Running shoe · 499.90 TRY" in text
+    assert "3 × Socks" in text
+    assert "1 × Cap" in text
