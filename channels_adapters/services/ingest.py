@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from channels_adapters.base import InboundMessage, ParsedEvent
 from channels_adapters.models import InboundEvent
 from channels_adapters.registry import get_adapter
-from channels_adapters.services._shared import MAX_ERROR_CHARS
 from channels_adapters.services.attachments import _store_attachment
 from channels_adapters.services.outbound import _apply_update
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
@@ -27,6 +26,9 @@ from customers.services import Contact, customer_resolve, customers_create_many
 from tickets.receiving import Arrival, Incoming, Received, ticket_receive, tickets_receive
 
 logger = logging.getLogger(__name__)
+
+#: Longest error kept with a failed event.
+MAX_ERROR_CHARS = 2000
 
 
 def event_ingest(*, event_id: int) -> InboundEvent | None:
