@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from customers.models import Customer
+from inbox import pagination
+from inbox.pagination import Column, Page, keyset_page
 from tickets.models import (
     ACTIVE_STATUSES,
     SLOT_STATUSES,
@@ -38,26 +38,7 @@ PAGE_SIZE = 25
 HOME_LIST_SIZE = 5
 HOME_WORKS_SIZE = 20
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-# --- keyset pagination ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Ticket]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True)
-class Column:
-    """One ORDER BY column of a keyset: descending ones may hold NULL (sorted last)."""
-
-    field: str
-    descending: bool
-    nullable: bool = False
-
+# --- orders ---------------------------------------------------------------------------------
 
 #: The orders a list can be sorted by; each ends with the primary key, so it is total.
 SORTS: dict[str, tuple[Column, ...]] = {
@@ -69,104 +50,19 @@ SORTS: dict[str, tuple[Column, ...]] = {
 POOL_SORT = "priority"
 
 
-def _micros(when: datetime) -> int:
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _encode_value(value: Any) -> str:
-    if value is None:
-        return "n"
-    if isinstance(value, datetime):
-        return str(_micros(value))
-    return str(int(value))
-
-
 def cursor_encode(ticket: Ticket, sort: str = "recent") -> str:
-    """The ticket's position in a sort order: ``<value>.<value>…``, ``n`` for NULL.
+    """The ticket's position in a sort order (``inbox.pagination``).
 
     For the default order that is ``<microseconds of last_message_at>.<id>``, which is also
     the ``data-sort`` key the live list uses to place a pushed row.
     """
-    return ".".join(_encode_value(getattr(ticket, col.field)) for col in SORTS[sort])
-
-
-def _decode_value(column: Column, raw: str) -> Any:
-    if raw == "n":
-        if not column.nullable:
-            raise ValueError(raw)
-        return None
-    number = int(raw)
-    if column.field.endswith("_at"):
-        return _EPOCH + timedelta(microseconds=number)
-    return number
-
-
-def cursor_values(raw: str | None, sort: str = "recent") -> list[Any] | None:
-    """The column values a cursor stands for, or None for a missing or malformed cursor."""
-    columns = SORTS[sort]
-    parts = (raw or "").split(".")
-    if not raw or len(parts) != len(columns):
-        return None
-    try:
-        return [_decode_value(col, part) for col, part in zip(columns, parts, strict=True)]
-    except (ValueError, OverflowError):
-        return None
-
-
-def cursor_decode(raw: str | None) -> tuple[datetime | None, int] | None:
-    """The ``(last_message_at, id)`` a default-order cursor stands for, or None."""
-    values = cursor_values(raw, "recent")
-    return None if values is None else (values[0], values[1])
-
-
-def _equal(column: Column, value: Any) -> Q:
-    if value is None:
-        return Q(**{f"{column.field}__isnull": True})
-    return Q(**{column.field: value})
-
-
-def _beyond(column: Column, value: Any) -> Q:
-    """Rows strictly after ``value`` in this column's direction (NULLs come last)."""
-    if value is None:
-        return Q(pk__in=[])  # nothing sorts after NULL
-    op = "lt" if column.descending else "gt"
-    beyond = Q(**{f"{column.field}__{op}": value})
-    if column.nullable:
-        beyond |= Q(**{f"{column.field}__isnull": True})
-    return beyond
-
-
-def _after(columns: tuple[Column, ...], values: list[Any]) -> Q:
-    """The keyset condition: lexicographically after ``values`` (no OFFSET, index friendly)."""
-    condition = Q(pk__in=[])
-    for i, column in enumerate(columns):
-        step = _beyond(column, values[i])
-        for previous, value in zip(columns[:i], values[:i], strict=True):
-            step &= _equal(previous, value)
-        condition |= step
-    return condition
-
-
-def _order(column: Column):
-    if column.descending:
-        return F(column.field).desc(nulls_last=True) if column.nullable else F(column.field).desc()
-    return F(column.field).asc()
+    return pagination.cursor_encode(ticket, SORTS[sort])
 
 
 def _keyset(
     queryset: QuerySet[Ticket], *, cursor: str | None, limit: int, sort: str = "recent"
-) -> Page:
-    columns = SORTS[sort]
-    queryset = queryset.order_by(*(_order(col) for col in columns))
-    values = cursor_values(cursor, sort)
-    if values is not None:
-        queryset = queryset.filter(_after(columns, values))
-    rows = list(queryset[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = cursor_encode(rows[-1], sort) if has_more and rows else None
-    return Page(items=rows, next_cursor=next_cursor)
+) -> Page[Ticket]:
+    return keyset_page(queryset, columns=SORTS[sort], cursor=cursor, limit=limit)
 
 
 def _ticket_rows() -> QuerySet[Ticket]:
@@ -183,8 +79,6 @@ def _list_rows(*, department: bool = False) -> QuerySet[Ticket]:
 
 
 # --- filters and search ---------------------------------------------------------------------
-
-INBOX_TABS = ("mine", "unassigned", "pool", "all")
 
 
 @dataclass(frozen=True)
@@ -286,7 +180,7 @@ def inbox_rows(
     filters: TicketFilters | None = None,
     cursor: str | None = None,
     limit: int | None = None,
-) -> Page:
+) -> Page[Ticket]:
     """One page of the universal inbox: active tickets (any status when one is asked for).
 
     The pool tab is ordered as the pool is served (priority, then arrival); every other tab
@@ -305,11 +199,6 @@ def inbox_sort(filters: TicketFilters) -> str:
     return POOL_SORT if filters.tab == "pool" else "recent"
 
 
-def inbox_page(*, user, tab: str, cursor: str | None = None, limit: int | None = None) -> Page:
-    """One tab of the inbox without other filters."""
-    return inbox_rows(user=user, filters=TicketFilters(tab=tab), cursor=cursor, limit=limit)
-
-
 def inbox_row(ticket_id: int) -> Ticket | None:
     """One ticket as a list row (2 queries), for pushes; None when it is gone."""
     return _list_rows().filter(pk=ticket_id).first()
@@ -322,10 +211,9 @@ def ticket_list_page(
     cursor: str | None = None,
     limit: int | None = None,
     user=None,
-    **legacy: Any,
-) -> Page:
+) -> Page[Ticket]:
     """Every ticket, filtered, in one of ``SORTS`` (most recent conversation by default)."""
-    filters = filters or TicketFilters(**legacy)
+    filters = filters or TicketFilters()
     if sort not in SORTS:
         sort = "recent"
     queryset = ticket_filter(_list_rows(department=True), filters=filters, user=user)

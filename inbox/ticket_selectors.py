@@ -11,17 +11,16 @@ render them once for everyone); ``chat_context`` adds whether the viewing agent 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
-from django.utils.translation import gettext as _
 
 from channels_adapters.registry import has_adapter
 from configuration.models import ActivityCategory, Department
 from customers.models import ShoppingCart
+from inbox.pagination import Column, keyset_page
 from tickets.models import (
     Activity,
     AgentPresence,
@@ -30,7 +29,6 @@ from tickets.models import (
     Priority,
     Tag,
     Ticket,
-    TicketEvent,
     TicketStatus,
 )
 
@@ -40,9 +38,6 @@ CONVERSATION_SIZE = 30
 HISTORY_SIZE = 30
 CART_HISTORY_SIZE = 5
 TAG_SUGGESTIONS = 10
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 # --- one ticket -----------------------------------------------------------------------------
 
@@ -102,20 +97,8 @@ def replies_available(ticket: Ticket) -> bool:
 # --- conversation ---------------------------------------------------------------------------
 
 
-def message_cursor(message: Message) -> str:
-    delta = message.sent_at - _EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return f"{micros}.{message.pk}"
-
-
-def _cursor_decode(raw: str | None) -> tuple[datetime, int] | None:
-    if not raw:
-        return None
-    when, _sep, pk = raw.partition(".")
-    try:
-        return _EPOCH + timedelta(microseconds=int(when)), int(pk)
-    except (ValueError, OverflowError):
-        return None
+#: The conversation pages back from the newest message.
+MESSAGE_ORDER = (Column("sent_at", True), Column("id", True))
 
 
 def _messages() -> QuerySet[Message]:
@@ -133,22 +116,20 @@ def conversation(
     *, ticket: Ticket, before: str | None = None, limit: int | None = None
 ) -> Conversation:
     """The latest messages of a ticket (or those before a cursor), oldest first (2 queries)."""
-    limit = limit or CONVERSATION_SIZE
-    queryset = _messages().filter(ticket=ticket).order_by("-sent_at", "-id")
-    position = _cursor_decode(before)
-    if position is not None:
-        at, message_id = position
-        queryset = queryset.filter(Q(sent_at__lt=at) | Q(sent_at=at, id__lt=message_id))
-    rows = list(queryset[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    page = keyset_page(
+        _messages().filter(ticket=ticket),
+        columns=MESSAGE_ORDER,
+        cursor=before,
+        limit=limit or CONVERSATION_SIZE,
+    )
+    rows = page.items
     rows.reverse()
     for row in rows:  # the ticket is already loaded: no query per message for its customer
         row.ticket = ticket
     return Conversation(
         ticket=ticket,
         messages=rows,
-        earlier_cursor=message_cursor(rows[0]) if has_more and rows else None,
+        earlier_cursor=page.next_cursor,
     )
 
 
@@ -172,82 +153,6 @@ def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str
 
 
 # --- side panel -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryLine:
-    event: TicketEvent
-    text: str
-
-
-def _name(user) -> str:
-    if user is None:
-        return _("System")
-    return user.get_full_name() or user.get_username()
-
-
-def _label(choices: type, value: Any) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value or "—")
-
-
-def history_text(event: TicketEvent) -> str:
-    """ "Ayşe changed priority from Low to High", translatable."""
-    data = event.data or {}
-    who = _name(event.actor)
-    kind = event.kind
-    Kind = TicketEvent.Kind
-    if kind == Kind.STATUS:
-        return _("%(who)s changed status from %(old)s to %(new)s") % {
-            "who": who,
-            "old": _label(TicketStatus, data.get("old")),
-            "new": _label(TicketStatus, data.get("new")),
-        }
-    if kind == Kind.PRIORITY:
-        return _("%(who)s changed priority from %(old)s to %(new)s") % {
-            "who": who,
-            "old": _label(Priority, data.get("old")),
-            "new": _label(Priority, data.get("new")),
-        }
-    if kind == Kind.ASSIGNEE:
-        if not data.get("new"):
-            return _("%(who)s unassigned the ticket") % {"who": who}
-        return _("%(who)s assigned the ticket to %(agent)s") % {
-            "who": who,
-            "agent": data.get("new_name") or data.get("new"),
-        }
-    if kind == Kind.DEPARTMENT:
-        if not data.get("new"):
-            return _("%(who)s removed the department") % {"who": who}
-        return _("%(who)s moved the ticket to %(department)s") % {
-            "who": who,
-            "department": data.get("new_name") or data.get("new"),
-        }
-    if kind == Kind.TAG_ADDED:
-        return _("%(who)s added tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
-    if kind == Kind.TAG_REMOVED:
-        return _("%(who)s removed tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
-    if kind == Kind.ACTIVITY_ADDED:
-        return _("%(who)s added activity “%(reason)s”") % {
-            "who": who,
-            "reason": data.get("call_reason", ""),
-        }
-    if kind == Kind.ACTIVITY_STARTED:
-        return _("%(who)s started a call") % {"who": who}
-    if kind == Kind.ACTIVITY_STOPPED:
-        return _("%(who)s stopped a call (%(seconds)s s)") % {
-            "who": who,
-            "seconds": data.get("seconds", 0),
-        }
-    if kind == Kind.ACTIVITY_DONE:
-        return _("%(who)s marked an activity done") % {"who": who}
-    if kind == Kind.CREATED:
-        return _("Ticket created")
-    if kind == Kind.REOPENED:
-        return _("%(who)s reopened the ticket") % {"who": who}
-    return _("%(who)s: %(change)s") % {"who": who, "change": event.get_kind_display()}
 
 
 def assignee_choices() -> QuerySet:
@@ -319,7 +224,7 @@ def panel_context(ticket_id: int, user=None, *, ticket: Ticket | None = None) ->
         "customer": ticket.customer,
         "activities": activities,
         "open_activities": sum(1 for a in activities if a.status == Activity.Status.OPEN),
-        "history": [HistoryLine(event, history_text(event)) for event in events],
+        "history": events,
         "cart": carts[0] if carts else None,
         "cart_history": carts[1:],
         "categories": top,

@@ -35,6 +35,7 @@ from customers.models import Customer
 from customers.services import customer_resolve, customer_update
 from tickets import services as ticket_services
 from tickets.models import AgentPresence, Message, Priority, TicketStatus
+from tickets.receiving import Incoming, ticket_receive
 
 DEMO_NAME = "demo"
 DEMO_EXTERNAL_PREFIX = "demo-"
@@ -368,13 +369,17 @@ def _seed_tickets(customers: list[Customer]) -> int:
         for direction, text in spec.messages:
             if direction == "in":
                 seq += 1
-                received = ticket_services.ticket_receive(
+                received = ticket_receive(
                     channel_account=account,
                     customer=customer,
-                    body=text,
-                    external_id=f"{DEMO_EXTERNAL_PREFIX}{seq}",
-                    subject_id=subjects[spec.subject].pk if spec.subject else None,
-                    group_type_id=(group_types[spec.group_type].pk if spec.group_type else None),
+                    incoming=Incoming(
+                        body=text,
+                        external_id=f"{DEMO_EXTERNAL_PREFIX}{seq}",
+                        subject_id=subjects[spec.subject].pk if spec.subject else None,
+                        group_type_id=(
+                            group_types[spec.group_type].pk if spec.group_type else None
+                        ),
+                    ),
                 )
                 ticket = received.ticket
                 created += int(received.ticket_created)

@@ -10,7 +10,7 @@ from configuration.models import ChannelAccount, ChannelKind, OperatorProfile
 from customers.models import Customer
 from customers.services import customer_resolve
 from tickets.models import Ticket
-from tickets.services import ticket_receive
+from tickets.receiving import Incoming, ticket_receive
 
 _seq = itertools.count(1)
 
@@ -41,5 +41,7 @@ def make_ticket(
     account = account or make_account()
     customer = customer or make_customer(kind=account.kind)
     return ticket_receive(
-        channel_account=account, customer=customer, body=body, external_id=f"m{next(_seq)}"
+        channel_account=account,
+        customer=customer,
+        incoming=Incoming(body=body, external_id=f"m{next(_seq)}"),
     ).ticket

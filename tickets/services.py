@@ -1,26 +1,19 @@
-"""Every write to a ticket goes through here: validate, change, audit, publish on commit."""
+"""Every write to a ticket goes through here (a customer's message: ``tickets.receiving``):
+validate, change, audit, publish on commit."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Q
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from configuration.models import ActivityCategory, ChannelAccount, Department
-from customers.models import Customer
+from configuration.models import ActivityCategory, Department
 from omnico.core import realtime
 from tickets import routing
 from tickets.errors import TicketRuleError
 from tickets.models import (
-    ACTIVE_STATUSES,
     FINAL_STATUSES,
     PRIORITY_RANK,
     SLOT_STATUSES,
@@ -61,11 +54,6 @@ def _drain_pool_on_commit() -> None:
             if func is routing.pool_drain and sids <= savepoints:
                 return
     transaction.on_commit(routing.pool_drain, robust=True)
-
-
-def _route_on_commit(ticket_id: int) -> None:
-    """A new ticket is routed by draining the pool it entered (``routing.ticket_route``)."""
-    _drain_pool_on_commit()
 
 
 # --- statuses -------------------------------------------------------------------------------
@@ -315,279 +303,11 @@ def activity_mark_done(*, activity: Activity, actor=None) -> Activity:
     return activity
 
 
-# --- receiving messages ---------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    ticket: Ticket
-    message: Message
-    ticket_created: bool = False
-    duplicate: bool = False
-    attachments: list = field(default_factory=list)
+# --- messages -------------------------------------------------------------------------------
 
 
 def _preview(text: str) -> str:
     return " ".join(text.split())[:200]
-
-
-def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None:
-    """The customer's active ticket on the account, locked; None when they have none."""
-    pair = (customer.pk, account.pk)
-    return tickets_lock_active(pairs=[pair]).get(pair)
-
-
-#: ``ticket_receive(active_ticket=LOOK_UP)``: the caller has not locked the active ticket.
-LOOK_UP = object()
-
-
-def tickets_lock_active(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Ticket]:
-    """Lock the active tickets of many ``(customer id, channel account id)`` pairs in one query.
-
-    For a caller that receives many messages in one transaction (ingest): it passes each
-    message's entry to ``ticket_receive(active_ticket=...)`` instead of one locking query per
-    message. Rows are locked in id order, so parallel ingests never wait on each other in a
-    cycle. A pair without an active ticket is not in the result. Must run in a transaction.
-    """
-    by_account: dict[int, set[int]] = {}
-    for customer_id, account_id in pairs:
-        by_account.setdefault(account_id, set()).add(customer_id)
-    if not by_account:
-        return {}
-    where = Q()
-    for account_id, customer_ids in by_account.items():
-        where |= Q(channel_account_id=account_id, customer_id__in=customer_ids)
-    locked = (
-        Ticket.objects.select_for_update().filter(where, status__in=ACTIVE_STATUSES).order_by("pk")
-    )
-    return {(t.customer_id, t.channel_account_id): t for t in locked}
-
-
-def _open_ticket(
-    *,
-    customer: Customer,
-    account: ChannelAccount,
-    title: str,
-    subject_id: int | None,
-    group_type_id: int | None,
-    status: str,
-    is_offline: bool,
-    now: datetime,
-    last_message_at: datetime,
-    preview: str,
-    first_contact: bool = False,
-) -> tuple[Ticket, bool]:
-    """A new ticket for the customer's first message in it (``created`` True), or the active
-    one another message opened a moment ago. ``first_contact``: the customer was created in
-    this transaction, so there is no earlier ticket and no race to lose (no savepoint)."""
-    previous = (
-        None
-        if first_contact
-        else Ticket.objects.filter(customer=customer, channel_account=account)
-        .order_by("-created_at", "-id")
-        .only("id")
-        .first()
-    )
-    fields = {
-        "customer": customer,
-        "channel_account": account,
-        "source": account.kind,
-        "title": title[:255],
-        "subject_id": subject_id,
-        "group_type_id": group_type_id,
-        "status": status,
-        "is_offline": is_offline,
-        "previous_ticket": previous,
-        "closed_at": now if status == TicketStatus.CLOSED else None,
-        "last_message_at": last_message_at,
-        "last_message_preview": preview,
-        "unread": True,
-    }
-    if first_contact:
-        ticket = Ticket.objects.create(**fields)
-    else:
-        try:
-            with transaction.atomic():
-                ticket = Ticket.objects.create(**fields)
-        except IntegrityError:
-            # Another message from the same customer opened it a moment ago.
-            existing = _active_ticket(customer, account)
-            if existing is None:
-                raise
-            return existing, False
-    TicketEvent.objects.create(
-        ticket=ticket,
-        kind=TicketEvent.Kind.CREATED,
-        data={"previous": previous.pk if previous else None},
-    )
-    return ticket, True
-
-
-def _insert_unless_duplicate(message: Message) -> bool:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: True when stored (``pk`` set), False
-    when a message with the same ``(channel_account, external_id)`` is already there."""
-    meta = Message._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
-    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [message])
-    db = router.db_for_write(Message)
-    compiler = query.get_compiler(using=db)
-    compiler.returning_fields = [meta.pk]
-    with connections[db].cursor() as cursor:
-        for sql, params in compiler.as_sql():
-            cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    message.pk = row[0]
-    message._state.adding = False
-    message._state.db = db
-    return True
-
-
-def _duplicate(account: ChannelAccount, external_id: str | None) -> Received:
-    existing = (
-        Message.objects.select_related("ticket")
-        .filter(channel_account=account, external_id=external_id)
-        .first()
-    )
-    if existing is None:  # not a duplicate after all: let the caller see the failure
-        raise IntegrityError("message insert conflicted but no message has its external id")
-    return Received(ticket=existing.ticket, message=existing, duplicate=True)
-
-
-@transaction.atomic(savepoint=False)  # nested (ingest): no savepoint of its own
-def ticket_receive(
-    *,
-    channel_account: ChannelAccount,
-    customer: Customer,
-    body: str,
-    sent_at: datetime | None = None,
-    external_id: str | None = None,
-    body_html: str = "",
-    title: str = "",
-    meta: dict | None = None,
-    is_automatic: bool = False,
-    subject_id: int | None = None,
-    group_type_id: int | None = None,
-    thread_ticket_id: int | None = None,
-    is_offline: bool = False,
-    active_ticket: Ticket | None | object = LOOK_UP,
-    first_contact: bool = False,
-) -> Received:
-    """Store one message from a customer: appended to their active ticket or a new one.
-
-    Idempotent: a second delivery of the same ``(channel_account, external_id)`` returns the
-    stored message with ``duplicate=True`` and changes nothing. ``thread_ticket_id`` (e-mail
-    threading) appends to that ticket when it is still active. An automatic message (auto-reply,
-    bounce) never opens an active ticket: with nothing to attach to it is kept in a closed one.
-    ``active_ticket``: the customer's active ticket on this account, already locked by the
-    caller in this transaction (``tickets_lock_active``), or None when they have none; left
-    out, it is looked up and locked here. ``first_contact``: the customer was created in this
-    transaction (``customers.services.customers_create_many``), so no ticket or message of
-    theirs exists and nobody else can open one: the ticket and message are inserted without
-    checks or savepoints.
-    """
-    sent_at = sent_at or timezone.now()
-    if first_contact:
-        active_ticket = None
-    ticket = None
-    if active_ticket is not LOOK_UP:
-        # Locked by the caller. A customer has one active ticket per account (a unique
-        # constraint), so a thread's ticket, when still active, is this one.
-        ticket = active_ticket
-    elif thread_ticket_id is not None:
-        ticket = (
-            Ticket.objects.select_for_update()
-            .filter(
-                pk=thread_ticket_id,
-                customer=customer,
-                channel_account=channel_account,
-                status__in=ACTIVE_STATUSES,
-            )
-            .first()
-        )
-    if ticket is None and active_ticket is LOOK_UP:
-        ticket = _active_ticket(customer, channel_account)
-    created = False
-
-    def new_message() -> Message:
-        return Message(
-            ticket=ticket,
-            channel_account=channel_account,
-            direction=Message.Direction.INBOUND,
-            external_id=external_id or None,
-            body=body,
-            body_html=body_html,
-            sent_at=sent_at,
-            is_automatic=is_automatic,
-            meta=meta or {},
-        )
-
-    if ticket is not None:
-        # The usual case: appended to the locked active ticket. One INSERT ... ON CONFLICT DO
-        # NOTHING settles a redelivery (no duplicate check before, no savepoint around it).
-        message = new_message()
-        if not _insert_unless_duplicate(message):
-            return _duplicate(channel_account, external_id)
-    else:
-        if (
-            not first_contact
-            and external_id
-            and Message.objects.filter(
-                channel_account=channel_account, external_id=external_id
-            ).exists()
-        ):  # e.g. redelivered after the ticket was resolved: no new ticket
-            return _duplicate(channel_account, external_id)
-        opening = {
-            "customer": customer,
-            "account": channel_account,
-            "title": title or _preview(body)[:80],
-            "subject_id": subject_id,
-            "group_type_id": group_type_id,
-            "status": TicketStatus.CLOSED if is_automatic else TicketStatus.OPEN,
-            "is_offline": is_offline,
-            "now": timezone.now(),
-            "last_message_at": sent_at,
-            "preview": _preview(body) or _("(attachment)"),
-            "first_contact": first_contact,
-        }
-        # One savepoint for the new ticket and the message: when the message turns out to be
-        # a duplicate (a concurrent delivery won), no empty ticket is left behind. A first
-        # contact has no such race and needs none (a failure there rolls back the caller).
-        try:
-            with contextlib.nullcontext() if first_contact else transaction.atomic():
-                ticket, created = _open_ticket(**opening)
-                message = new_message()
-                message.ticket = ticket
-                message.save(force_insert=True)
-        except IntegrityError:
-            if first_contact or not external_id:
-                raise
-            return _duplicate(channel_account, external_id)
-
-    if not created and not is_automatic:  # a new ticket got these when it was created
-        ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
-        ticket.last_message_preview = _preview(body) or _("(attachment)")
-        ticket.unread = True
-        ticket.save(
-            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
-        )
-    realtime.publish(
-        realtime.AGENTS_GROUP,
-        "inbox.ticket",
-        ticket_id=ticket.pk,
-        created=created,
-    )
-    realtime.publish(
-        realtime.ticket_group(ticket.pk),
-        "ticket.message",
-        ticket_id=ticket.pk,
-        message_id=message.pk,
-    )
-    if created and ticket.status == TicketStatus.OPEN:
-        _route_on_commit(ticket.pk)
-    return Received(ticket=ticket, message=message, ticket_created=created)
 
 
 @transaction.atomic

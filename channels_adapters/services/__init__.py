@@ -3,7 +3,7 @@
 Every channel goes through the same path (DESIGN.md, "Inbound: every message becomes a ticket,
 nothing is lost"): the webhook or poller stores the raw body with ``event_record``; after commit
 ``ingest_event`` runs ``event_ingest``, which parses it with the channel's adapter and hands each
-message to ``tickets.services.ticket_receive``. Replies are created with ``reply_send`` and
+message to ``tickets.receiving``. Replies are created with ``reply_send`` and
 delivered by ``message_deliver`` from the ``deliver_message`` task.
 
 One module per concern, each readable in one sitting:

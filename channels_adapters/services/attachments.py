@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import ChannelAdapter, InboundAttachment
 from channels_adapters.registry import get_adapter
-from channels_adapters.services._shared import _publish_message
 from configuration.models import ChannelAccount
+from tickets.attachments import (
+    attachment_add,
+    attachment_fetch_claim,
+    attachment_fetch_give_up,
+    attachment_store_file,
+)
 from tickets.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -25,22 +29,18 @@ def _store_attachment(
     """Keep one attachment of an inbound message. A file the channel only names (a Telegram
     file id, a WhatsApp media id) is fetched after commit by ``attachment_fetch``: the ingest
     transaction never waits on the provider's file servers."""
-    content = att.content
-    pending = content is None and bool(att.file_ref)
-    stored = Attachment(
+    pending = att.content is None and bool(att.file_ref)
+    stored = attachment_add(
         message=message,
-        url=att.url if content is None else "",
-        filename=(att.filename or "attachment")[:255],
-        content_type=att.content_type[:120],
-        size=len(content) if content is not None else 0,
-        content_id=att.content_id[:255],
+        filename=att.filename,
+        content_type=att.content_type,
+        content=att.content,
+        url=att.url,
+        content_id=att.content_id,
         is_inline=att.is_inline,
-        file_ref=att.file_ref[:500] if pending else "",
+        file_ref=att.file_ref,
         fetch_after=timezone.now() + FETCH_BACKOFF[0] if pending else None,
     )
-    if content is not None:
-        stored.file.save(stored.filename, ContentFile(content), save=False)
-    stored.save()
     if pending:
         _enqueue_fetch(stored.pk)
     return stored
@@ -79,22 +79,10 @@ def attachment_fetch(*, attachment_id: int) -> Attachment | None:
     step the attachment keeps ``fetch_error`` and the chat says the file could not be fetched.
     Returns the attachment, or None when there was nothing to do.
     """
-    attachment = (
-        Attachment.objects.select_related("message__channel_account")
-        .filter(pk=attachment_id, fetch_error="")
-        .exclude(file_ref="")
-        .first()
-    )
+    attachment = attachment_fetch_claim(attachment_id=attachment_id, backoff=FETCH_BACKOFF)
     if attachment is None:
         return None
-    attempt = attachment.fetch_attempts
-    now = timezone.now()
-    retry_in = FETCH_BACKOFF[min(attempt + 1, len(FETCH_BACKOFF) - 1)]
-    claimed = Attachment.objects.filter(
-        pk=attachment_id, fetch_attempts=attempt, fetch_error=""
-    ).update(fetch_attempts=attempt + 1, fetch_after=now + retry_in)
-    if not claimed:
-        return None
+    tries = attachment.fetch_attempts
     account = attachment.message.channel_account
     ref = InboundAttachment(
         filename=attachment.filename,
@@ -104,24 +92,14 @@ def attachment_fetch(*, attachment_id: int) -> Attachment | None:
     )
     content = get_adapter(account.kind).download(account, ref) if account.enabled else None
     if content is None:
-        if attempt + 1 >= len(FETCH_BACKOFF):
-            Attachment.objects.filter(pk=attachment_id, file_ref=attachment.file_ref).update(
-                fetch_error=_("%(channel)s did not give the file after %(count)s tries.")
-                % {"channel": account.get_kind_display(), "count": attempt + 1},
-                fetch_after=None,
+        if tries >= len(FETCH_BACKOFF):
+            return attachment_fetch_give_up(
+                attachment=attachment,
+                error=_("%(channel)s did not give the file after %(count)s tries.")
+                % {"channel": account.get_kind_display(), "count": tries},
             )
-            _publish_message(attachment.message.ticket_id, attachment.message_id)
         return Attachment.objects.get(pk=attachment_id)
-    with transaction.atomic():
-        locked = Attachment.objects.select_for_update().filter(pk=attachment_id).first()
-        if locked is None or not locked.file_ref:
-            return locked
-        locked.file.save(locked.filename, ContentFile(content), save=False)
-        locked.size = len(content)
-        locked.file_ref, locked.fetch_after, locked.fetch_error = "", None, ""
-        locked.save(update_fields=["file", "size", "file_ref", "fetch_after", "fetch_error"])
-        _publish_message(attachment.message.ticket_id, attachment.message_id)
-    return locked
+    return attachment_store_file(attachment=attachment, content=content)
 
 
 def attachments_fetch_sweep(*, limit: int = 200) -> int:

@@ -13,12 +13,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from channels_adapters.models import InboundEvent
 from channels_adapters.services.ingest import _ingest_together, event_ingest
 from configuration.models import ChannelAccount
+from omnico.core.db import insert_unless_duplicate
 
 logger = logging.getLogger(__name__)
 
@@ -109,46 +110,15 @@ def event_record(
     autocommit (a webhook) the row is durable when this returns; inside a caller's transaction
     (the IMAP poller's batch) it commits with it. A new event is queued for ingest after commit.
     """
-    dedupe_key = dedupe_key[:255]
-    now = timezone.now()
-    meta = InboundEvent._meta
-    columns = [
-        meta.get_field(name).column
-        for name in ("channel_account", "dedupe_key", "body", "status", "error", "attempts")
-    ]
-    columns.append(meta.get_field("received_at").column)
-    quote = connection.ops.quote_name
-    # Only quoted names from the model's own metadata go into the text; values are parameters.
-    names = ", ".join(quote(c) for c in columns)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({quote(columns[0])}, {quote(columns[1])}) DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}"
-    )
-    params = [
-        account.pk,
-        dedupe_key,
-        body,
-        InboundEvent.Status.PENDING,
-        "",
-        0,
-        connection.ops.adapt_datetimefield_value(now),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        existing = InboundEvent.objects.get(channel_account=account, dedupe_key=dedupe_key)
-        return existing, False
     event = InboundEvent(
-        pk=row[0],
         channel_account=account,
-        dedupe_key=dedupe_key,
+        dedupe_key=dedupe_key[:255],
         body=body,
         status=InboundEvent.Status.PENDING,
-        received_at=now,
     )
+    if not insert_unless_duplicate(event, conflict_fields=("channel_account", "dedupe_key")):
+        existing = InboundEvent.objects.get(channel_account=account, dedupe_key=event.dedupe_key)
+        return existing, False
     _enqueue_ingest(event.pk)
     return event, True
 

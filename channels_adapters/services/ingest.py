@@ -1,33 +1,34 @@
 """Ingest: turn stored inbound events into customers, tickets and messages.
 
 Each event is parsed with its channel's adapter and every message in it goes to
-``tickets.services.ticket_receive``; delivery updates move our outbound messages forward.
+``tickets.receiving``; delivery updates move our outbound messages forward.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels_adapters.base import ChannelAdapter, InboundMessage, ParsedEvent
+from channels_adapters.base import InboundMessage, ParsedEvent
 from channels_adapters.models import InboundEvent
 from channels_adapters.registry import get_adapter
-from channels_adapters.services._shared import MAX_ERROR_CHARS
 from channels_adapters.services.attachments import _store_attachment
 from channels_adapters.services.outbound import _apply_update
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Customer
 from customers.selectors import customers_by_identity
 from customers.services import Contact, customer_resolve, customers_create_many
-from tickets.models import ACTIVE_STATUSES, Ticket
-from tickets.services import LOOK_UP, ticket_receive, tickets_lock_active
+from tickets.receiving import Arrival, Incoming, Received, ticket_receive, tickets_receive
 
 logger = logging.getLogger(__name__)
+
+#: Longest error kept with a failed event.
+MAX_ERROR_CHARS = 2000
 
 
 def event_ingest(*, event_id: int) -> InboundEvent | None:
@@ -87,8 +88,9 @@ def _ingest_together(event_ids: list[int]) -> int | None:
     Returns how many were handled (0 when others hold or already did them all), or None when
     one of them raised: then nothing is committed and the caller ingests them one by one, each
     in its own transaction, so the failure is kept with its event and isolated from the rest.
-    All events are parsed first; then the senders' customers are read, and their active tickets
-    locked, in one query each for the whole batch (``_Known``).
+    All events are parsed first; then the senders' customers are read in one query per channel
+    (``_senders``), and every message goes to ``tickets.receiving.tickets_receive``, which
+    locks the senders' active tickets in one query for the whole batch.
     """
     try:
         with transaction.atomic():
@@ -108,10 +110,21 @@ def _ingest_together(event_ids: list[int]) -> int | None:
                 )
                 for event in events
             ]
-            known = _Known.read([(account, p) for _event, account, p in parsed])
+            customers, fresh = _senders([(account, p) for _event, account, p in parsed])
+            received = iter(
+                tickets_receive(
+                    arrivals=[
+                        Arrival(account, customers[(account.kind, m.sender_id)], _incoming(m))
+                        for _event, account, p in parsed
+                        for m in p.messages
+                    ],
+                    new_customer_ids=fresh,
+                )
+            )
             outcome: dict[tuple[str, str], list[int]] = {}
             for event, account, p in parsed:
-                key = _apply_parsed(account, p, known)
+                got = [next(received) for _message in p.messages]
+                key = _apply_parsed(account, p, got)
                 outcome.setdefault(key, []).append(event.pk)
             now = timezone.now()
             for (status, error), ids in outcome.items():
@@ -124,40 +137,26 @@ def _ingest_together(event_ids: list[int]) -> int | None:
         return None
 
 
-@dataclass
-class _Known:
-    """What one ingest transaction reads ahead for its messages: every sender's customer by
-    ``(kind, external id)`` (first-time senders created here, in bulk), the ids of the
-    customers created here (``fresh``: their first contact), and the active ticket of each
-    ``(customer id, account id)``, locked (None: the customer has none). Entries are added as
-    messages open tickets."""
-
-    customers: dict[tuple[str, str], Customer] = field(default_factory=dict)
-    fresh: set[int] = field(default_factory=set)
-    tickets: dict[tuple[int, int], Ticket | None] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, parsed: list[tuple[ChannelAccount, ParsedEvent]]) -> _Known:
-        known = cls()
-        senders: dict[str, dict[str, InboundMessage]] = {}
-        for account, p in parsed:
-            for message in p.messages:
-                senders.setdefault(account.kind, {}).setdefault(message.sender_id, message)
-        for kind, first in senders.items():
-            found = customers_by_identity(kind=kind, external_ids=first)
-            unknown = [_contact(msg) for ext, msg in first.items() if ext not in found]
-            created, fresh = customers_create_many(kind=kind, contacts=unknown)
-            found.update(created)
-            known.customers.update({(kind, ext): customer for ext, customer in found.items()})
-            known.fresh.update(created[ext].pk for ext in fresh)
-        pairs = {
-            (known.customers[(account.kind, m.sender_id)].pk, account.pk)
-            for account, p in parsed
-            for m in p.messages
-        }
-        locked = tickets_lock_active(pairs=[pair for pair in pairs if pair[0] not in known.fresh])
-        known.tickets = {pair: locked.get(pair) for pair in pairs}
-        return known
+def _senders(
+    parsed: list[tuple[ChannelAccount, ParsedEvent]],
+) -> tuple[dict[tuple[str, str], Customer], set[int]]:
+    """Every sender's customer of a batch by ``(kind, external id)``, read in one query per
+    channel kind, first-time senders created here in bulk; and the ids of those created here
+    (their first contact, which ``tickets_receive`` opens without checks)."""
+    customers: dict[tuple[str, str], Customer] = {}
+    fresh: set[int] = set()
+    senders: dict[str, dict[str, InboundMessage]] = {}
+    for account, p in parsed:
+        for message in p.messages:
+            senders.setdefault(account.kind, {}).setdefault(message.sender_id, message)
+    for kind, first in senders.items():
+        found = customers_by_identity(kind=kind, external_ids=first)
+        unknown = [_contact(msg) for ext, msg in first.items() if ext not in found]
+        created, new = customers_create_many(kind=kind, contacts=unknown)
+        found.update(created)
+        customers.update({(kind, ext): customer for ext, customer in found.items()})
+        fresh.update(created[ext].pk for ext in new)
+    return customers, fresh
 
 
 def _contact(msg: InboundMessage) -> Contact:
@@ -167,45 +166,9 @@ def _contact(msg: InboundMessage) -> Contact:
     )
 
 
-def _parse(account: ChannelAccount, event: InboundEvent) -> ParsedEvent:
-    return get_adapter(account.kind).parse(account, bytes(event.body))
-
-
-def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str]:
-    """Parse the event and apply what it says; return its new (status, error)."""
-    return _apply_parsed(account, _parse(account, event), None)
-
-
-def _apply_parsed(
-    account: ChannelAccount, parsed: ParsedEvent, known: _Known | None
-) -> tuple[str, str]:
-    adapter = get_adapter(account.kind)
-    for message in parsed.messages:
-        _receive(adapter, account, message, known)
-    for update in parsed.updates:
-        _apply_update(account, update)
-    if parsed.messages or parsed.updates:
-        return InboundEvent.Status.PROCESSED, ""
-    return InboundEvent.Status.IGNORED, str(
-        parsed.ignored or _("Nothing in this event concerns a ticket.")
-    )
-
-
-def _receive(
-    adapter: ChannelAdapter, account: ChannelAccount, msg: InboundMessage, known: _Known | None
-) -> None:
-    sender = (account.kind, msg.sender_id)
-    customer = known.customers.get(sender) if known is not None else None
-    if customer is None:
-        customer = customer_resolve(kind=account.kind, **asdict(_contact(msg)))
-    pair = (customer.pk, account.pk)
-    active = known.tickets.get(pair, LOOK_UP) if known is not None else LOOK_UP
-    # A customer created by this batch: their first message opens their first ticket without
-    # checks; the next one of the batch finds that ticket in ``known.tickets``.
-    first_contact = known is not None and customer.pk in known.fresh and active is None
-    received = ticket_receive(
-        channel_account=account,
-        customer=customer,
+def _incoming(msg: InboundMessage, *, thread_ticket_id: int | None = None) -> Incoming:
+    """The message as ``tickets`` takes it."""
+    return Incoming(
         body=msg.text,
         body_html=msg.html,
         sent_at=msg.sent_at,
@@ -213,19 +176,45 @@ def _receive(
         title=msg.title,
         meta=msg.meta,
         is_automatic=msg.is_automatic,
-        # Only needed to find the active ticket, which the batch already knows.
-        thread_ticket_id=adapter.thread_ticket_id(account, msg) if active is LOOK_UP else None,
-        active_ticket=active,
-        first_contact=first_contact,
+        thread_ticket_id=thread_ticket_id,
     )
-    if known is not None:
-        if received.ticket.status in ACTIVE_STATUSES:
-            known.tickets[pair] = received.ticket
-        elif first_contact:
-            # An automatic first mail is kept in a closed ticket: the customer now has one,
-            # so their next message goes the usual way.
-            known.fresh.discard(customer.pk)
-    if received.duplicate:
-        return
-    for attachment in msg.attachments:
-        _store_attachment(adapter, account, received.message, attachment)
+
+
+def _parse(account: ChannelAccount, event: InboundEvent) -> ParsedEvent:
+    return get_adapter(account.kind).parse(account, bytes(event.body))
+
+
+def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str]:
+    """Parse the event and apply what it says, one message at a time; return its new
+    (status, error)."""
+    parsed = _parse(account, event)
+    adapter = get_adapter(account.kind)
+    received = [
+        ticket_receive(
+            channel_account=account,
+            customer=customer_resolve(kind=account.kind, **asdict(_contact(msg))),
+            incoming=_incoming(msg, thread_ticket_id=adapter.thread_ticket_id(account, msg)),
+        )
+        for msg in parsed.messages
+    ]
+    return _apply_parsed(account, parsed, received)
+
+
+def _apply_parsed(
+    account: ChannelAccount, parsed: ParsedEvent, received: list[Received]
+) -> tuple[str, str]:
+    """Keep the attachments of the event's messages (``received``: what became of each), apply
+    its delivery updates; return the event's new (status, error)."""
+    adapter = get_adapter(account.kind)
+    for message, got in zip(parsed.messages, received, strict=True):
+        if got.duplicate:
+            continue
+        for attachment in message.attachments:
+            _store_attachment(adapter, account, got.message, attachment)
+    for update in parsed.updates:
+        _apply_update(account, update)
+    if parsed.messages or parsed.updates:
+        return InboundEvent.Status.PROCESSED, ""
+    return InboundEvent.Status.IGNORED, str(
+        parsed.ignored or _("Nothing in this event concerns a ticket.")
+    )

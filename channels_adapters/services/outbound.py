@@ -11,19 +11,18 @@ from django.utils.translation import gettext as _
 
 from channels_adapters.base import DeliveryError, DeliveryUpdate
 from channels_adapters.registry import get_adapter
-from channels_adapters.services._shared import MAX_ERROR_CHARS, _publish_message
 from configuration.models import ChannelAccount
 from customers.models import Identity
+from tickets.delivery import (
+    message_delivery_claim,
+    message_delivery_reset,
+    message_fail,
+    message_mark_sent,
+    message_note_delivery_error,
+    messages_delivery_update,
+)
 from tickets.models import Message, Ticket
 from tickets.services import message_add_outbound
-
-#: How far a provider's word may move a delivery state; it never goes backwards.
-_DELIVERY_RANK = {
-    Message.Delivery.PENDING: 0,
-    Message.Delivery.SENT: 1,
-    Message.Delivery.DELIVERED: 2,
-    Message.Delivery.READ: 3,
-}
 
 
 def _enqueue_delivery(message_id: int) -> None:
@@ -34,29 +33,14 @@ def _enqueue_delivery(message_id: int) -> None:
 
 def _apply_update(account: ChannelAccount, update: DeliveryUpdate) -> int:
     """Move one of our outbound messages forward (sent → delivered → read) or to failed."""
-    ours = Message.objects.filter(channel_account=account, direction=Message.Direction.OUTBOUND)
-    if update.external_id:
-        ours = ours.filter(external_id=update.external_id)
-    elif update.recipient_id and update.at is not None:
-        customer_ids = Identity.objects.filter(
-            kind=account.kind, external_id=update.recipient_id
-        ).values("customer_id")
-        ours = ours.filter(ticket__customer_id__in=customer_ids, sent_at__lte=update.at)
-    else:
-        return 0
-    if update.state == Message.Delivery.FAILED:
-        changed = ours.filter(
-            delivery__in=[Message.Delivery.PENDING, Message.Delivery.SENT]
-        ).update(delivery=Message.Delivery.FAILED, delivery_error=update.error[:MAX_ERROR_CHARS])
-    elif update.state in _DELIVERY_RANK:
-        lower = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[update.state]]
-        changed = ours.filter(delivery__in=lower).update(delivery=update.state)
-    else:
-        return 0
-    if changed and update.external_id:
-        for ticket_id, message_id in ours.values_list("ticket_id", "id"):
-            _publish_message(ticket_id, message_id)
-    return changed
+    return messages_delivery_update(
+        channel_account=account,
+        state=update.state,
+        error=update.error,
+        external_id=update.external_id,
+        recipient_id=update.recipient_id,
+        at=update.at,
+    )
 
 
 @transaction.atomic
@@ -75,18 +59,8 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
     nothing. Returns None when there was nothing to send. A permanent ``DeliveryError`` marks
     the message failed; a transient one is re-raised for the task to retry.
     """
-    message = (
-        Message.objects.select_related("channel_account", "ticket")
-        .filter(pk=message_id, direction=Message.Direction.OUTBOUND)
-        .first()
-    )
-    if message is None or message.delivery != Message.Delivery.PENDING:
-        return None
-    expected = message.delivery_attempts if attempt is None else attempt
-    claimed = Message.objects.filter(
-        pk=message_id, delivery=Message.Delivery.PENDING, delivery_attempts=expected
-    ).update(delivery_attempts=expected + 1)
-    if claimed != 1:
+    message = message_delivery_claim(message_id=message_id, attempt=attempt)
+    if message is None:
         return None
     account = message.channel_account
     try:
@@ -103,41 +77,18 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
     except DeliveryError as exc:
         if exc.permanent:
             return message_fail(message_id=message_id, reason=str(exc))
-        Message.objects.filter(pk=message_id).update(delivery_error=str(exc)[:MAX_ERROR_CHARS])
+        message_note_delivery_error(message_id=message_id, error=str(exc))
         raise
-    with transaction.atomic():
-        Message.objects.filter(pk=message_id, delivery=Message.Delivery.PENDING).update(
-            delivery=Message.Delivery.SENT, external_id=external_id or None, delivery_error=""
-        )
-        _publish_message(message.ticket_id, message_id)
-    return Message.objects.get(pk=message_id)
-
-
-@transaction.atomic
-def message_fail(*, message_id: int, reason: str) -> Message:
-    """Give up on a pending message: the chat box shows it failed, with the reason."""
-    message = Message.objects.select_for_update().get(pk=message_id)
-    if message.delivery == Message.Delivery.PENDING:
-        message.delivery = Message.Delivery.FAILED
-        message.delivery_error = reason[:MAX_ERROR_CHARS]
-        message.save(update_fields=["delivery", "delivery_error"])
-        _publish_message(message.ticket_id, message_id)
-    return message
+    return message_mark_sent(message=message, external_id=external_id)
 
 
 @transaction.atomic
 def message_retry(*, message_id: int) -> bool:
     """The chat box's retry button: a failed reply goes back to pending and is sent again."""
-    changed = Message.objects.filter(
-        pk=message_id,
-        direction=Message.Direction.OUTBOUND,
-        delivery=Message.Delivery.FAILED,
-    ).update(delivery=Message.Delivery.PENDING, delivery_error="", delivery_attempts=0)
-    if changed:
-        ticket_id = Message.objects.values_list("ticket_id", flat=True).get(pk=message_id)
-        _publish_message(ticket_id, message_id)
-        _enqueue_delivery(message_id)
-    return bool(changed)
+    if not message_delivery_reset(message_id=message_id):
+        return False
+    _enqueue_delivery(message_id)
+    return True
 
 
 #: A reply still pending and never claimed after this long lost its task (dead broker).

@@ -1,6 +1,8 @@
-"""Template helpers of the ticket screen: e-mail HTML, attachments, call timers."""
+"""Template helpers of the ticket screen: e-mail HTML, attachments, call timers, history."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import nh3
 from django import template
@@ -8,7 +10,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tickets.models import Activity, Attachment
+from tickets.models import Activity, Attachment, Priority, TicketEvent, TicketStatus
 
 register = template.Library()
 
@@ -73,3 +75,75 @@ def duration(seconds: int) -> str:
     if hours:
         return _("%(h)d:%(m)02d:%(s)02d") % {"h": hours, "m": minutes, "s": secs}
     return _("%(m)d:%(s)02d") % {"m": minutes, "s": secs}
+
+
+def _name(user) -> str:
+    if user is None:
+        return _("System")
+    return user.get_full_name() or user.get_username()
+
+
+def _label(choices: type, value: Any) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "—")
+
+
+@register.filter
+def history_text(event: TicketEvent) -> str:
+    """A history line of the side panel: "Ayşe changed priority from Low to High", in the
+    active language (rendered, not stored, so each agent reads it in theirs)."""
+    data = event.data or {}
+    who = _name(event.actor)
+    kind = event.kind
+    Kind = TicketEvent.Kind
+    if kind == Kind.STATUS:
+        return _("%(who)s changed status from %(old)s to %(new)s") % {
+            "who": who,
+            "old": _label(TicketStatus, data.get("old")),
+            "new": _label(TicketStatus, data.get("new")),
+        }
+    if kind == Kind.PRIORITY:
+        return _("%(who)s changed priority from %(old)s to %(new)s") % {
+            "who": who,
+            "old": _label(Priority, data.get("old")),
+            "new": _label(Priority, data.get("new")),
+        }
+    if kind == Kind.ASSIGNEE:
+        if not data.get("new"):
+            return _("%(who)s unassigned the ticket") % {"who": who}
+        return _("%(who)s assigned the ticket to %(agent)s") % {
+            "who": who,
+            "agent": data.get("new_name") or data.get("new"),
+        }
+    if kind == Kind.DEPARTMENT:
+        if not data.get("new"):
+            return _("%(who)s removed the department") % {"who": who}
+        return _("%(who)s moved the ticket to %(department)s") % {
+            "who": who,
+            "department": data.get("new_name") or data.get("new"),
+        }
+    if kind == Kind.TAG_ADDED:
+        return _("%(who)s added tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
+    if kind == Kind.TAG_REMOVED:
+        return _("%(who)s removed tag “%(tag)s”") % {"who": who, "tag": data.get("tag", "")}
+    if kind == Kind.ACTIVITY_ADDED:
+        return _("%(who)s added activity “%(reason)s”") % {
+            "who": who,
+            "reason": data.get("call_reason", ""),
+        }
+    if kind == Kind.ACTIVITY_STARTED:
+        return _("%(who)s started a call") % {"who": who}
+    if kind == Kind.ACTIVITY_STOPPED:
+        return _("%(who)s stopped a call (%(seconds)s s)") % {
+            "who": who,
+            "seconds": data.get("seconds", 0),
+        }
+    if kind == Kind.ACTIVITY_DONE:
+        return _("%(who)s marked an activity done") % {"who": who}
+    if kind == Kind.CREATED:
+        return _("Ticket created")
+    if kind == Kind.REOPENED:
+        return _("%(who)s reopened the ticket") % {"who": who}
+    return _("%(who)s: %(change)s") % {"who": who, "change": event.get_kind_display()}

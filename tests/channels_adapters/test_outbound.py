@@ -13,7 +13,7 @@ from customers.services import customer_resolve
 from tests.channels_adapters.conftest import SECRET
 from tests.factories import make_user
 from tickets.models import Message
-from tickets.services import ticket_receive
+from tickets.receiving import Incoming, ticket_receive
 
 RECIPIENT = {"telegram": "4242", "whatsapp": "905551112233", "messenger": "PSID-1", "api": "c-9"}
 
@@ -25,7 +25,9 @@ def reply(django_capture_on_commit_callbacks):
     def send(account, body="Kargonuz yolda."):
         customer = customer_resolve(kind=account.kind, external_id=RECIPIENT[account.kind])
         ticket = ticket_receive(
-            channel_account=account, customer=customer, body="Soru", external_id="in-1"
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="Soru", external_id="in-1"),
         ).ticket
         with django_capture_on_commit_callbacks(execute=True):
             message = services.reply_send(ticket=ticket, author=make_user(), body=body)

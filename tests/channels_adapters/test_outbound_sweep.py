@@ -10,13 +10,16 @@ from channels_adapters import services
 from customers.services import customer_resolve
 from tests.factories import make_user
 from tickets.models import Message
-from tickets.services import message_add_outbound, ticket_receive
+from tickets.receiving import Incoming, ticket_receive
+from tickets.services import message_add_outbound
 
 
 def _pending_reply(account, *, age: timedelta, attempts: int = 0) -> Message:
     customer = customer_resolve(kind=account.kind, external_id="c-9")
     ticket = ticket_receive(
-        channel_account=account, customer=customer, body="Soru", external_id=f"in-{age}"
+        channel_account=account,
+        customer=customer,
+        incoming=Incoming(body="Soru", external_id=f"in-{age}"),
     ).ticket
     # Stored, but its delivery task never ran (no on_commit here: the broker "lost" it).
     message = message_add_outbound(ticket=ticket, author=make_user(), body="Kargonuz yolda.")

@@ -18,10 +18,10 @@ from inbox import selectors
 from inbox.selectors import TicketFilters, cursor_encode, inbox_row, inbox_rows
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tickets.models import Tag, Ticket, TicketStatus
+from tickets.receiving import Incoming, ticket_receive
 from tickets.services import (
     ticket_add_tag,
     ticket_assign,
-    ticket_receive,
     ticket_set_department,
     ticket_set_priority,
     ticket_set_status,
@@ -141,7 +141,11 @@ def test_search_finds_customer_by_name_phone_email_and_identity(agent_client, db
 def test_search_finds_message_text_including_older_messages(agent_client, account):
     customer = make_customer(name="Kargo Müşterisi")
     ticket = make_ticket(account=account, customer=customer, body="Kargom hâlâ gelmedi")
-    ticket_receive(channel_account=account, customer=customer, body="Merhaba", external_id="x2")
+    ticket_receive(
+        channel_account=account,
+        customer=customer,
+        incoming=Incoming(body="Merhaba", external_id="x2"),
+    )
     other = _person("Other", account, body="Fatura sorusu")
     everyone = [ticket, other]
 

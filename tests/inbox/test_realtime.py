@@ -32,6 +32,7 @@ from omnico.core import realtime
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tickets import routing, services
 from tickets.models import Ticket, TicketStatus
+from tickets.receiving import Incoming, ticket_receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -268,8 +269,10 @@ def test_watcher_gets_the_new_customer_message_and_others_do_not(agent_a, agent_
         other = await connected(cookie_b)
         await watcher.send_json_to({"action": "watch", "ticket": ticket.pk})
         await frame(watcher, "watching", ticket=ticket.pk)
-        received = await database_sync_to_async(services.ticket_receive)(
-            channel_account=account, customer=customer, body="Kargo gelmedi", external_id="x-2"
+        received = await database_sync_to_async(ticket_receive)(
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="Kargo gelmedi", external_id="x-2"),
         )
         assert received.ticket.pk == ticket.pk
         pushed = await frame(watcher, "message", message=received.message.pk)
@@ -377,8 +380,10 @@ def test_watching_another_ticket_stops_the_first_ones_messages(agent_a):
         await frame(ws, "watching", ticket=first.pk)
         await ws.send_json_to({"action": "watch", "ticket": second.pk})
         await frame(ws, "watching", ticket=second.pk)
-        await database_sync_to_async(services.ticket_receive)(
-            channel_account=account, customer=customer, body="hâlâ bekliyorum", external_id="y-1"
+        await database_sync_to_async(ticket_receive)(
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="hâlâ bekliyorum", external_id="y-1"),
         )
         await frame(ws, "row", ticket=first.pk)
         await nothing_more_about(ws, "message", first.pk)

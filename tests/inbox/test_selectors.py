@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from inbox.selectors import cursor_decode, cursor_encode, inbox_page, ticket_list_page
+from inbox.pagination import cursor_decode
+from inbox.selectors import SORTS, TicketFilters, cursor_encode, inbox_rows, ticket_list_page
 from tests.factories import make_customer, make_ticket
 from tickets.models import Ticket
 
@@ -18,7 +19,7 @@ def test_tickets_with_the_same_last_message_time_are_neither_lost_nor_repeated(a
 
     seen, cursor = [], None
     while True:
-        page = inbox_page(user=agent, tab="all", cursor=cursor, limit=3)
+        page = inbox_rows(user=agent, filters=TicketFilters(tab="all"), cursor=cursor, limit=3)
         seen += [t.pk for t in page.items]
         if page.next_cursor is None:
             break
@@ -28,8 +29,8 @@ def test_tickets_with_the_same_last_message_time_are_neither_lost_nor_repeated(a
 
 def test_cursor_round_trips_and_bad_cursors_mean_first_page(account):
     ticket = make_ticket(account=account)
-    at, pk = cursor_decode(cursor_encode(ticket))
+    at, pk = cursor_decode(cursor_encode(ticket), SORTS["recent"])
     assert (at, pk) == (ticket.last_message_at, ticket.pk)
-    assert cursor_decode("garbage") is None
-    assert cursor_decode("99999999999999999999999.1") is None
+    assert cursor_decode("garbage", SORTS["recent"]) is None
+    assert cursor_decode("99999999999999999999999.1", SORTS["recent"]) is None
     assert [t.pk for t in ticket_list_page(cursor="x.y").items] == [ticket.pk]

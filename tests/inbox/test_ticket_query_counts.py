@@ -12,12 +12,12 @@ from configuration.models import ActivityCategory, Department
 from customers.models import ShoppingCart
 from tests.factories import make_customer, make_ticket, make_user
 from tickets.models import Attachment
+from tickets.receiving import Incoming, ticket_receive
 from tickets.services import (
     activity_add,
     activity_start_call,
     message_add_outbound,
     ticket_add_tag,
-    ticket_receive,
     ticket_set_priority,
 )
 
@@ -36,7 +36,9 @@ def busy_ticket(db, account, agent, settings, tmp_path):
     def grow(factor: int) -> None:
         for i in range(4 * factor):
             received = ticket_receive(
-                channel_account=account, customer=customer, body=f"msg {i}", external_id=None
+                channel_account=account,
+                customer=customer,
+                incoming=Incoming(body=f"msg {i}", external_id=None),
             )
             Attachment.objects.create(
                 message=received.message, url="https://x.example/f", filename=f"f{i}"

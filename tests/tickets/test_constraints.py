@@ -12,7 +12,7 @@ from customers.services import customer_resolve
 from tests.factories import make_account, make_customer, make_ticket
 from tests.tickets.concurrency import postgres_only, run_concurrently
 from tickets.models import Activity, Message, Ticket
-from tickets.services import ticket_receive
+from tickets.receiving import Incoming, ticket_receive
 
 
 def _ticket_row(account, customer, **kw) -> Ticket:
@@ -87,7 +87,9 @@ def test_first_messages_of_a_new_customer_at_once_make_one_customer_and_one_tick
     def receive(i: int):
         customer = customer_resolve(kind=account.kind, external_id="905550001122", name="Ayşe")
         return ticket_receive(
-            channel_account=account, customer=customer, body=f"msg {i}", external_id=f"w{i}"
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body=f"msg {i}", external_id=f"w{i}"),
         )
 
     results = run_concurrently(receive, 2)
@@ -107,7 +109,9 @@ def test_same_message_delivered_twice_at_once_is_stored_once():
 
     def receive(_i: int):
         return ticket_receive(
-            channel_account=account, customer=customer, body="bir kez", external_id="upd-1"
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="bir kez", external_id="upd-1"),
         )
 
     results = run_concurrently(receive, 2)
@@ -127,9 +131,9 @@ def test_same_automatic_message_twice_at_once_leaves_no_empty_ticket():
         return ticket_receive(
             channel_account=account,
             customer=customer,
-            body="Out of office",
-            external_id="<auto-1@example.com>",
-            is_automatic=True,
+            incoming=Incoming(
+                body="Out of office", external_id="<auto-1@example.com>", is_automatic=True
+            ),
         )
 
     run_concurrently(receive, 2)

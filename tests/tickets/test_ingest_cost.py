@@ -13,7 +13,7 @@ from customers.services import customer_resolve
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tickets import routing, tasks
 from tickets.models import AgentPresence, Ticket, TicketStatus
-from tickets.services import ticket_receive, tickets_lock_active
+from tickets.receiving import Incoming, ticket_receive, tickets_lock_active
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,9 @@ def test_a_known_customers_message_into_their_open_ticket_costs_four_queries_no_
     with transaction.atomic(), CaptureQueriesContext(connection) as ctx:  # as ingest runs it
         known = customer_resolve(kind=account.kind, external_id="42", name="Ayşe")
         got = ticket_receive(
-            channel_account=account, customer=known, body="Hâlâ bekliyorum", external_id="m-2"
+            channel_account=account,
+            customer=known,
+            incoming=Incoming(body="Hâlâ bekliyorum", external_id="m-2"),
         )
 
     assert got.ticket.pk == ticket.pk and not got.ticket_created
@@ -44,12 +46,16 @@ def test_a_redelivered_message_into_an_open_ticket_is_stored_once_without_a_save
     customer = make_customer(kind=account.kind)
     first = make_ticket(account=account, customer=customer)
     stored = ticket_receive(
-        channel_account=account, customer=customer, body="Kargo?", external_id="dup-1"
+        channel_account=account,
+        customer=customer,
+        incoming=Incoming(body="Kargo?", external_id="dup-1"),
     )
 
     with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
         again = ticket_receive(
-            channel_account=account, customer=customer, body="Kargo?", external_id="dup-1"
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="Kargo?", external_id="dup-1"),
         )
 
     assert again.duplicate and again.message.pk == stored.message.pk
@@ -106,7 +112,8 @@ def test_new_tickets_received_in_one_transaction_are_routed_in_one_pass(
         transaction.atomic(),
     ):
         received = [
-            ticket_receive(channel_account=account, customer=c, body="Merhaba") for c in customers
+            ticket_receive(channel_account=account, customer=c, incoming=Incoming(body="Merhaba"))
+            for c in customers
         ]
 
     assert drain.call_count == 1

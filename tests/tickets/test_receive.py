@@ -7,13 +7,16 @@ import pytest
 from configuration.models import ChannelKind
 from tests.factories import make_account, make_customer
 from tickets.models import Message, Ticket, TicketEvent, TicketStatus
-from tickets.services import ticket_receive, ticket_set_status
+from tickets.receiving import Incoming, ticket_receive
+from tickets.services import ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
 
 def _receive(account, customer, body="Merhaba", **kw):
-    return ticket_receive(channel_account=account, customer=customer, body=body, **kw)
+    return ticket_receive(
+        channel_account=account, customer=customer, incoming=Incoming(body=body, **kw)
+    )
 
 
 def test_first_message_opens_a_ticket(account, clock):

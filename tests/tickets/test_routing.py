@@ -11,6 +11,7 @@ from configuration.models import BreakReason
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tests.tickets.concurrency import postgres_only, run_concurrently
 from tickets.models import AgentPresence, BreakLog, Ticket, TicketEvent, TicketStatus
+from tickets.receiving import Incoming, ticket_receive
 from tickets.routing import (
     agent_go_active,
     agent_go_passive,
@@ -19,13 +20,7 @@ from tickets.routing import (
     ticket_route,
 )
 from tickets.selectors import agent_is_active, break_list, pool_list, team_list
-from tickets.services import (
-    TicketRuleError,
-    ticket_assign,
-    ticket_receive,
-    ticket_set_priority,
-    ticket_set_status,
-)
+from tickets.services import TicketRuleError, ticket_assign, ticket_set_priority, ticket_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -254,13 +249,14 @@ def test_receiving_a_new_ticket_routes_it_after_commit(django_capture_on_commit_
     customer = make_customer(kind=account.kind)
 
     with django_capture_on_commit_callbacks(execute=True):
-        got = ticket_receive(channel_account=account, customer=customer, body="Selam")
+        got = ticket_receive(
+            channel_account=account, customer=customer, incoming=Incoming(body="Selam")
+        )
     with django_capture_on_commit_callbacks(execute=True):
         auto = ticket_receive(
             channel_account=account,
             customer=make_customer(kind=account.kind),
-            body="Auto-reply",
-            is_automatic=True,
+            incoming=Incoming(body="Auto-reply", is_automatic=True),
         )
 
     assert assigned(got.ticket, auto.ticket) == ["ayse", None]  # closed tickets take no slot

@@ -1,0 +1,50 @@
+"""omnico.core.db.insert_unless_duplicate: one statement stores a row once, whoever comes twice."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from channels_adapters.models import InboundEvent
+from omnico.core.db import insert_unless_duplicate
+from tests.factories import make_account, make_ticket
+from tickets.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_row_is_stored_once_and_the_duplicate_is_reported_not_raised():
+    account = make_account()
+    first = InboundEvent(channel_account=account, dedupe_key="update:1", body=b"{}")
+    again = InboundEvent(channel_account=account, dedupe_key="update:1", body=b"{}")
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert insert_unless_duplicate(first, conflict_fields=("channel_account", "dedupe_key"))
+    assert not insert_unless_duplicate(again, conflict_fields=("channel_account", "dedupe_key"))
+
+    assert len(ctx.captured_queries) == 1
+    stored = InboundEvent.objects.get()
+    assert stored.pk == first.pk and again.pk is None
+    assert stored.received_at is not None and stored.status == InboundEvent.Status.PENDING
+    assert first._state.adding is False
+
+
+def test_without_a_conflict_target_a_partial_unique_index_counts_as_a_duplicate():
+    ticket = make_ticket()
+
+    def message(external_id):
+        return Message(
+            ticket=ticket,
+            channel_account=ticket.channel_account,
+            direction=Message.Direction.INBOUND,
+            external_id=external_id,
+            body="Merhaba",
+            sent_at=ticket.created_at,
+            meta={"k": "v"},
+        )
+
+    assert insert_unless_duplicate(message("x-1"))
+    assert not insert_unless_duplicate(message("x-1"))
+    assert insert_unless_duplicate(message(None)) and insert_unless_duplicate(message(None))
+    assert Message.objects.get(external_id="x-1").meta == {"k": "v"}

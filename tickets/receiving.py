@@ -1,0 +1,335 @@
+"""A customer's message arrives: appended to their active ticket, or it opens a new one.
+
+Two entry points with plain signatures: ``ticket_receive`` for one message (it looks up and
+locks the active ticket itself), and ``tickets_receive`` for a batch that ingest handles in one
+transaction (it locks the active tickets of every customer of the batch in one statement, and
+inserts a first-time customer's ticket and message without checks). Both store through the
+same ``_receive``, so a message lands the same way whichever path brought it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from configuration.models import ChannelAccount
+from customers.models import Customer
+from omnico.core import realtime
+from omnico.core.db import insert_unless_duplicate
+from tickets.models import ACTIVE_STATUSES, Message, Ticket, TicketEvent, TicketStatus
+from tickets.services import _drain_pool_on_commit, _preview
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incoming:
+    """What a channel says of one message from a customer.
+
+    ``external_id``: the channel's id of the message; a second delivery with the same id (per
+    channel account) changes nothing. ``thread_ticket_id``: the ticket the channel says this
+    message continues (e-mail threading). ``is_automatic``: an auto-reply or bounce, which never
+    opens an active ticket. ``subject_id``, ``group_type_id`` and ``is_offline`` describe the
+    ticket it opens, if it opens one.
+    """
+
+    body: str
+    body_html: str = ""
+    sent_at: datetime | None = None
+    external_id: str | None = None
+    title: str = ""
+    meta: dict = field(default_factory=dict)
+    is_automatic: bool = False
+    subject_id: int | None = None
+    group_type_id: int | None = None
+    thread_ticket_id: int | None = None
+    is_offline: bool = False
+
+
+class Arrival(NamedTuple):
+    """One message of a batch with who sent it and where (``tickets_receive``)."""
+
+    channel_account: ChannelAccount
+    customer: Customer
+    incoming: Incoming
+
+
+@dataclass
+class Received:
+    ticket: Ticket
+    message: Message
+    ticket_created: bool = False
+    duplicate: bool = False
+
+
+@transaction.atomic(savepoint=False)  # nested (ingest): no savepoint of its own
+def ticket_receive(
+    *, channel_account: ChannelAccount, customer: Customer, incoming: Incoming
+) -> Received:
+    """Store one message from a customer: appended to their active ticket or a new one.
+
+    Idempotent: a second delivery of the same ``(channel_account, external_id)`` returns the
+    stored message with ``duplicate=True`` and changes nothing. ``incoming.thread_ticket_id``
+    (e-mail threading) appends to that ticket when it is still active. An automatic message
+    (auto-reply, bounce) never opens an active ticket: with nothing to attach to it is kept in a
+    closed one. The customer's active ticket is looked up and locked here.
+    """
+    ticket = None
+    if incoming.thread_ticket_id is not None:
+        ticket = (
+            Ticket.objects.select_for_update()
+            .filter(
+                pk=incoming.thread_ticket_id,
+                customer=customer,
+                channel_account=channel_account,
+                status__in=ACTIVE_STATUSES,
+            )
+            .first()
+        )
+    if ticket is None:
+        ticket = _active_ticket(customer, channel_account)
+    return _receive(
+        account=channel_account,
+        customer=customer,
+        incoming=incoming,
+        ticket=ticket,
+        first_contact=False,
+    )
+
+
+@transaction.atomic(savepoint=False)  # runs in ingest's batch transaction
+def tickets_receive(
+    *, arrivals: Sequence[Arrival], new_customer_ids: Collection[int] = ()
+) -> list[Received]:
+    """Store many customers' messages in one transaction, in order; one result per arrival.
+
+    Why a batch path: ingest handles a burst a few events per transaction, and one locking
+    query per message was most of its cost. Here the active tickets of every
+    ``(customer, account)`` of the batch are locked in one statement (``tickets_lock_active``)
+    and each message then goes to its ticket without a look-up. ``new_customer_ids``: customers
+    created in this same transaction (``customers.services.customers_create_many``): no ticket
+    or message of theirs exists and nobody else can open one, so their first message opens
+    their first ticket without checks or savepoints, and their next one finds that ticket.
+    ``thread_ticket_id`` is not needed here: a customer has one active ticket per account (a
+    unique constraint), so a thread's ticket, when still active, is the one locked ahead.
+    """
+    fresh = set(new_customer_ids)
+    pairs = {(a.customer.pk, a.channel_account.pk) for a in arrivals}
+    locked = tickets_lock_active(pairs=[pair for pair in pairs if pair[0] not in fresh])
+    active: dict[tuple[int, int], Ticket | None] = {pair: locked.get(pair) for pair in pairs}
+    results = []
+    for account, customer, incoming in arrivals:
+        pair = (customer.pk, account.pk)
+        first_contact = customer.pk in fresh and active[pair] is None
+        received = _receive(
+            account=account,
+            customer=customer,
+            incoming=incoming,
+            ticket=active[pair],
+            first_contact=first_contact,
+        )
+        if received.ticket.status in ACTIVE_STATUSES:
+            active[pair] = received.ticket
+        elif first_contact:
+            # An automatic first mail is kept in a closed ticket: the customer now has one,
+            # so their next message goes the usual way.
+            fresh.discard(customer.pk)
+        results.append(received)
+    return results
+
+
+def tickets_lock_active(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Ticket]:
+    """Lock the active tickets of many ``(customer id, channel account id)`` pairs in one query.
+
+    Rows are locked in id order, so parallel ingests never wait on each other in a cycle. A pair
+    without an active ticket is not in the result. Must run in a transaction.
+    """
+    by_account: dict[int, set[int]] = {}
+    for customer_id, account_id in pairs:
+        by_account.setdefault(account_id, set()).add(customer_id)
+    if not by_account:
+        return {}
+    where = Q()
+    for account_id, customer_ids in by_account.items():
+        where |= Q(channel_account_id=account_id, customer_id__in=customer_ids)
+    locked = (
+        Ticket.objects.select_for_update().filter(where, status__in=ACTIVE_STATUSES).order_by("pk")
+    )
+    return {(t.customer_id, t.channel_account_id): t for t in locked}
+
+
+def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None:
+    """The customer's active ticket on the account, locked; None when they have none."""
+    pair = (customer.pk, account.pk)
+    return tickets_lock_active(pairs=[pair]).get(pair)
+
+
+def _receive(
+    *,
+    account: ChannelAccount,
+    customer: Customer,
+    incoming: Incoming,
+    ticket: Ticket | None,
+    first_contact: bool,
+) -> Received:
+    """Store the message in ``ticket`` (the customer's active ticket, locked by the caller) or,
+    when it is None, in a new one. ``first_contact``: the customer was created in this
+    transaction, so the ticket and message are inserted without checks or savepoints."""
+    sent_at = incoming.sent_at or timezone.now()
+    external_id = incoming.external_id or None
+    body = incoming.body
+    created = False
+
+    def new_message() -> Message:
+        return Message(
+            ticket=ticket,
+            channel_account=account,
+            direction=Message.Direction.INBOUND,
+            external_id=external_id,
+            body=body,
+            body_html=incoming.body_html,
+            sent_at=sent_at,
+            is_automatic=incoming.is_automatic,
+            meta=incoming.meta or {},
+        )
+
+    if ticket is not None:
+        # The usual case: appended to the locked active ticket. One INSERT ... ON CONFLICT DO
+        # NOTHING settles a redelivery (no duplicate check before, no savepoint around it).
+        message = new_message()
+        if not insert_unless_duplicate(message):
+            return _duplicate(account, external_id)
+    else:
+        if (
+            not first_contact
+            and external_id
+            and Message.objects.filter(channel_account=account, external_id=external_id).exists()
+        ):  # e.g. redelivered after the ticket was resolved: no new ticket
+            return _duplicate(account, external_id)
+        opening = {
+            "customer": customer,
+            "account": account,
+            "title": incoming.title or _preview(body)[:80],
+            "subject_id": incoming.subject_id,
+            "group_type_id": incoming.group_type_id,
+            "status": TicketStatus.CLOSED if incoming.is_automatic else TicketStatus.OPEN,
+            "is_offline": incoming.is_offline,
+            "now": timezone.now(),
+            "last_message_at": sent_at,
+            "preview": _preview(body) or _("(attachment)"),
+            "first_contact": first_contact,
+        }
+        # One savepoint for the new ticket and the message: when the message turns out to be
+        # a duplicate (a concurrent delivery won), no empty ticket is left behind. A first
+        # contact has no such race and needs none (a failure there rolls back the caller).
+        try:
+            with contextlib.nullcontext() if first_contact else transaction.atomic():
+                ticket, created = _open_ticket(**opening)
+                message = new_message()
+                message.ticket = ticket
+                message.save(force_insert=True)
+        except IntegrityError:
+            if first_contact or not external_id:
+                raise
+            return _duplicate(account, external_id)
+
+    if not created and not incoming.is_automatic:  # a new ticket got these when it was created
+        ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
+        ticket.last_message_preview = _preview(body) or _("(attachment)")
+        ticket.unread = True
+        ticket.save(
+            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
+        )
+    realtime.publish(
+        realtime.AGENTS_GROUP,
+        "inbox.ticket",
+        ticket_id=ticket.pk,
+        created=created,
+    )
+    realtime.publish(
+        realtime.ticket_group(ticket.pk),
+        "ticket.message",
+        ticket_id=ticket.pk,
+        message_id=message.pk,
+    )
+    if created and ticket.status == TicketStatus.OPEN:
+        # A new ticket is routed by draining the pool it entered (``routing.ticket_route``).
+        _drain_pool_on_commit()
+    return Received(ticket=ticket, message=message, ticket_created=created)
+
+
+def _open_ticket(
+    *,
+    customer: Customer,
+    account: ChannelAccount,
+    title: str,
+    subject_id: int | None,
+    group_type_id: int | None,
+    status: str,
+    is_offline: bool,
+    now: datetime,
+    last_message_at: datetime,
+    preview: str,
+    first_contact: bool = False,
+) -> tuple[Ticket, bool]:
+    """A new ticket for the customer's first message in it (``created`` True), or the active
+    one another message opened a moment ago. ``first_contact``: the customer was created in
+    this transaction, so there is no earlier ticket and no race to lose (no savepoint)."""
+    previous = (
+        None
+        if first_contact
+        else Ticket.objects.filter(customer=customer, channel_account=account)
+        .order_by("-created_at", "-id")
+        .only("id")
+        .first()
+    )
+    fields = {
+        "customer": customer,
+        "channel_account": account,
+        "source": account.kind,
+        "title": title[:255],
+        "subject_id": subject_id,
+        "group_type_id": group_type_id,
+        "status": status,
+        "is_offline": is_offline,
+        "previous_ticket": previous,
+        "closed_at": now if status == TicketStatus.CLOSED else None,
+        "last_message_at": last_message_at,
+        "last_message_preview": preview,
+        "unread": True,
+    }
+    if first_contact:
+        ticket = Ticket.objects.create(**fields)
+    else:
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(**fields)
+        except IntegrityError:
+            # Another message from the same customer opened it a moment ago.
+            existing = _active_ticket(customer, account)
+            if existing is None:
+                raise
+            return existing, False
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CREATED,
+        data={"previous": previous.pk if previous else None},
+    )
+    return ticket, True
+
+
+def _duplicate(account: ChannelAccount, external_id: str | None) -> Received:
+    existing = (
+        Message.objects.select_related("ticket")
+        .filter(channel_account=account, external_id=external_id)
+        .first()
+    )
+    if existing is None:  # not a duplicate after all: let the caller see the failure
+        raise IntegrityError("message insert conflicted but no message has its external id")
+    return Received(ticket=existing.ticket, message=existing, duplicate=True)
