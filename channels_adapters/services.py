@@ -151,9 +151,19 @@ def ingest_kick(*, event_id: int | None = None, slot: int = 0, countdown: float 
 
 
 def _enqueue_delivery(message_id: int) -> None:
+    transaction.on_commit(lambda: _queue_delivery(message_id))
+
+
+def _queue_delivery(message_id: int) -> None:
+    """Queue the delivery task after commit. A broker that refuses it must not turn the agent's
+    stored reply into an error page: the reply stays pending, never claimed, and
+    ``outbound_sweep`` queues it again."""
     from channels_adapters.tasks import deliver_message
 
-    transaction.on_commit(lambda: deliver_message.delay(message_id))
+    try:
+        deliver_message.delay(message_id)
+    except Exception as exc:
+        logger.warning("could not queue delivery of message %s: %s", message_id, type(exc).__name__)
 
 
 # --- inbound --------------------------------------------------------------------------------
@@ -737,6 +747,15 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
             return message_fail(message_id=message_id, reason=str(exc))
         Message.objects.filter(pk=message_id).update(delivery_error=str(exc)[:MAX_ERROR_CHARS])
         raise
+    except Exception as exc:
+        # Not a provider's answer (a bug, a lost connection): no task retries it, and the sweep
+        # would show it failed only after OUTBOUND_GIVE_UP_AFTER. The provider may have taken
+        # it, so it is not sent again by itself: the chat box shows it failed, with retry.
+        logger.warning("sending message %s failed: %s", message_id, type(exc).__name__)
+        return message_fail(
+            message_id=message_id,
+            reason=_("Sending was interrupted. Press retry to send this reply again."),
+        )
     with transaction.atomic():
         Message.objects.filter(pk=message_id, delivery=Message.Delivery.PENDING).update(
             delivery=Message.Delivery.SENT, external_id=external_id or None, delivery_error=""
