@@ -100,7 +100,10 @@ class _Connection:
 
     async def _response(self) -> int:
         assert self.reader is not None
-        status = int((await self.reader.readline()).split()[1])
+        line = await self.reader.readline()
+        if not line:  # the server closed an idle keep-alive connection: reconnect, send again
+            raise ConnectionError("connection closed")
+        status = int(line.split()[1])
         length, close = 0, False
         while True:
             line = await self.reader.readline()
