@@ -6,6 +6,10 @@
    ``time`` is the client's send time; latency = message row created_at - that time).
 3. imap: M mails appended to Dovecot, one poll, mails/s until all are messages in tickets.
 
+Each part waits (at most ``--wait`` s) for its messages. At the end of the run every part counts
+its events still pending and failed, waits for the pending ones (at most ``--settle`` s more)
+and counts as lost only the accepted messages that are still not in a ticket after that.
+
 Prints a table and writes JSON. Run through bench/run, which starts the stack and Dovecot.
 """
 
@@ -32,7 +36,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db.models import Max, Min  # noqa: E402
+from django.db.models import Count, Max, Min, Q, QuerySet  # noqa: E402
 
 from channels_adapters.models import InboundEvent  # noqa: E402
 from configuration.models import ChannelAccount, MailAccount  # noqa: E402
@@ -96,7 +100,10 @@ class _Connection:
 
     async def _response(self) -> int:
         assert self.reader is not None
-        status = int((await self.reader.readline()).split()[1])
+        line = await self.reader.readline()
+        if not line:  # the server closed an idle keep-alive connection: reconnect, send again
+            raise ConnectionError("connection closed")
+        status = int(line.split()[1])
         length, close = 0, False
         while True:
             line = await self.reader.readline()
@@ -117,6 +124,44 @@ class _Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+#: How long each part waits for its messages (--wait), then all of them together for what was
+#: still pending at the end of the run (--settle).
+WAIT_SECONDS = 120.0
+SETTLE_SECONDS = 60.0
+
+
+def _part_rows(run: str) -> tuple[QuerySet, QuerySet]:
+    """A webhook part's events and messages (run ids are unique per part)."""
+    return (
+        InboundEvent.objects.filter(dedupe_key__startswith=f"message:{run}-"),
+        Message.objects.filter(external_id__startswith=f"{run}-"),
+    )
+
+
+def _event_states(events: QuerySet) -> tuple[int, int]:
+    counts = events.aggregate(
+        pending=Count("pk", filter=Q(status=InboundEvent.Status.PENDING)),
+        failed=Count("pk", filter=Q(status=InboundEvent.Status.FAILED)),
+    )
+    return counts["pending"], counts["failed"]
+
+
+def settle(parts: list[tuple[dict, QuerySet, QuerySet]], timeout: float) -> None:
+    """The end of the run: each part's events still pending and failed, then a bounded wait
+    for the pending ones; lost is what was accepted and is still not a message after it."""
+    for part, events, _messages in parts:
+        part["pending_at_end"], part["failed_at_end"] = _event_states(events)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        events.filter(status=InboundEvent.Status.PENDING).exists() for _p, events, _m in parts
+    ):
+        time.sleep(0.5)
+    for part, events, messages in parts:
+        part["pending_after_settle"], part["failed"] = _event_states(events)
+        part["processed"] = messages.count()
+        part["lost"] = part["accepted"] - part["processed"]
 
 
 def _wait_for(run: str, count: int, timeout: float) -> int:
@@ -148,7 +193,7 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     accept_seconds = time.perf_counter() - start
-    done = await asyncio.to_thread(_wait_for, run, n, 300)
+    done = await asyncio.to_thread(_wait_for, run, n, WAIT_SECONDS)
     times = await asyncio.to_thread(
         lambda: (
             InboundEvent.objects.filter(dedupe_key__startswith=f"message:{run}-").aggregate(
@@ -161,7 +206,9 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
     )
     process_seconds = (times[1] - times[0]).total_seconds() if all(times) else float("nan")
     return {
+        "run": run,
         "messages": n,
+        "accepted": statuses.get(200, 0),
         "concurrency": concurrency,
         "customers": customers,
         "http_status": statuses,
@@ -170,7 +217,6 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
         "processed": done,
         "process_seconds": round(process_seconds, 2),
         "processed_per_s": round(done / process_seconds, 1) if process_seconds else None,
-        "lost": n - done,
     }
 
 
@@ -196,7 +242,7 @@ async def paced(url: str, secret: str, rate: float, seconds: float, customers: i
     codes = await asyncio.gather(*tasks)
     for connection in idle:
         connection.close()
-    done = await asyncio.to_thread(_wait_for, run, n, 120)
+    done = await asyncio.to_thread(_wait_for, run, n, WAIT_SECONDS)
     rows = await asyncio.to_thread(
         lambda: list(
             Message.objects.filter(external_id__startswith=f"{run}-").values_list(
@@ -206,9 +252,10 @@ async def paced(url: str, secret: str, rate: float, seconds: float, customers: i
     )
     latencies = [(created - sent).total_seconds() * 1000 for created, sent in rows]
     return {
+        "run": run,
         "rate_per_s": rate,
         "messages": n,
-        "http_200": codes.count(200),
+        "accepted": codes.count(200),
         "processed": done,
         "latency_ms_p50": round(_percentile(latencies, 50), 1),
         "latency_ms_p95": round(_percentile(latencies, 95), 1),
@@ -263,7 +310,7 @@ def imap(mails: int, senders: int = 50) -> dict:
     start = time.perf_counter()
     mailbox_poll(account=account)
     polled = time.perf_counter() - start
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + WAIT_SECONDS
     done = 0
     while time.monotonic() < deadline:
         done = Message.objects.filter(
@@ -274,16 +321,30 @@ def imap(mails: int, senders: int = 50) -> dict:
         time.sleep(0.1)
     total = time.perf_counter() - start
     return {
+        "folder": folder,
+        "account": account.pk,
         "mails": mails,
+        "accepted": mails,
         "senders": senders,
         "poll_seconds": round(polled, 2),
         "processed": done,
         "mails_per_s": round(done / total, 1),
-        "lost": mails - done,
     }
 
 
+def _loss_rows(name: str, part: dict) -> list[tuple[str, object]]:
+    return [
+        (
+            f"{name}: events pending / failed at the end",
+            f"{part['pending_at_end']} / {part['failed_at_end']}",
+        ),
+        (f"{name}: still pending after {SETTLE_SECONDS:g} s more", part["pending_after_settle"]),
+        (f"{name}: lost of {part['accepted']} accepted (target 0)", part["lost"]),
+    ]
+
+
 def main() -> None:
+    global WAIT_SECONDS, SETTLE_SECONDS  # noqa: PLW0603 - one run per process
     try:
         import uvloop
 
@@ -305,8 +366,14 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["imap"], help="run only this part (the IMAP part alone: --only imap)"
     )
+    parser.add_argument("--wait", type=float, default=WAIT_SECONDS, help="s per part (120)")
+    parser.add_argument(
+        "--settle", type=float, default=SETTLE_SECONDS, help="s more for pending events (60)"
+    )
     args = parser.parse_args()
+    WAIT_SECONDS, SETTLE_SECONDS = args.wait, args.settle
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     account = ChannelAccount.objects.get(kind="api", name="demo")
     hook = f"{args.url}/hooks/api/demo/"
     results: dict = {}
@@ -319,7 +386,31 @@ def main() -> None:
         )
     if args.mails:
         results["imap"] = imap(args.mails, args.mail_senders)
-    results["machine"] = {"cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}
+    parts = [
+        (results[name], *_part_rows(results[name]["run"]))
+        for name in ("burst", "paced")
+        if name in results
+    ]
+    if "imap" in results:
+        i = results["imap"]
+        parts.append(
+            (
+                i,
+                InboundEvent.objects.filter(
+                    channel_account_id=i["account"], dedupe_key__contains=f"{i['folder']}-"
+                ),
+                Message.objects.filter(
+                    channel_account_id=i["account"], external_id__contains=f"{i['folder']}-"
+                ),
+            )
+        )
+    settle(parts, args.settle)
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "when": datetime.now(UTC).isoformat(),
+        "load_at_start": load_at_start,
+        "load_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
@@ -329,7 +420,8 @@ def main() -> None:
         rows += [
             ("webhook accepted/s (target >= 500)", b["accepted_per_s"]),
             ("processed into tickets/s (target >= 200)", b["processed_per_s"]),
-            ("lost messages", b["lost"]),
+            *_loss_rows("burst", b),
+            *_loss_rows("paced", p),
             (f"latency p50 ms at {p['rate_per_s']:g}/s", p["latency_ms_p50"]),
             (f"latency p95 ms at {p['rate_per_s']:g}/s (target < 100)", p["latency_ms_p95"]),
             (f"latency p99 ms at {p['rate_per_s']:g}/s", p["latency_ms_p99"]),
@@ -338,7 +430,7 @@ def main() -> None:
         i = results["imap"]
         rows += [
             ("IMAP fetch + store seconds", i["poll_seconds"]),
-            ("IMAP lost mails", i["lost"]),
+            *_loss_rows("IMAP", i),
             ("IMAP mails/s into tickets (target >= 300)", i["mails_per_s"]),
         ]
     print_table(rows, args.out)

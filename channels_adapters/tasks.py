@@ -19,9 +19,11 @@ def ingest_event(event_id: int) -> None:
     services.event_ingest(event_id=event_id)
 
 
-@shared_task(name="channels_adapters.ingest_pending", acks_late=True)
+@shared_task(name="channels_adapters.ingest_pending", acks_late=True, reject_on_worker_lost=True)
 def ingest_pending(slot: int = 0) -> int:
     # Queued by services.ingest_kick; works pending events until none is left (SKIP LOCKED).
+    # Safe to run twice, so a worker process lost mid-task gives the message back to the queue:
+    # the task cleared its kick, and nothing else would come for the events it left.
     return services.events_ingest_pending(slot=slot)
 
 

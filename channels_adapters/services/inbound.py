@@ -7,13 +7,14 @@ queues an ``ingest_pending`` task, which works the pending events with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_adapters.models import InboundEvent
@@ -23,8 +24,10 @@ from omnico.core.db import insert_unless_duplicate
 
 logger = logging.getLogger(__name__)
 
-#: Cache key whose presence means "an ingest_pending task for this slot is queued".
-KICK_KEY = "channels_adapters:ingest-kick:{slot}"
+#: Cache key whose presence means "an ingest_pending task for this slot is queued". It names
+#: the database: installations (and test runs) sharing one Redis must not take each other's
+#: kick for their own, or an event would find the key set by a task that never reads its table.
+KICK_KEY = "channels_adapters:ingest-kick:{db}:{slot}"
 #: How long a kick stays set when its task never runs (dead broker): the next event kicks again
 #: after that, and the periodic sweep picks up whatever is left in between.
 KICK_TTL_SECONDS = 10
@@ -38,6 +41,8 @@ INGEST_TASK_LIMIT = 500
 #: Events ingested in one transaction by ``events_ingest_pending`` (one claim, one status
 #: update, one commit and one routing pass for all of them).
 INGEST_TXN_EVENTS = 20
+#: A task that failed (database or Redis error) kicks its slot again, this many seconds later.
+INGEST_RETRY_SECONDS = 5
 
 
 def _enqueue_ingest(event_id: int) -> None:
@@ -59,6 +64,10 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+def _kick_key(slot: int) -> str:
+    return KICK_KEY.format(db=connection.settings_dict["NAME"], slot=slot)
+
+
 def _kick_set(key: str) -> bool:
     """SET NX with a TTL: True when this call set it."""
     if settings.REDIS_URL:
@@ -73,15 +82,16 @@ def _kick_clear(key: str) -> None:
         cache.delete(key)
 
 
-def ingest_kick(*, event_id: int | None = None, slot: int = 0) -> bool:
+def ingest_kick(*, event_id: int | None = None, slot: int = 0, countdown: float = 0) -> bool:
     """Make sure a worker looks at the pending events soon; True when a task was queued.
 
     Embedded (eager Celery) the event is ingested here and now. In the full stack the kick is
     coalesced: one Redis ``SET NX`` per stored event, and a Celery message
     only when no ``ingest_pending`` task of that slot is already queued. The task clears the
     kick before it starts picking events, so an event stored after that kicks again and one
-    stored before is picked by that task. A failure here loses nothing: the event is stored and
-    the periodic sweep queues it.
+    stored before is picked by that task. ``countdown`` delays the task (a retry after an
+    error). A failure here loses nothing: the event is stored and the periodic sweep queues it;
+    a kick set for a task the broker refused is taken back, so the next event kicks again.
     """
     from channels_adapters.tasks import ingest_event, ingest_pending
 
@@ -92,13 +102,23 @@ def ingest_kick(*, event_id: int | None = None, slot: int = 0) -> bool:
                 return True
             ingest_pending.delay(slot)
             return True
-        if not _kick_set(KICK_KEY.format(slot=slot)):
+        key = _kick_key(slot)
+        if not _kick_set(key):
             return False
-        ingest_pending.delay(slot)
-        return True
-    except Exception as exc:  # broker or cache down: the sweep takes over
+    except Exception as exc:  # cache down: the sweep takes over
         logger.warning("could not queue ingest (slot %s): %s", slot, type(exc).__name__)
         return False
+    try:
+        if countdown:
+            ingest_pending.apply_async((slot,), countdown=countdown)
+        else:
+            ingest_pending.delay(slot)
+    except Exception as exc:  # broker down: no task behind the kick, so take it back
+        logger.warning("could not queue ingest (slot %s): %s", slot, type(exc).__name__)
+        with contextlib.suppress(Exception):
+            _kick_clear(key)
+        return False
+    return True
 
 
 def event_record(
@@ -152,19 +172,52 @@ def events_sweep(*, older_than: timedelta = timedelta(seconds=60), limit: int = 
 
 def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:
     """Work the pending events oldest first, ``INGEST_TXN_EVENTS`` per transaction, until none
-    is left.
+    is left; returns how many this task handled.
 
-    Run by the ``ingest_pending`` task that ``ingest_kick`` queues. It reads pending ids a batch
-    at a time (an index range scan from where the last batch ended: rows just marked processed
-    stay in the partial index until vacuum, and scanning them once per event made ingest
-    quadratic), then ingests them a few at a time in one transaction, locked ``SKIP LOCKED`` so
-    parallel runs never handle one twice; when one of them fails, that transaction rolls back
-    and its events are ingested one per transaction instead. After ``INGEST_FANOUT_AFTER``
-    events it kicks the next slot (up to ``settings.OMNICO_INGEST_SLOTS``) to add a parallel
-    worker. Past ``limit`` events it queues
-    a fresh task and returns. Returns how many events it handled.
+    Run by the ``ingest_pending`` task that ``ingest_kick`` queues. Why an event committed as
+    pending always has a task coming for it (the kick protocol):
+
+    - Every stored event kicks slot 0 after its commit: ``SET NX`` of the slot's key, and a
+      Celery message only when this kick set the key. The key goes away only here, as a task's
+      first step before its first read, or by its TTL. So an event whose kick finds the key set
+      has a task of that slot queued whose first read comes after the event's commit and sees
+      it (each read sees every commit before it). A TTL that expires lets a later event queue
+      a second task; it never takes one away.
+    - A task reads oldest ``received_at`` first and goes on from the last event it took
+      (``since``). ``received_at`` is set before the INSERT commits, so concurrent webhooks can
+      commit out of clock order: an event may commit after a read with a ``received_at`` below
+      ``since``. Such an event committed after this task cleared its key, so its own kick
+      queued (or found queued) a task that reads from the start. Every event committed before
+      the clear is visible to the first read and reached in ``received_at`` order.
+    - A task stops early only when a read came back short (that was every pending event from
+      ``since`` on) and its batch takes all the rows it had not seen. Events another task holds
+      (``SKIP LOCKED``) are that task's: it ingests them, or one by one if its batch fails.
+    - New events kick only slot 0; tasks of slots 1.. are extra hands, but they hold locks too:
+      a task that raises (database or Redis error) after clearing its key kicks its own slot
+      again ``INGEST_RETRY_SECONDS`` later, so what it held and what it was to read are read
+      again. A worker process that dies mid-task gives the message back to the queue
+      (``reject_on_worker_lost``). Only a dead broker, or a whole worker host lost with its
+      messages, is left to the periodic ``events_sweep``: the backstop, not the mechanism.
+
+    The reads are a batch at a time (an index range scan from where the last batch ended: rows
+    just marked processed stay in the partial index until vacuum, and scanning them once per
+    event made ingest quadratic), ingested a few at a time in one transaction, locked ``SKIP
+    LOCKED`` so parallel runs never handle one twice; when one of them fails, that transaction
+    rolls back and its events are ingested one per transaction instead. After
+    ``INGEST_FANOUT_AFTER`` events a task kicks the next slot (up to
+    ``settings.OMNICO_INGEST_SLOTS``) to add a parallel worker. Past ``limit`` events it queues
+    a fresh task and returns.
     """
-    _kick_clear(KICK_KEY.format(slot=slot))  # events stored from now on kick again
+    try:
+        _kick_clear(_kick_key(slot))  # events stored from now on kick again
+        return _ingest_pending_run(slot=slot, limit=limit)
+    except Exception:
+        if not _eager():  # embedded: no queue to lose a task in; the scheduler's sweep runs
+            ingest_kick(slot=slot, countdown=INGEST_RETRY_SECONDS)
+        raise
+
+
+def _ingest_pending_run(*, slot: int, limit: int) -> int:
     slots = max(1, getattr(settings, "OMNICO_INGEST_SLOTS", 1))
     handled = 0
     since = None

@@ -3,6 +3,7 @@ sweep for replies whose task or worker was lost; providers' delivery updates mov
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -24,11 +25,23 @@ from tickets.delivery import (
 from tickets.models import Message, Ticket
 from tickets.services import message_add_outbound
 
+logger = logging.getLogger(__name__)
+
 
 def _enqueue_delivery(message_id: int) -> None:
+    transaction.on_commit(lambda: _queue_delivery(message_id))
+
+
+def _queue_delivery(message_id: int) -> None:
+    """Queue the delivery task after commit. A broker that refuses it must not turn the agent's
+    stored reply into an error page: the reply stays pending, never claimed, and
+    ``outbound_sweep`` queues it again."""
     from channels_adapters.tasks import deliver_message
 
-    transaction.on_commit(lambda: deliver_message.delay(message_id))
+    try:
+        deliver_message.delay(message_id)
+    except Exception as exc:
+        logger.warning("could not queue delivery of message %s: %s", message_id, type(exc).__name__)
 
 
 def _apply_update(account: ChannelAccount, update: DeliveryUpdate) -> int:
@@ -79,6 +92,15 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
             return message_fail(message_id=message_id, reason=str(exc))
         message_note_delivery_error(message_id=message_id, error=str(exc))
         raise
+    except Exception as exc:
+        # Not a provider's answer (a bug, a lost connection): no task retries it, and the sweep
+        # would show it failed only after OUTBOUND_GIVE_UP_AFTER. The provider may have taken
+        # it, so it is not sent again by itself: the chat box shows it failed, with retry.
+        logger.warning("sending message %s failed: %s", message_id, type(exc).__name__)
+        return message_fail(
+            message_id=message_id,
+            reason=_("Sending was interrupted. Press retry to send this reply again."),
+        )
     return message_mark_sent(message=message, external_id=external_id)
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,13 +24,13 @@ from tickets.models import Message, Ticket, TicketStatus
 def queued(monkeypatch):
     """The full stack's behaviour: tasks are queued, not run; records what was queued."""
     celery_app.conf.task_always_eager = False  # the autouse eager_celery fixture restores it
-    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{slot}}")
+    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{db}}:{{slot}}")
     sent: list[tuple] = []
     monkeypatch.setattr(tasks.ingest_pending, "delay", lambda *a: sent.append(("pending", *a)))
     monkeypatch.setattr(tasks.ingest_event, "delay", lambda *a: sent.append(("event", *a)))
     yield sent
     for slot in range(8):
-        inbound._kick_clear(inbound.KICK_KEY.format(slot=slot))
+        inbound._kick_clear(inbound._kick_key(slot))
 
 
 def _api(n: int, customer: str = "c-1") -> bytes:
@@ -277,3 +277,76 @@ def test_a_backlog_of_more_than_two_reads_is_worked_to_the_last_event(
 
     assert not InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).exists()
     assert Message.objects.count() == 260
+
+
+def test_a_task_that_dies_mid_way_kicks_its_slot_again_and_the_retry_finishes(
+    channel, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The task clears its kick first; when the database failed under it after one chunk, the
+    # other events stayed pending with no task queued and no kick left for the next event.
+    account = channel("api")
+    for n in range(3 * services.INGEST_TXN_EVENTS):
+        _store(account, n, capture=django_capture_on_commit_callbacks)
+    queued.clear()
+    monkeypatch.setattr(
+        tasks.ingest_pending,
+        "apply_async",
+        lambda args, countdown: queued.append(("pending later", *args, countdown)),
+    )
+    real = inbound._ingest_together
+    calls = []
+
+    def database_gone_after_one_chunk(ids):
+        calls.append(ids)
+        if len(calls) > 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(ids)
+
+    monkeypatch.setattr(inbound, "_ingest_together", database_gone_after_one_chunk)
+    monkeypatch.setattr(inbound, "event_ingest", database_gone_after_one_chunk)
+    with pytest.raises(OperationalError):
+        services.events_ingest_pending(slot=0)
+
+    assert queued[-1] == ("pending later", 0, inbound.INGEST_RETRY_SECONDS)
+    assert Message.objects.count() == services.INGEST_TXN_EVENTS
+    monkeypatch.setattr(inbound, "_ingest_together", real)
+    assert services.events_ingest_pending(slot=0) == 2 * services.INGEST_TXN_EVENTS
+    assert not InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).exists()
+
+
+def test_a_kick_the_broker_refused_is_taken_back_so_the_next_event_kicks_again(
+    channel, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    account = channel("api")
+    recorded = tasks.ingest_pending.delay
+
+    def broker_down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.ingest_pending, "delay", broker_down)
+    _store(account, 1, capture=django_capture_on_commit_callbacks)
+    monkeypatch.setattr(tasks.ingest_pending, "delay", recorded)  # the broker is back
+
+    _store(account, 2, capture=django_capture_on_commit_callbacks)
+
+    assert queued == [("pending", 0)]  # not suppressed for KICK_TTL_SECONDS by a dead kick
+    assert services.events_ingest_pending(slot=0) == 2
+
+
+def test_another_installations_kick_on_a_shared_redis_does_not_hold_back_this_ones(
+    channel, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    # One Redis for two databases (two installations, or a test run beside the bench): the
+    # other one's queued task never reads this table, so its kick must not count here.
+    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{db}}:{{slot}}")
+    account = channel("api")
+    with monkeypatch.context() as m:
+        m.setitem(connection.settings_dict, "NAME", "another_installation")
+        assert services.ingest_kick(slot=0)
+    queued.clear()
+
+    _store(account, 1, capture=django_capture_on_commit_callbacks)
+
+    assert queued == [("pending", 0)]
+    for name in ("another_installation", connection.settings_dict["NAME"]):
+        inbound._kick_clear(inbound.KICK_KEY.format(db=name, slot=0))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from channels_adapters import services
+from channels_adapters import services, tasks
+from channels_adapters.registry import get_adapter
 from channels_adapters.signing import sign
 from customers.services import customer_resolve
 from tests.channels_adapters.conftest import SECRET
@@ -210,3 +213,41 @@ def test_register_webhook_admin_action_calls_set_webhook(channel, fake, admin_cl
     assert call.data["url"] == "http://testserver/hooks/telegram/telegram-main/"
     assert call.data["secret_token"] == SECRET
     assert "webhook registered" in response.content.decode()
+
+
+def test_a_send_that_raises_unexpectedly_shows_the_reply_failed_at_once(
+    channel, fake, reply, monkeypatch
+):
+    # Not a DeliveryError (a bug, a dropped connection): the task ended with the reply claimed
+    # and pending, and nothing showed it failed until the sweep's hour was over.
+    account = channel("api")
+
+    def broken(self, account, message, recipient):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(type(get_adapter("api")), "send", broken)
+
+    message = reply(account)
+
+    assert message.delivery == Message.Delivery.FAILED
+    assert "retry" in message.delivery_error
+
+
+def test_a_broker_refusing_the_delivery_task_leaves_the_reply_to_the_sweep(
+    channel, fake, reply, monkeypatch
+):
+    account = channel("api")
+    queue = tasks.deliver_message.delay
+
+    def broker_down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.deliver_message, "delay", broker_down)
+    message = reply(account)  # stored; the agent gets no error page for it
+    assert (message.delivery, message.delivery_attempts) == (Message.Delivery.PENDING, 0)
+
+    monkeypatch.setattr(tasks.deliver_message, "delay", queue)
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert services.outbound_sweep() == (1, 0)
+    message.refresh_from_db()
+    assert message.delivery == Message.Delivery.SENT

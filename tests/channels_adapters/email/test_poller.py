@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import uuid
 from email.message import EmailMessage
 
 import pytest
@@ -308,3 +309,34 @@ def test_batches_keep_order_and_bounds():
         [6],
     ]
     assert poller._batches({}, [], count=2, limit=50) == []
+
+
+def test_a_poll_that_dies_after_a_batch_leaves_that_batch_queued_for_ingest(
+    mail_account, dovecot, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The full stack (tasks queued, not run): the mails of a committed batch are events with
+    an ingest task queued, though the poll itself failed on the next batch."""
+    from channels_adapters import services, tasks
+    from channels_adapters.services import inbound
+    from omnico.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False  # the autouse eager_celery fixture restores it
+    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{db}}:{{slot}}")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.ingest_pending, "delay", queued.append)
+    append(dovecot, mail_account.imap_folder, *[mail(n) for n in range(1, 6)])
+
+    def dropping(account):  # the sizes, the first batch of two, then the line drops
+        return DroppingClient(poller.imap_connect(account), fetches=2)
+
+    try:
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
+            poller.mailbox_poll(account=mail_account, batch_size=2, connect=dropping)
+
+        pending = InboundEvent.objects.filter(channel_account=mail_account, status="pending")
+        assert pending.count() == 2
+        assert queued == [0]  # one ingest task for the batch, queued when it committed
+        assert services.events_ingest_pending(slot=0) == 2
+        assert Message.objects.filter(channel_account=mail_account).count() == 2
+    finally:
+        inbound._kick_clear(inbound._kick_key(0))
