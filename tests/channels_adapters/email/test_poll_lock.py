@@ -258,3 +258,37 @@ def test_the_lock_is_held_by_one_session_at_a_time_and_freed_when_it_ends(mail_a
             assert second is None
     with mail_poll_lock(account=mail_account) as again:
         assert again is not None
+
+
+def test_a_poll_whose_lock_was_lost_stops_before_its_next_batch(mail_account, dovecot):
+    """A lock gone with its connection (database restart, pg_terminate_backend) may already be
+    another poll's: this one stores what it fetched and fetches no more."""
+    from django.db import connection
+
+    from channels_adapters.email.poll_lock import ADVISORY_NAMESPACE, PollLockLost
+
+    append(dovecot, mail_account.imap_folder, *[mail(n) for n in range(1, 5)])
+
+    class LosingTheLock(DroppingClient):
+        def fetch(self, messages, data, *args, **kwargs):
+            if data == ["BODY.PEEK[]"]:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
+                        [ADVISORY_NAMESPACE, mail_account.pk],
+                    )
+                    assert cursor.fetchall() == [(True,)]
+            return super().fetch(messages, data, *args, **kwargs)
+
+    with pytest.raises(PollLockLost):
+        poller.mailbox_poll(
+            account=mail_account,
+            batch_size=2,
+            connect=lambda account: LosingTheLock(poller.imap_connect(account), fetches=10**6),
+        )
+
+    assert MailboxCursor.objects.get(mail_account=mail_account).last_uid == 2
+    assert InboundEvent.objects.filter(channel_account=mail_account).count() == 2
+    result = poller.mailbox_poll(account=mail_account)
+    assert (result.fetched, result.stored) == (2, 2)
