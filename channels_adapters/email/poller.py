@@ -157,8 +157,10 @@ def _queue_left_events(account: MailAccount) -> None:
     """Queue ingest now for the account's events still pending. A poll killed between a
     batch's commit and its after-commit kick left its events with no task; without this they
     would wait for the periodic sweep. The kick is coalesced (one ``SET NX`` when a task is
-    already queued), so pending events that do have a task cost nothing more; that is why
-    there is no age threshold, which would delay exactly a poller restarted at once."""
+    already queued; at most one more task when one is already working them), so pending events
+    that do have a task cost next to nothing. That is why there is no age threshold: it would
+    delay exactly the events of a poller restarted at once. Embedded (eager Celery) the kick
+    ingests them here, before the poll."""
     if InboundEvent.objects.filter(
         channel_account=account, status=InboundEvent.Status.PENDING
     ).exists():
