@@ -20,12 +20,17 @@ from omnico.core.env import (
     env_int,
     env_list,
     env_str,
+    owner_only,
     persistent_secret,
+    private_dir,
+    private_file,
     random_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("OMNICO_VAR_DIR", str(BASE_DIR / "var")))
+if VAR_DIR.exists():  # secrets, database, media: owner-only (0700), also when made earlier
+    private_dir(VAR_DIR)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = persistent_secret("SECRET_KEY", VAR_DIR / "secret_key", generate=random_secret_key)
@@ -118,11 +123,16 @@ if DATABASE_URL:
                 "timeout": 10,
             }
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The database is created owner-only (SQLite gives its -wal and -shm files the same mode),
+    # in an owner-only directory; one left readable by an older version is fixed here.
+    SQLITE_PATH = private_file(private_dir(VAR_DIR) / "omnico.sqlite3")
+    for _journal in ("omnico.sqlite3-wal", "omnico.sqlite3-shm"):
+        if (VAR_DIR / _journal).exists():
+            owner_only(VAR_DIR / _journal)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "omnico.sqlite3",
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -258,6 +268,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024,
 OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])
 #: The largest file fetched from a channel's servers (a Telegram file, a WhatsApp media).
 OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 * 1024, minimum=1024)
+#: Fetched attachments and their folders are the owner's only, like the rest of var/: files are
+#: served to signed-in agents by the attachment view, never by a web server reading the folder.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LOGGING = {
     "version": 1,
