@@ -208,14 +208,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in attempts (agent screen and admin alike) go through django-axes first: after
 # OMNICO_LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
-# refused for OMNICO_LOGIN_COOLOFF_MINUTES (a staff user can lift it in the admin: Axes).
+# refused for OMNICO_LOGIN_COOLOFF_MINUTES (a staff user can lift it in the admin: Axes); after
+# OMNICO_LOGIN_USERNAME_FAILURE_LIMIT from any addresses, the username is (omnico/lockout.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("OMNICO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("OMNICO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+OMNICO_LOGIN_USERNAME_FAILURE_LIMIT = env_int(
+    "OMNICO_LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=AXES_FAILURE_LIMIT
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "omnico.lockout.LockoutHandler"
+# The address is REMOTE_ADDR, never a header a client can write: the server (``manage.py
+# serve``) puts the forwarded address there only for a request from OMNICO_TRUSTED_PROXIES.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -252,7 +260,16 @@ WHITENOISE_AUTOREFRESH = DEBUG
 HTTPS = env_bool("OMNICO_HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS and env_bool("OMNICO_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^hooks/"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Addresses (or networks) of the reverse proxies in front of Omnico, comma separated; default
+# none. Only a request from one of them has its X-Forwarded-For / X-Forwarded-Proto believed:
+# the server then gives the app the client's address and scheme (uvicorn's proxy headers), so
+# the sign-in lockout and the webhook rate limit count real addresses. Anyone else's forwarded
+# headers are ignored. Without a list, OMNICO_HTTPS still believes X-Forwarded-Proto as before
+# (it only tells whether the client's own connection was HTTPS: a liar skips its own redirect).
+OMNICO_TRUSTED_PROXIES = env_list("OMNICO_TRUSTED_PROXIES", [])
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS and not OMNICO_TRUSTED_PROXIES else None
+)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("OMNICO_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
