@@ -19,6 +19,7 @@ from omnico.core.env import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_str,
     owner_only,
     persistent_secret,
@@ -280,6 +281,19 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+
+# --- Webhooks (README, "Security") ------------------------------------------------------------
+#: Webhook POSTs are answered by a lean ASGI path (channels_adapters/asgi.py); off, Django's
+#: full stack answers them, identically but slower.
+OMNICO_WEBHOOK_FAST_PATH = env_bool("OMNICO_WEBHOOK_FAST_PATH", True)
+#: The API channel's largest body (Telegram, WhatsApp and Messenger have their providers' own).
+OMNICO_API_MAX_BODY_BYTES = env_int("OMNICO_API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+#: Webhook requests allowed per account (the URL's channel and name) and per client address,
+#: in fixed windows; over it the answer is 429 with Retry-After and providers retry later.
+#: Counted in Redis in the full stack (shared by every web process), in memory when embedded.
+OMNICO_WEBHOOK_RATE_PER_ACCOUNT = env_rate("OMNICO_WEBHOOK_RATE_PER_ACCOUNT", "20000/minute")
+OMNICO_WEBHOOK_RATE_PER_ADDRESS = env_rate("OMNICO_WEBHOOK_RATE_PER_ADDRESS", "20000/minute")
+OMNICO_WEBHOOK_RATE_STORAGE = REDIS_URL or "memory://"
 #: Hosts (and their subdomains) Messenger attachments are fetched from: Meta's CDN links
 #: expire, so the file is kept. A link to any other host stays a link.
 OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])

@@ -56,6 +56,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate such as ``600/minute`` or ``50 per second`` (the ``limits`` library's notation)."""
+    from limits import parse
+
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(
+            f"{name} must be a rate such as 600/minute or 50/second, got {raw!r}"
+        ) from None
+    return raw
+
+
 def persistent_secret(name: str, path: Path, *, generate) -> str:
     """Read ``name`` from the environment, else a value generated once and kept in ``path``
     (owner-only, like the directory it is in)."""
