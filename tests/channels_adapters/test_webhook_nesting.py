@@ -53,3 +53,24 @@ def _nested_mail(depth: int) -> bytes:
     tail = b"Content-Type: text/plain\r\n\r\nhi\r\n"
     closing = b"".join(b"--b%d--\r\n" % level for level in reversed(range(depth)))
     return head + b"MIME-Version: 1.0\r\n" + b"".join(parts) + tail + closing
+
+
+def test_the_batch_ingest_fails_only_the_nested_event_and_goes_on(db):
+    account = make_channel("api")
+    good = [
+        InboundEvent.objects.create(
+            channel_account=account,
+            dedupe_key=f"message:m-{n}",
+            body=b'{"id": "m-%d", "customer": {"id": "c-1"}, "text": "hi"}' % n,
+        )
+        for n in range(3)
+    ]
+    deep = InboundEvent.objects.create(
+        channel_account=account, dedupe_key="deep", body=_nested(100_000)
+    )
+
+    services.events_ingest_pending()
+
+    statuses = dict(InboundEvent.objects.values_list("pk", "status"))
+    assert statuses[deep.pk] == InboundEvent.Status.FAILED
+    assert {statuses[e.pk] for e in good} == {InboundEvent.Status.PROCESSED}
