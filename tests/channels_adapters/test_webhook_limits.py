@@ -20,12 +20,17 @@ from tests.channels_adapters.conftest import signature_headers
 MIB = 1024 * 1024
 
 
+def _forget_counts() -> None:
+    if limiter := throttle._limiters.get("memory://"):
+        limiter.storage.reset()
+
+
 @pytest.fixture(autouse=True)
 def counts_in_memory(settings):
     settings.OMNICO_WEBHOOK_RATE_STORAGE = "memory://"
-    throttle._limiter("memory://").storage.reset()
+    _forget_counts()
     yield
-    throttle._limiter("memory://").storage.reset()
+    _forget_counts()
 
 
 def _message(n: int = 1, pad: int = 0) -> bytes:
@@ -176,3 +181,46 @@ def test_in_the_full_stack_the_count_is_kept_in_redis(channel, client, settings)
     assert statuses == [200, 200, 429]
     keys = redis.Redis.from_url(django_settings.REDIS_URL).keys(f"omnico-hooks*{address}*")
     assert keys
+
+
+def test_the_first_burst_builds_one_counter_even_on_many_threads(monkeypatch, settings):
+    """A burst's first requests arrive together, each on its own thread."""
+    import threading
+    import time as real_time
+
+    built = []
+    real = throttle.storage_from_string
+
+    def slow_storage(uri, **options):
+        built.append(uri)
+        real_time.sleep(0.05)  # a client library being imported meanwhile
+        return real(uri, **options)
+
+    monkeypatch.setattr(throttle, "storage_from_string", slow_storage)
+    monkeypatch.setattr(throttle, "_limiters", {})
+    answers = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(
+                throttle.webhook_throttle(kind="api", name="burst", address="203.0.113.1")
+            )
+        )
+        for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert built == ["memory://"]
+    assert answers == [None] * 16
+
+
+def test_a_counter_that_cannot_be_built_lets_webhooks_in(monkeypatch, channel, post_hook):
+    def broken(uri, **options):
+        raise RuntimeError("The minimum version of 3.0 for 'redis' could not be found")
+
+    monkeypatch.setattr(throttle, "storage_from_string", broken)
+    monkeypatch.setattr(throttle, "_limiters", {})
+
+    assert post_hook(channel("api"), _message()).status_code == 200
