@@ -49,7 +49,10 @@ def _queue_delivery(message_id: int, *, attempt: int) -> None:
     from channels_adapters.tasks import deliver_message
 
     try:
-        deliver_message.delay(message_id, attempt=attempt)
+        if attempt:
+            deliver_message.delay(message_id, attempt=attempt)
+        else:  # a first try: the task's retry number, 0, is its token
+            deliver_message.delay(message_id)
     except Exception as exc:
         logger.warning("could not queue delivery of message %s: %s", message_id, type(exc).__name__)
 

@@ -201,14 +201,14 @@ def test_a_requeued_reply_is_not_queued_again_at_every_sweep(channel, fake, monk
     account = channel("api")
     reply = _pending_reply(account, age=timedelta(minutes=5))
     queued = []
-    monkeypatch.setattr(tasks.deliver_message, "delay", lambda *a, **kw: queued.append(kw))
+    monkeypatch.setattr(tasks.deliver_message, "delay", lambda *a, **kw: queued.append((a, kw)))
 
     assert services.outbound_sweep() == (1, 0)
     assert services.outbound_sweep() == (0, 0)  # its task is not overdue yet
     _time_passes(reply, since_due=OVERDUE)
     assert services.outbound_sweep() == (1, 0)  # that one was lost too
 
-    assert queued == [{"attempt": 0}, {"attempt": 0}]
+    assert queued == [((reply.pk,), {}), ((reply.pk,), {})]
 
 
 def test_the_schedule_retries_a_dead_workers_reply_within_a_minute_of_its_claim():
