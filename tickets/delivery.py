@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from configuration.models import ChannelAccount
@@ -74,6 +74,25 @@ def message_delivery_claim(
     message.delivery_attempts = expected + 1
     message.delivery_claimed_until = message.delivery_next_at = until
     return message
+
+
+def message_delivery_unclaim(*, message: Message) -> bool:
+    """Give back a claim under which no provider was called (the send failed before it, say on
+    a dropped database connection): the attempt is not counted and the reply is due at once, so
+    a retry of the same task, or the sweep, sends it. Only the claim ``message`` holds is given
+    back; True when it was."""
+    return bool(
+        Message.objects.filter(
+            pk=message.pk,
+            delivery=Message.Delivery.PENDING,
+            delivery_attempts=message.delivery_attempts,
+            delivery_claimed_until=message.delivery_claimed_until,
+        ).update(
+            delivery_attempts=F("delivery_attempts") - 1,
+            delivery_claimed_until=None,
+            delivery_next_at=timezone.now(),
+        )
+    )
 
 
 def message_note_delivery_error(*, message_id: int, error: str, retry_at: datetime) -> None:

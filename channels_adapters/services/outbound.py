@@ -9,6 +9,7 @@ twice by two tasks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from datetime import timedelta
@@ -26,6 +27,7 @@ from tickets.delivery import (
     message_delivery_claim,
     message_delivery_requeued,
     message_delivery_reset,
+    message_delivery_unclaim,
     message_fail,
     message_mark_sent,
     message_note_delivery_error,
@@ -113,18 +115,29 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
     is recorded on the message and ``DeliveryRetry`` tells the task when to run again; after
     ``DELIVERY_MAX_ATTEMPTS`` the message is failed with the provider's own answer. So "failed"
     always follows a real provider answer, never a lost task (the sweep re-queues those).
+
+    Anything else is not a provider's answer. Before the provider is called (the recipient's
+    lookup: a dropped database connection) the claim is given back and the error raised, for the
+    task's retry or the sweep. During the call (a bug in an adapter, a connection dropped
+    mid-request, the soft time limit) the provider may have taken it: the reply is shown failed
+    at once with a retry button rather than sent again by itself.
     """
     message = message_delivery_claim(message_id=message_id, attempt=attempt)
     if message is None:
         return None
     account = message.channel_account
-    # Before the provider is called nothing can have gone out: a database error here (a
-    # dropped connection) leaves the claim to expire and the sweep sends it again.
-    recipient = (
-        Identity.objects.filter(customer_id=message.ticket.customer_id, kind=account.kind)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    try:
+        recipient = (
+            Identity.objects.filter(customer_id=message.ticket.customer_id, kind=account.kind)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+    except Exception:
+        # Nothing went out yet (a dropped database connection): the claim is given back, so a
+        # retry of this task sends it; if the database refuses that too, the claim expires.
+        with contextlib.suppress(Exception):
+            message_delivery_unclaim(message=message)
+        raise
     try:
         if recipient is None:
             raise DeliveryError(_("The customer has no address on this channel."), permanent=True)

@@ -224,3 +224,32 @@ def test_the_schedule_retries_a_dead_workers_reply_within_a_minute_of_its_claim(
         services.DELIVERY_MAX_BACKOFF
     )
     assert visibility >= 2 * (services.DELIVERY_MAX_BACKOFF + tasks.DELIVERY_TIME_LIMIT)
+
+
+def test_a_database_error_before_the_send_gives_the_claim_back(channel, fake, monkeypatch):
+    from django.db import OperationalError
+
+    from channels_adapters.services import outbound
+
+    account = channel("api")
+    reply = _pending_reply(account)
+
+    class Dropped:
+        class objects:  # noqa: N801
+            @staticmethod
+            def filter(**kwargs):
+                raise OperationalError("terminating connection due to administrator command")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbound, "Identity", Dropped)
+        with pytest.raises(OperationalError):
+            services.message_deliver(message_id=reply.pk, attempt=0)
+
+    reply.refresh_from_db()
+    assert (reply.delivery_attempts, reply.delivery_claimed_until) == (0, None)
+    assert fake.requests == []
+    # The task's one retry on a dropped connection (same token) sends it, once.
+    services.message_deliver(message_id=reply.pk, attempt=0)
+    reply.refresh_from_db()
+    assert (reply.delivery, reply.delivery_attempts) == (Message.Delivery.SENT, 1)
+    assert len(fake.calls("callback")) == 1
