@@ -4,18 +4,20 @@ Group names live here. ``publish`` sends a bare event (ids only, plus an ``event
 group only after the surrounding transaction commits, so no browser ever sees a change that was
 rolled back, and nothing is rendered where the event happens (a Celery worker, a view).
 
-Fragments are rendered where the sockets are: a consumer asks ``render(message, language)``,
-which runs the *renderer* registered for the event type (``inbox/realtime.py`` registers the
-agent screen's) at most once per event and language in that process, shared by every socket
-of the process (a small memo keyed by the event uuid). A process with no socket in the group
-renders nothing. A message may also arrive pre-rendered (``"html": {"en": ..., "tr": ...}``,
-e.g. toasts whose text is a lazy translation); it is forwarded as is.
+Who receives it: not the sockets. Each web process subscribes one channel per group its sockets
+are in (``omnico.core.realtime_hub``), so an event is one channel-layer message per web process;
+the process renders the frame there once per language its sockets need, with the *renderer*
+registered for the event type (``inbox/realtime.py`` registers the agent screen's), and hands it
+to its sockets, which coalesce what a slow connection has not taken yet. A process with no
+socket in the group gets and renders nothing. A message may also arrive pre-rendered
+(``"html": {"en": ..., "tr": ...}``, e.g. toasts whose text is a lazy translation); it is
+forwarded as is.
 
 Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived event loop in a
 background thread per process, so the Redis connections are reused instead of one new
 connection per publish; events are sent in the order they were committed. The in-memory layer
 (embedded mode and tests without Redis) is in-process and loop-bound, so it is sent to in the
-caller's thread as before.
+caller's thread.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
@@ -203,17 +206,15 @@ def flush(timeout: float = 2.0) -> bool:
 atexit.register(flush)
 
 
-# --- rendering (where the consumers are) ----------------------------------------------------
-
-#: ``(event uuid, language) -> future text``, shared by the consumers of this process.
-_MEMO_SIZE = 2048
-_memo: collections.OrderedDict[tuple[str, str], asyncio.Future] = collections.OrderedDict()
+# --- rendering (where the sockets are) -----------------------------------------------------
 
 
 async def render(message: dict[str, Any], language: str) -> str | None:
     """The frame for ``message`` in ``language``; None when there is nothing to send.
 
-    Raises ``NotRendered`` when no renderer knows the event or rendering failed.
+    Called by the process's hub (``omnico.core.realtime_hub``) once per event and language,
+    whatever the number of sockets. Raises ``NotRendered`` when no renderer knows the event or
+    rendering failed.
     """
     html = message.get("html")
     if isinstance(html, dict) and html:
@@ -221,22 +222,6 @@ async def render(message: dict[str, Any], language: str) -> str | None:
     renderer = _renderers.get(message.get("type", ""))
     if renderer is None:
         raise NotRendered(message.get("type"))
-    event_id = message.get("event")
-    if not event_id:
-        return await _render_in_thread(renderer, message, language)
-    key = (str(event_id), language)
-    future = _memo.get(key)
-    if future is None or future.get_loop() is not asyncio.get_running_loop():
-        future = asyncio.ensure_future(_render_in_thread(renderer, message, language))
-        _memo[key] = future
-        while len(_memo) > _MEMO_SIZE:
-            _memo.popitem(last=False)
-    return await asyncio.shield(future)
-
-
-async def _render_in_thread(renderer: Renderer, message: dict[str, Any], language: str):
-    from channels.db import database_sync_to_async
-
     try:
         return await database_sync_to_async(renderer)(message, language)
     except Exception as exc:  # a broken template must not lose the event: re-fetch instead
