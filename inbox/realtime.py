@@ -59,7 +59,13 @@ def _row_context(ticket: Ticket, *, created: bool) -> dict[str, Any]:
     }
 
 
-@realtime.register("inbox.ticket")
+def _either_created(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    return {**later, "created": bool(earlier.get("created") or later.get("created"))}
+
+
+# A row, a message, a panel show the object as it is when rendered: of several events about one
+# that wait together, the last is rendered (a new ticket's row keeps its "new" mark).
+@realtime.register("inbox.ticket", key=lambda event: event["ticket_id"], merge=_either_created)
 def render_inbox_ticket(event: dict[str, Any], language: str) -> str | None:
     ticket = inbox_row(event["ticket_id"])
     if ticket is None:  # deleted since
@@ -67,7 +73,7 @@ def render_inbox_ticket(event: dict[str, Any], language: str) -> str | None:
     return render_in(language, _row_context(ticket, created=bool(event.get("created"))))
 
 
-@realtime.register("ticket.message")
+@realtime.register("ticket.message", key=lambda event: event["message_id"])
 def render_ticket_message(event: dict[str, Any], language: str) -> str | None:
     message = message_for_render(event["message_id"])
     if message is None:
@@ -84,7 +90,7 @@ def render_ticket_message(event: dict[str, Any], language: str) -> str | None:
     )
 
 
-@realtime.register("ticket.changed")
+@realtime.register("ticket.changed", key=lambda event: event["ticket_id"])
 def render_ticket_changed(event: dict[str, Any], language: str) -> str | None:
     return render_in(language, {"kind": "refresh", "ticket_id": event["ticket_id"]})
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -49,7 +50,15 @@ Renderer = Callable[[dict[str, Any], str], str | None]
 #: one (no database: decided from the payload alone), e.g. a changed ticket's list row.
 Fanout = Callable[[str, dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]
 
+#: ``event -> key``: events of one type with the same key render the same thing (the row of one
+#: ticket): of several waiting together only the last is rendered, since a renderer reads the
+#: object as it is now. None: every event is rendered.
+Coalesce = Callable[[dict[str, Any]], Any]
+#: ``(earlier, later) -> event``: what the two coalesced events render as (default: ``later``).
+Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
 _renderers: dict[str, Renderer] = {}
+_coalesce: dict[str, tuple[Coalesce, Merge | None]] = {}
 _fanouts: dict[str, Fanout] = {}
 
 
@@ -84,14 +93,38 @@ def visitor_group(session_key: str) -> str:
     return f"visitor.{session_key}"
 
 
-def register(event_type: str) -> Callable[[Renderer], Renderer]:
-    """Decorator: ``fn(event, language) -> str | None`` renders ``event_type``."""
+def register(
+    event_type: str, *, key: Coalesce | None = None, merge: Merge | None = None
+) -> Callable[[Renderer], Renderer]:
+    """Decorator: ``fn(event, language) -> str | None`` renders ``event_type``; ``key`` and
+    ``merge`` say which events waiting together it renders once (see ``Coalesce``)."""
 
     def decorate(fn: Renderer) -> Renderer:
         _renderers[event_type] = fn
+        if key is not None:
+            _coalesce[event_type] = (key, merge)
         return fn
 
     return decorate
+
+
+def coalesce(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` (in the order they came) less those a later one makes redundant; a merged
+    event takes the place of the later one."""
+    if len(events) < 2:
+        return events
+    kept: dict[Any, dict[str, Any]] = {}
+    for n, event in enumerate(events):
+        kind = event.get("type", "")
+        rule = _coalesce.get(kind)
+        if rule is None:
+            kept[n] = event
+            continue
+        key_of, merge = rule
+        key = (kind, key_of(event))
+        earlier = kept.pop(key, None)
+        kept[key] = event if earlier is None or merge is None else merge(earlier, event)
+    return list(kept.values())
 
 
 def fanout(event_type: str) -> Callable[[Fanout], Fanout]:
@@ -208,22 +241,65 @@ atexit.register(flush)
 
 # --- rendering (where the sockets are) -----------------------------------------------------
 
+#: Renders run on their own threads, not on the thread Django's sync views share, so a burst of
+#: pushes never queues behind page requests (or they behind it). Per process (re-made after a
+#: fork); two threads overlap one render's database round trip with another's work.
+_executor: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
 
-async def render(message: dict[str, Any], language: str) -> str | None:
-    """The frame for ``message`` in ``language``; None when there is nothing to send.
+
+def _render_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="omnico-render")
+        _executor = (os.getpid(), pool)
+    return _executor[1]
+
+
+async def render_many(
+    events: list[dict[str, Any]], language: str
+) -> list[str | None | NotRendered]:
+    """The frame of each of ``events`` in ``language`` (in one hop to a render thread): text,
+    None when there is nothing to send (the object is gone), or a ``NotRendered`` when no
+    renderer knows the event or rendering failed (the page should re-fetch instead).
 
     Called by the process's hub (``omnico.core.realtime_hub``) once per event and language,
-    whatever the number of sockets. Raises ``NotRendered`` when no renderer knows the event or
-    rendering failed.
+    whatever the number of sockets.
     """
-    html = message.get("html")
-    if isinstance(html, dict) and html:
-        return html.get(language) or next(iter(html.values()))
-    renderer = _renderers.get(message.get("type", ""))
-    if renderer is None:
-        raise NotRendered(message.get("type"))
-    try:
-        return await database_sync_to_async(renderer)(message, language)
-    except Exception as exc:  # a broken template must not lose the event: re-fetch instead
-        logger.exception("rendering realtime event %s failed", message.get("type"))
-        raise NotRendered(message.get("type")) from exc
+    frames: list[Any] = [None] * len(events)
+    todo = []
+    for n, event in enumerate(events):
+        html = event.get("html")
+        if isinstance(html, dict) and html:  # pre-rendered
+            frames[n] = html.get(language) or next(iter(html.values()))
+        elif event.get("type", "") in _renderers:
+            todo.append(n)
+        else:
+            frames[n] = NotRendered(event.get("type"))
+    if todo:
+
+        def run() -> list[Any]:
+            out = []
+            for n in todo:
+                event = events[n]
+                try:
+                    out.append(_renderers[event["type"]](event, language))
+                except Exception as exc:  # a broken template must not lose the event
+                    logger.exception("rendering realtime event %s failed", event.get("type"))
+                    out.append(NotRendered(event.get("type")))
+                    del exc
+            return out
+
+        rendered = await database_sync_to_async(
+            run, thread_sensitive=False, executor=_render_executor()
+        )()
+        for n, frame in zip(todo, rendered, strict=True):
+            frames[n] = frame
+    return frames
+
+
+async def render(message: dict[str, Any], language: str) -> str | None:
+    """The frame for one event (see ``render_many``); raises ``NotRendered``."""
+    (frame,) = await render_many([message], language)
+    if isinstance(frame, NotRendered):
+        raise frame
+    return frame

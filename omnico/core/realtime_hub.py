@@ -62,8 +62,8 @@ class Hub:
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.members: dict[str, set[Member]] = {}
-        #: group -> (the hub's channel subscribed to it, the task reading that channel)
-        self.readers: dict[str, tuple[str, asyncio.Task]] = {}
+        #: group -> the hub's channel subscribed to it and the tasks that read and deliver
+        self.readers: dict[str, _Subscription] = {}
         self.lock = asyncio.Lock()  # subscribing and unsubscribing, one at a time
         self.renewer: asyncio.Task | None = None
 
@@ -101,57 +101,98 @@ class Hub:
             if wanted and group not in self.readers:
                 channel = await self.layer.new_channel()
                 await self.layer.group_add(group, channel)
-                self.readers[group] = (channel, asyncio.ensure_future(self._read(group, channel)))
+                self.readers[group] = _Subscription(self, group, channel)
                 if self.renewer is None or self.renewer.done():
                     self.renewer = asyncio.ensure_future(self._renew())
             elif not wanted and group in self.readers:
-                channel, task = self.readers.pop(group)
-                task.cancel()
+                subscription = self.readers.pop(group)
+                subscription.stop()
                 try:
-                    await self.layer.group_discard(group, channel)
+                    await self.layer.group_discard(group, subscription.channel)
                 except Exception:  # the membership expires on its own
                     logger.exception("realtime: leaving %s failed", group)
 
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
 
-    async def _read(self, group: str, channel: str) -> None:
-        while True:
-            try:
-                event = await self.layer.receive(channel)
-                await self._dispatch(group, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad event, or Redis gone for a moment: keep reading
-                logger.exception("realtime: reading %s failed", group)
-                await asyncio.sleep(0.5)
-
-    async def _dispatch(self, group: str, event: dict[str, Any]) -> None:
+    async def dispatch(self, group: str, events: list[dict[str, Any]]) -> None:
+        """Render ``events`` (what came in together, less what a later one replaces) once per
+        language among the group's sockets and hand each socket its frames, in order."""
         members = self.members.get(group)
         if not members:
             return
-        frames: dict[str, Any] = {}
+        events = realtime.coalesce(events)
+        frames: dict[str, list[Any]] = {}
         for language in {member.language for member in members}:
-            try:
-                frames[language] = await realtime.render(event, language)
-            except realtime.NotRendered:
-                frames[language] = FAILED
+            rendered = await realtime.render_many(events, language)
+            frames[language] = [
+                FAILED if isinstance(frame, realtime.NotRendered) else frame for frame in rendered
+            ]
         for member in list(self.members.get(group, ())):
-            try:
-                member.deliver(event, frames.get(member.language, FAILED))
-            except Exception:
-                logger.exception("realtime: delivering %s failed", event.get("type"))
+            mine = frames.get(member.language)
+            for n, event in enumerate(events):
+                try:
+                    member.deliver(event, mine[n] if mine is not None else FAILED)
+                except Exception:
+                    logger.exception("realtime: delivering %s failed", event.get("type"))
 
     async def _renew(self) -> None:
         """Re-add every subscription well before the layer's group expiry drops it."""
         every = max(60.0, getattr(self.layer, "group_expiry", 86400) / 4)
         while self.readers:
             await asyncio.sleep(every)
-            for group, (channel, _task) in list(self.readers.items()):
+            for group, subscription in list(self.readers.items()):
                 try:
-                    await self.layer.group_add(group, channel)
+                    await self.layer.group_add(group, subscription.channel)
                 except Exception:
                     logger.exception("realtime: renewing %s failed", group)
+
+
+class _Subscription:
+    """One group's channel: a reader takes events off the layer as fast as they come; a
+    dispatcher renders and delivers what has come in since its last round, so under load
+    events are rendered in batches (one hop to a render thread each) and a row changed five
+    times while the previous batch was rendering is rendered once."""
+
+    def __init__(self, hub: Hub, group: str, channel: str) -> None:
+        self.hub = hub
+        self.group = group
+        self.channel = channel
+        self.inbox: collections.deque[dict[str, Any]] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.tasks = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(self._dispatch()),
+        ]
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                self.inbox.append(await self.hub.layer.receive(self.channel))
+                self.wakeup.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis gone for a moment: keep reading
+                logger.exception("realtime: reading %s failed", self.group)
+                await asyncio.sleep(0.5)
+
+    async def _dispatch(self) -> None:
+        while True:
+            while not self.inbox:
+                self.wakeup.clear()
+                await self.wakeup.wait()
+            events = list(self.inbox)
+            self.inbox.clear()
+            try:
+                await self.hub.dispatch(self.group, events)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime: dispatching to %s failed", self.group)
 
 
 #: A frame for the outbox: text to send, or a ``Close`` to end the socket with.

@@ -150,7 +150,7 @@ def test_sockets_of_a_process_share_one_subscription_per_group_and_the_last_one_
     run(scenario)
 
 
-def test_an_event_is_rendered_once_per_language_among_the_sockets(monkeypatch):
+def test_an_event_is_rendered_once_per_language_among_the_sockets(db, monkeypatch):
     calls = []
 
     def renderer(event, language):
