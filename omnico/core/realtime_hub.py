@@ -6,10 +6,14 @@ it (``group_add``), the last one to leave unsubscribes it (``group_discard``). S
 costs the channel layer one message per web *process* that has a socket in the group, not one
 per socket, and the process fans it out locally:
 
-1. the hub's reader for the group receives the event (in order, one at a time);
-2. it renders the frame once per language among the group's local sockets
-   (``omnico.core.realtime.render``), never per socket, and not at all when none is left;
-3. it hands the event and the frame to each socket's ``deliver``, which must not wait: the
+1. the group's reader takes events off the layer as they come, in order;
+2. its dispatcher takes everything that came since its last round (one event when idle, a
+   batch under load), drops the events a later one about the same thing makes redundant
+   (``omnico.core.realtime.coalesce``: renderers read the object as it is now), and renders
+   the rest once per language among the group's local sockets in one hop to the render
+   threads (``omnico.core.realtime.render_many``), never per socket, and not at all when no
+   socket is left;
+3. it hands each event and its frame to each socket's ``deliver``, which must not wait: the
    socket puts the frame in its ``Outbox``.
 
 An ``Outbox`` holds what one socket has still to send, keyed by what each frame replaces (the
