@@ -85,17 +85,24 @@ class Hub:
         """``member`` gets the group's events from now on (subscribed when this returns)."""
         self.members.setdefault(group, set()).add(member)
         if group not in self.readers:
-            await self._settle(group)
+            try:
+                await self._settle(group)
+            except BaseException:  # the layer is down: the socket fails, nothing stays behind
+                self._forget(group, member)
+                raise
 
     async def leave(self, group: str, member: Member) -> None:
         """``member`` gets nothing more from ``group``; the last one out unsubscribes."""
+        self._forget(group, member)
+        if group not in self.members:
+            await self._settle(group)
+
+    def _forget(self, group: str, member: Member) -> None:
         members = self.members.get(group)
         if members is not None:
             members.discard(member)
             if not members:
                 del self.members[group]
-        if group not in self.members:
-            await self._settle(group)
 
     async def _settle(self, group: str) -> None:
         """Subscribe to ``group`` if a local socket is in it, else unsubscribe; one change at a
@@ -126,12 +133,14 @@ class Hub:
         if not members:
             return
         events = realtime.coalesce(events)
-        frames: dict[str, list[Any]] = {}
-        for language in {member.language for member in members}:
-            rendered = await realtime.render_many(events, language)
-            frames[language] = [
-                FAILED if isinstance(frame, realtime.NotRendered) else frame for frame in rendered
-            ]
+        languages = sorted({member.language for member in members})
+        rendered = await asyncio.gather(
+            *(realtime.render_many(events, language) for language in languages)
+        )
+        frames = {
+            language: [FAILED if isinstance(f, realtime.NotRendered) else f for f in frames]
+            for language, frames in zip(languages, rendered, strict=True)
+        }
         for member in list(self.members.get(group, ())):
             mine = frames.get(member.language)
             for n, event in enumerate(events):

@@ -191,3 +191,23 @@ def test_a_leave_racing_the_first_join_leaves_no_subscription_behind():
         assert "ticket.5" not in layer.groups
 
     run(scenario)
+
+
+def test_a_socket_that_could_not_subscribe_leaves_nothing_behind():
+    class DownLayer(InMemoryChannelLayer):
+        async def group_add(self, group, channel):
+            raise ConnectionError("redis is down")
+
+    async def scenario():
+        hub = realtime_hub.Hub.get(DownLayer())
+        member = Member()
+        try:
+            await hub.join("agents", member)
+        except ConnectionError:
+            pass
+        else:
+            raise AssertionError("join should fail")
+        assert hub.members == {}
+        assert hub.readers == {}
+
+    run(scenario)
