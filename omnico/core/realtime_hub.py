@@ -63,7 +63,14 @@ class Hub:
         weakref.WeakKeyDictionary()
     )
 
+    #: channels-redis waits for a message with ``BZPOPMIN`` blocking 5 s, and redis-py (5+)
+    #: reads every reply with a 5 s socket timeout: the two race, the read fails with a
+    #: TimeoutError, and a message popped at that moment is lost. The hub polls for 2 s.
+    poll_seconds = 2
+
     def __init__(self, layer: Any) -> None:
+        if getattr(layer, "brpop_timeout", 0) > self.poll_seconds:
+            layer.brpop_timeout = self.poll_seconds
         self.layer = layer
         self.members: dict[str, set[Member]] = {}
         #: group -> the hub's channel subscribed to it and the tasks that read and deliver

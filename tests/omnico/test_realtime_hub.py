@@ -208,3 +208,17 @@ def test_a_socket_that_could_not_subscribe_leaves_nothing_behind():
         assert hub.readers == {}
 
     run(scenario)
+
+
+def test_the_hub_waits_on_redis_for_less_than_redis_py_reads_before_timing_out():
+    """channels-redis blocks BZPOPMIN 5 s; redis-py reads with a 5 s socket timeout by default.
+    Racing, the read fails now and then and takes the message popped at that moment with it."""
+    from channels_redis.core import RedisChannelLayer
+    from redis._defaults import DEFAULT_SOCKET_TIMEOUT
+
+    async def scenario():
+        layer = RedisChannelLayer(hosts=["redis://127.0.0.1:1"])
+        realtime_hub.Hub.get(layer)
+        assert layer.brpop_timeout < DEFAULT_SOCKET_TIMEOUT
+
+    run(scenario)
