@@ -15,7 +15,9 @@ forwarded as is.
 
 Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived event loop in a
 background thread per process, so the Redis connections are reused instead of one new
-connection per publish; events are sent in the order they were committed. The in-memory layer
+connection per publish; events are sent in the order they were committed, and those committed
+while the previous send was under way go out together, one channel-layer message per group
+(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). The in-memory layer
 (embedded mode and tests without Redis) is in-process and loop-bound, so it is sent to in the
 caller's thread.
 """
@@ -108,22 +110,24 @@ def register(
     return decorate
 
 
-def coalesce(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``events`` (in the order they came) less those a later one makes redundant; a merged
-    event takes the place of the later one."""
-    if len(events) < 2:
-        return events
-    kept: dict[Any, dict[str, Any]] = {}
-    for n, event in enumerate(events):
+def coalesce(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(group, event)`` pairs in the order they came, less those a later event to the same
+    group makes redundant; a merged event takes the place of the later one."""
+    if len(items) < 2:
+        return items
+    kept: dict[Any, tuple[str, dict[str, Any]]] = {}
+    for n, (group, event) in enumerate(items):
         kind = event.get("type", "")
         rule = _coalesce.get(kind)
         if rule is None:
-            kept[n] = event
+            kept[n] = (group, event)
             continue
         key_of, merge = rule
-        key = (kind, key_of(event))
+        key = (group, kind, key_of(event))
         earlier = kept.pop(key, None)
-        kept[key] = event if earlier is None or merge is None else merge(earlier, event)
+        if earlier is not None and merge is not None:
+            event = merge(earlier[1], event)
+        kept[key] = (group, event)
     return list(kept.values())
 
 
@@ -165,6 +169,23 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
                 logger.exception("realtime push to %s failed", group)
         return
     _Sender.get().submit(messages)
+
+
+#: Events to one group that leave a process together travel as one channel-layer message of
+#: this type (``{"type": BATCH, "events": [...]}``); the receiving hub unpacks it.
+BATCH = "realtime.batch"
+BATCH_MAX = 200
+
+
+def _batched(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``messages`` as one message per group, each group's events in their order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for group, message in messages:
+        groups.setdefault(group, []).append(message)
+    return [
+        (group, events[0] if len(events) == 1 else {"type": BATCH, "events": events})
+        for group, events in groups.items()
+    ]
 
 
 class _Sender:
@@ -212,14 +233,16 @@ class _Sender:
             await self.wakeup.wait()
             self.wakeup.clear()
             while self.queue:
-                group, message = self.queue.popleft()
-                try:
-                    layer = get_channel_layer()  # settings may swap it (tests)
-                    await layer.group_send(group, message)
-                except Exception:  # a dead Redis must not stop later pushes
-                    logger.exception("realtime push to %s failed", group)
+                # What was committed meanwhile goes out together: one message per group.
+                taken = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH_MAX))]
+                for group, message in _batched(taken):
+                    try:
+                        layer = get_channel_layer()  # settings may swap it (tests)
+                        await layer.group_send(group, message)
+                    except Exception:  # a dead Redis must not stop later pushes
+                        logger.exception("realtime push to %s failed", group)
                 with self.sent:
-                    self.unsent -= 1
+                    self.unsent -= len(taken)
                     if not self.unsent:
                         self.sent.notify_all()
 

@@ -6,11 +6,12 @@ it (``group_add``), the last one to leave unsubscribes it (``group_discard``). S
 costs the channel layer one message per web *process* that has a socket in the group, not one
 per socket, and the process fans it out locally:
 
-1. the group's reader takes events off the layer as they come, in order;
-2. its dispatcher takes everything that came since its last round (one event when idle, a
+1. the group's reader takes events off the layer as they come and queues them for the hub's
+   one dispatcher, which keeps the order the process received them in across groups;
+2. the dispatcher takes everything that came since its last round (one event when idle, a
    batch under load), drops the events a later one about the same thing makes redundant
    (``omnico.core.realtime.coalesce``: renderers read the object as it is now), and renders
-   the rest once per language among the group's local sockets in one hop to the render
+   the rest once per language among the groups' local sockets in one hop to the render
    threads (``omnico.core.realtime.render_many``), never per socket, and not at all when no
    socket is left;
 3. it hands each event and its frame to each socket's ``deliver``, which must not wait: the
@@ -76,6 +77,9 @@ class Hub:
         #: group -> the hub's channel subscribed to it and the tasks that read and deliver
         self.readers: dict[str, _Subscription] = {}
         self.lock = asyncio.Lock()  # subscribing and unsubscribing, one at a time
+        self.inbox: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.dispatcher: asyncio.Task | None = None
         self.renewer: asyncio.Task | None = None
 
     @classmethod
@@ -133,26 +137,60 @@ class Hub:
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
 
-    async def dispatch(self, group: str, events: list[dict[str, Any]]) -> None:
-        """Render ``events`` (what came in together, less what a later one replaces) once per
-        language among the group's sockets and hand each socket its frames, in order."""
-        members = self.members.get(group)
-        if not members:
+    def received(self, group: str, event: dict[str, Any]) -> None:
+        """A subscription's reader got ``event`` for ``group`` (a batch is unpacked)."""
+        if event.get("type") == realtime.BATCH:
+            self.inbox.extend((group, one) for one in event.get("events") or ())
+        else:
+            self.inbox.append((group, event))
+        self.wakeup.set()
+        if self.dispatcher is None or self.dispatcher.done():
+            self.dispatcher = asyncio.ensure_future(self._dispatch_forever())
+
+    async def _dispatch_forever(self) -> None:
+        """One dispatcher for every group, so a socket gets events in the order the process
+        received them (one Redis list per process keeps publish order across groups)."""
+        while True:
+            while not self.inbox:
+                self.wakeup.clear()
+                await self.wakeup.wait()
+            items = list(self.inbox)
+            self.inbox.clear()
+            try:
+                await self.dispatch(items)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime: dispatching %s events failed", len(items))
+
+    async def dispatch(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Render ``(group, event)`` pairs (what came in together, less what a later one
+        replaces) once per language among the groups' sockets and hand each socket its
+        frames, in order."""
+        items = [
+            (group, event) for group, event in realtime.coalesce(items) if group in self.members
+        ]
+        if not items:
             return
-        events = realtime.coalesce(events)
-        languages = sorted({member.language for member in members})
+        wanted: dict[str, list[int]] = {}  # language -> indexes of the events it needs
+        for n, (group, _event) in enumerate(items):
+            for language in {member.language for member in self.members[group]}:
+                wanted.setdefault(language, []).append(n)
+        languages = sorted(wanted)
         rendered = await asyncio.gather(
-            *(realtime.render_many(events, language) for language in languages)
+            *(
+                realtime.render_many([items[n][1] for n in wanted[language]], language)
+                for language in languages
+            )
         )
-        frames = {
-            language: [FAILED if isinstance(f, realtime.NotRendered) else f for f in frames]
-            for language, frames in zip(languages, rendered, strict=True)
-        }
-        for member in list(self.members.get(group, ())):
-            mine = frames.get(member.language)
-            for n, event in enumerate(events):
+        frames: dict[tuple[str, int], Any] = {}
+        for language, texts in zip(languages, rendered, strict=True):
+            for n, text in zip(wanted[language], texts, strict=True):
+                frames[language, n] = FAILED if isinstance(text, realtime.NotRendered) else text
+        for n, (group, event) in enumerate(items):
+            for member in list(self.members.get(group, ())):
                 try:
-                    member.deliver(event, mine[n] if mine is not None else FAILED)
+                    member.deliver(event, frames.get((member.language, n), FAILED))
                 except Exception:
                     logger.exception("realtime: delivering %s failed", event.get("type"))
 
@@ -169,50 +207,32 @@ class Hub:
 
 
 class _Subscription:
-    """One group's channel: a reader takes events off the layer as fast as they come; a
-    dispatcher renders and delivers what has come in since its last round, so under load
-    events are rendered in batches (one hop to a render thread each) and a row changed five
-    times while the previous batch was rendering is rendered once."""
+    """One group's channel and the task that takes its events off the layer as they come and
+    hands them to the hub's dispatcher. The dispatcher takes everything that came in since its
+    last round, so under load events are rendered in batches (one hop to a render thread per
+    language) and a row changed five times while the previous batch was rendering is rendered
+    once."""
 
     def __init__(self, hub: Hub, group: str, channel: str) -> None:
         self.hub = hub
         self.group = group
         self.channel = channel
-        self.inbox: collections.deque[dict[str, Any]] = collections.deque()
-        self.wakeup = asyncio.Event()
-        self.tasks = [
-            asyncio.ensure_future(self._read()),
-            asyncio.ensure_future(self._dispatch()),
-        ]
+        self.task = asyncio.ensure_future(self._read())
 
     def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        self.task.cancel()
 
     async def _read(self) -> None:
         while True:
             try:
-                self.inbox.append(await self.hub.layer.receive(self.channel))
-                self.wakeup.set()
+                event = await self.hub.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis gone for a moment: keep reading
                 logger.exception("realtime: reading %s failed", self.group)
                 await asyncio.sleep(0.5)
-
-    async def _dispatch(self) -> None:
-        while True:
-            while not self.inbox:
-                self.wakeup.clear()
-                await self.wakeup.wait()
-            events = list(self.inbox)
-            self.inbox.clear()
-            try:
-                await self.hub.dispatch(self.group, events)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("realtime: dispatching to %s failed", self.group)
+                continue
+            self.hub.received(self.group, event)
 
 
 #: A frame for the outbox: text to send, or a ``Close`` to end the socket with.

@@ -222,3 +222,30 @@ def test_the_hub_waits_on_redis_for_less_than_redis_py_reads_before_timing_out()
         assert layer.brpop_timeout < DEFAULT_SOCKET_TIMEOUT
 
     run(scenario)
+
+
+def test_events_committed_together_travel_as_one_message_per_group_and_arrive_in_order():
+    sent = [
+        ("agents", {"type": "toast", "html": {"en": "one"}}),
+        ("ticket.5", {"type": "toast", "html": {"en": "message"}}),
+        ("agents", {"type": "toast", "html": {"en": "two"}}),
+    ]
+    batched = realtime._batched(sent)
+    assert [group for group, _message in batched] == ["agents", "ticket.5"]
+    assert batched[0][1]["type"] == realtime.BATCH
+
+    async def scenario():
+        layer = InMemoryChannelLayer()
+        hub = realtime_hub.Hub.get(layer)
+        member = Member()
+        await hub.join("agents", member)
+        for group, message in batched:
+            await layer.group_send(group, message)
+        for _ in range(100):
+            if len(member.got) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert member.got == [("toast", "one"), ("toast", "two")]
+        await hub.leave("agents", member)
+
+    run(scenario)
