@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from configuration.models import BreakReason
+from omnico.core.http import AgentRequest
 from tickets.errors import TicketRuleError
 from tickets.models import AgentPresence
 from tickets.routing import agent_go_active, agent_go_passive
 
 
-def _render(request: HttpRequest, *, oob_toasts: bool) -> HttpResponse:
+def _render(request: AgentRequest, *, oob_toasts: bool) -> HttpResponse:
     presence = (
         AgentPresence.objects.select_related("break_reason").filter(user=request.user).first()
     )
@@ -33,7 +34,7 @@ def _render(request: HttpRequest, *, oob_toasts: bool) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def presence(request: HttpRequest) -> HttpResponse:
+def presence(request: AgentRequest) -> HttpResponse:
     if request.method == "GET":
         return _render(request, oob_toasts=False)
     try:

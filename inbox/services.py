@@ -8,6 +8,7 @@ which were refused and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -15,6 +16,9 @@ from django.utils.translation import ngettext
 from tickets import services
 from tickets.errors import TicketRuleError
 from tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass
@@ -41,10 +45,10 @@ class BulkResult:
 def tickets_bulk_update(
     *,
     ticket_ids: list[int],
-    actor,
+    actor: User,
     status: str | None = None,
     assign: bool = False,
-    assignee=None,
+    assignee: User | None = None,
     tag: str | None = None,
 ) -> BulkResult:
     """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``."""

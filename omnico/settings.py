@@ -122,7 +122,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "omnico.sqlite3",
+            "NAME": VAR_DIR / "omnico.sqlite3",  # type: ignore[typeddict-item]
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,

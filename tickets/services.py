@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
@@ -34,8 +35,11 @@ from tickets.models import (
     TicketStatus,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _record(ticket: Ticket, actor, kind: str, **data) -> TicketEvent:
+
+def _record(ticket: Ticket, actor: User | None, kind: str, **data: Any) -> TicketEvent:
     event = TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
     realtime.publish(
         realtime.ticket_group(ticket.pk), "ticket.changed", ticket_id=ticket.pk, change=kind
@@ -72,7 +76,7 @@ def _route_on_commit(ticket_id: int) -> None:
 
 
 @transaction.atomic
-def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
+def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None = None) -> Ticket:
     """Change the status. Resolved and closed need every activity of the ticket done."""
     if status not in TicketStatus.values:
         raise TicketRuleError(_("Unknown status: %(status)s.") % {"status": status})
@@ -122,7 +126,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None = None) -> Ticket:
     if priority not in Priority.values:
         raise TicketRuleError(_("Unknown priority: %(priority)s.") % {"priority": priority})
     ticket = _locked(ticket)
@@ -137,7 +141,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None = None) -> Ticket:
     ticket = _locked(ticket)
     old_id = ticket.assignee_id
     new_id = assignee.pk if assignee is not None else None
@@ -161,7 +165,9 @@ def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_set_department(*, ticket: Ticket, department: Department | None, actor=None) -> Ticket:
+def ticket_set_department(
+    *, ticket: Ticket, department: Department | None, actor: User | None = None
+) -> Ticket:
     ticket = _locked(ticket)
     old_id = ticket.department_id
     new_id = department.pk if department is not None else None
@@ -181,7 +187,7 @@ def ticket_set_department(*, ticket: Ticket, department: Department | None, acto
 
 
 @transaction.atomic
-def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
+def ticket_add_tag(*, ticket: Ticket, name: str, actor: User | None = None) -> Tag:
     name = " ".join(name.split())[:60]
     if not name:
         raise TicketRuleError(_("A tag needs a name."))
@@ -201,7 +207,7 @@ def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
 
 
 @transaction.atomic
-def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor=None) -> None:
+def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor: User | None = None) -> None:
     ticket = _locked(ticket)
     if ticket.tags.filter(pk=tag.pk).exists():
         ticket.tags.remove(tag)
@@ -219,7 +225,7 @@ def activity_add(
     call_reason: str,
     category: ActivityCategory | None = None,
     subcategory: ActivityCategory | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> Activity:
     ticket = _locked(ticket)
     if ticket.status in FINAL_STATUSES:
@@ -256,7 +262,7 @@ def _locked_activity(activity: Activity) -> Activity:
 
 
 @transaction.atomic
-def activity_start_call(*, activity: Activity, actor=None) -> Activity:
+def activity_start_call(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.status == Activity.Status.DONE:
         raise TicketRuleError(_("This activity is done; its call cannot start again."))
@@ -270,6 +276,7 @@ def activity_start_call(*, activity: Activity, actor=None) -> Activity:
 
 
 def _stop(activity: Activity, now: datetime) -> int:
+    assert activity.call_started_at is not None  # callers stop a running call only
     seconds = max(0, int((now - activity.call_started_at).total_seconds()))
     activity.call_ended_at = now
     activity.call_seconds += seconds
@@ -277,7 +284,7 @@ def _stop(activity: Activity, now: datetime) -> int:
 
 
 @transaction.atomic
-def activity_stop_call(*, activity: Activity, actor=None) -> Activity:
+def activity_stop_call(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.call_started_at is None or activity.call_ended_at is not None:
         raise TicketRuleError(_("The call of this activity is not running."))
@@ -295,7 +302,7 @@ def activity_stop_call(*, activity: Activity, actor=None) -> Activity:
 
 
 @transaction.atomic
-def activity_mark_done(*, activity: Activity, actor=None) -> Activity:
+def activity_mark_done(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.status == Activity.Status.DONE:
         return activity
@@ -324,7 +331,7 @@ class Received:
     message: Message
     ticket_created: bool = False
     duplicate: bool = False
-    attachments: list = field(default_factory=list)
+    attachments: list[Any] = field(default_factory=list)
 
 
 def _preview(text: str) -> str:
@@ -466,7 +473,7 @@ def ticket_receive(
     external_id: str | None = None,
     body_html: str = "",
     title: str = "",
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
     is_automatic: bool = False,
     subject_id: int | None = None,
     group_type_id: int | None = None,
@@ -495,7 +502,7 @@ def ticket_receive(
     if active_ticket is not LOOK_UP:
         # Locked by the caller. A customer has one active ticket per account (a unique
         # constraint), so a thread's ticket, when still active, is this one.
-        ticket = active_ticket
+        ticket = cast("Ticket | None", active_ticket)
     elif thread_ticket_id is not None:
         ticket = (
             Ticket.objects.select_for_update()
@@ -539,7 +546,7 @@ def ticket_receive(
             ).exists()
         ):  # e.g. redelivered after the ticket was resolved: no new ticket
             return _duplicate(channel_account, external_id)
-        opening = {
+        opening: dict[str, Any] = {
             "customer": customer,
             "account": channel_account,
             "title": title or _preview(body)[:80],
@@ -591,7 +598,7 @@ def ticket_receive(
 
 
 @transaction.atomic
-def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = False) -> Message:
+def message_add_outbound(*, ticket: Ticket, author: User, body: str, note: bool = False) -> Message:
     """An agent's reply (delivery pending, sent by the channel layer) or internal note."""
     body = body.strip()
     if not body:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import cast
+
 import nh3
 from django import template
 from django.utils import timezone
@@ -60,7 +63,8 @@ def call_elapsed(activity: Activity) -> int:
     """Seconds on the phone so far, the running call included."""
     seconds = activity.call_seconds
     if call_running(activity):
-        seconds += max(0, int((timezone.now() - activity.call_started_at).total_seconds()))
+        started = cast(datetime, activity.call_started_at)  # a running call has started
+        seconds += max(0, int((timezone.now() - started).total_seconds()))
     return seconds
 
 

@@ -141,7 +141,7 @@ class _Sender:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
-        self.wakeup: asyncio.Event | None = None
+        self.wakeup: asyncio.Event = None  # type: ignore[assignment]  # made by _run, in its loop
         self.ready = threading.Event()
         self.unsent = 0  # queued and not yet sent, guarded by ``self.sent``
         self.sent = threading.Condition()
@@ -179,6 +179,7 @@ class _Sender:
                 group, message = self.queue.popleft()
                 try:
                     layer = get_channel_layer()  # settings may swap it (tests)
+                    assert layer is not None
                     await layer.group_send(group, message)
                 except Exception:  # a dead Redis must not stop later pushes
                     logger.exception("realtime push to %s failed", group)
