@@ -221,11 +221,11 @@ def _warm_up() -> None:
     """Open the Redis and broker connections the poll's ingest kicks use, as they are in the
     Celery worker that runs the real poller (``poll_mail``): a cold process pays ~0.3 s for them
     on its first kick, which is not the cost of a poll."""
-    from channels_adapters import services
+    from channels_adapters.services import inbound
     from omnico.celery import app
 
     if settings.REDIS_URL:
-        services._redis().ping()
+        inbound._redis().ping()
     conn = app.pool.acquire(block=True)
     try:
         conn.ensure_connection(max_retries=1)

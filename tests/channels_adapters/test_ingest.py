@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from channels_adapters import services
 from channels_adapters.models import InboundEvent
+from channels_adapters.services import inbound, ingest
 from customers.models import Customer, Identity
 from tests.channels_adapters.conftest import make_channel, signature_headers
 from tickets.models import Message, Ticket
@@ -194,7 +195,7 @@ def test_parallel_batches_from_the_same_new_senders_make_one_customer_and_ticket
 ):
     """Two ingest slots read ahead the same ten first-time senders at once: each sender ends
     up with one customer (no orphan left by the slot that lost), one ticket, every message."""
-    monkeypatch.setattr(services, "ingest_kick", lambda **kw: False)  # ingest only below
+    monkeypatch.setattr(inbound, "ingest_kick", lambda **kw: False)  # ingest only below
     account = make_channel("api", fake)
     ids = []
     for n in range(40):
@@ -205,18 +206,18 @@ def test_parallel_batches_from_the_same_new_senders_make_one_customer_and_ticket
         ids.append(event.pk)
     barrier, read_ahead = threading.Barrier(2), threading.Barrier(2)
     handled: list[int | None] = []
-    create_many = services.customers_create_many
+    create_many = ingest.customers_create_many
 
     def both_have_read(**kw):  # both slots found none of the senders before either creates them
         read_ahead.wait(10)
         return create_many(**kw)
 
-    monkeypatch.setattr(services, "customers_create_many", both_have_read)
+    monkeypatch.setattr(ingest, "customers_create_many", both_have_read)
 
     def slot(batch: list[int]) -> None:
         try:
             barrier.wait()
-            handled.append(services._ingest_together(batch))
+            handled.append(ingest._ingest_together(batch))
         finally:
             connection.close()
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from channels_adapters import services, tasks
 from channels_adapters.models import InboundEvent
+from channels_adapters.services import inbound, ingest
 from configuration.models import ChannelKind, MailAccount
 from customers.models import Customer, Identity
 from omnico.celery import app as celery_app
@@ -23,13 +24,13 @@ from tickets.models import Message, Ticket, TicketStatus
 def queued(monkeypatch):
     """The full stack's behaviour: tasks are queued, not run; records what was queued."""
     celery_app.conf.task_always_eager = False  # the autouse eager_celery fixture restores it
-    monkeypatch.setattr(services, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{slot}}")
+    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{slot}}")
     sent: list[tuple] = []
     monkeypatch.setattr(tasks.ingest_pending, "delay", lambda *a: sent.append(("pending", *a)))
     monkeypatch.setattr(tasks.ingest_event, "delay", lambda *a: sent.append(("event", *a)))
     yield sent
     for slot in range(8):
-        services._kick_clear(services.KICK_KEY.format(slot=slot))
+        inbound._kick_clear(inbound.KICK_KEY.format(slot=slot))
 
 
 def _api(n: int, customer: str = "c-1") -> bytes:
@@ -142,7 +143,7 @@ def test_a_batch_reads_its_customers_and_locks_their_tickets_once_not_per_messag
     account = channel("api")
     customers = [f"c-{n}" for n in range(10)]
     # First contact: every customer gets a ticket.
-    services._ingest_together(_store_many(account, customers, django_capture_on_commit_callbacks))
+    ingest._ingest_together(_store_many(account, customers, django_capture_on_commit_callbacks))
     assert Ticket.objects.count() == 10
 
     costs = {}
@@ -152,7 +153,7 @@ def test_a_batch_reads_its_customers_and_locks_their_tickets_once_not_per_messag
             django_capture_on_commit_callbacks() as callbacks,
             CaptureQueriesContext(connection) as ctx,
         ):
-            assert services._ingest_together(ids) == size
+            assert ingest._ingest_together(ids) == size
         costs[size] = len(ctx.captured_queries)
         assert callbacks  # realtime and routing after commit
         sql = "\n".join(q["sql"] for q in ctx.captured_queries).upper()
@@ -171,7 +172,7 @@ def test_a_new_customer_writing_twice_in_one_batch_gets_one_ticket(
     account = channel("api")
     ids = _store_many(account, ["new", "known", "new"], django_capture_on_commit_callbacks)
 
-    assert services._ingest_together(ids) == 3
+    assert ingest._ingest_together(ids) == 3
 
     assert Ticket.objects.filter(customer__identities__external_id="new").count() == 1
     ticket = Ticket.objects.get(customer__identities__external_id="new")
@@ -185,12 +186,12 @@ def test_a_batch_ignores_a_resolved_ticket_and_opens_a_new_one(
     channel, queued, django_capture_on_commit_callbacks
 ):
     account = channel("api")
-    services._ingest_together(_store_many(account, ["c-1"], django_capture_on_commit_callbacks))
+    ingest._ingest_together(_store_many(account, ["c-1"], django_capture_on_commit_callbacks))
     first = Ticket.objects.get()
     Ticket.objects.filter(pk=first.pk).update(status=TicketStatus.RESOLVED)
 
     ids = _store_many(account, ["c-1", "c-1"], django_capture_on_commit_callbacks, start=10)
-    assert services._ingest_together(ids) == 2
+    assert ingest._ingest_together(ids) == 2
 
     second = Ticket.objects.exclude(pk=first.pk).get()
     assert second.status == TicketStatus.OPEN
@@ -208,7 +209,7 @@ def test_each_further_first_contact_in_a_batch_costs_its_ticket_event_and_messag
         senders = [f"{prefix}-{n}" for n in range(size)]
         ids = _store_many(account, senders, django_capture_on_commit_callbacks, start=size * 100)
         with CaptureQueriesContext(connection) as ctx:
-            assert services._ingest_together(ids) == size
+            assert ingest._ingest_together(ids) == size
         costs[size] = len(ctx.captured_queries)
         assert sum(q["sql"].startswith("SAVEPOINT") for q in ctx.captured_queries) == 1
 
@@ -236,7 +237,7 @@ def test_a_first_time_senders_auto_reply_then_real_mail_in_one_batch(
             )
         ids.append(event.pk)
 
-    assert services._ingest_together(ids) == 2
+    assert ingest._ingest_together(ids) == 2
 
     closed, opened = Ticket.objects.order_by("pk")
     assert closed.status == TicketStatus.CLOSED and closed.messages.get().is_automatic

@@ -1,0 +1,238 @@
+"""Inbound events: store the raw body once, queue its ingest (the kick), sweep what is stuck.
+
+The webhook or poller stores the raw body with ``event_record``; after commit ``ingest_kick``
+queues an ``ingest_pending`` task, which works the pending events with
+``events_ingest_pending`` and hands them to ``channels_adapters.services.ingest``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from channels_adapters.models import InboundEvent
+from channels_adapters.services.ingest import _ingest_together, event_ingest
+from configuration.models import ChannelAccount
+
+logger = logging.getLogger(__name__)
+
+#: Cache key whose presence means "an ingest_pending task for this slot is queued".
+KICK_KEY = "channels_adapters:ingest-kick:{slot}"
+#: How long a kick stays set when its task never runs (dead broker): the next event kicks again
+#: after that, and the periodic sweep picks up whatever is left in between.
+KICK_TTL_SECONDS = 10
+#: A busy ingest task kicks the next slot after this many events in a row, so a burst is worked
+#: by up to ``INGEST_SLOTS`` tasks in parallel while a trickle costs one task.
+INGEST_FANOUT_AFTER = 20
+#: Pending event ids read per query by ``events_ingest_pending``.
+INGEST_BATCH = 100
+#: A task hands over to a fresh one after this many events (bounded redelivery, fairness).
+INGEST_TASK_LIMIT = 500
+#: Events ingested in one transaction by ``events_ingest_pending`` (one claim, one status
+#: update, one commit and one routing pass for all of them).
+INGEST_TXN_EVENTS = 20
+
+
+def _enqueue_ingest(event_id: int) -> None:
+    transaction.on_commit(lambda: ingest_kick(event_id=event_id))
+
+
+def _eager() -> bool:
+    from omnico.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+@functools.cache
+def _redis():
+    """One client (and connection pool) per process. Django's cache is not used for the kick:
+    its client is per async context, so every webhook request would open a Redis connection."""
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _kick_set(key: str) -> bool:
+    """SET NX with a TTL: True when this call set it."""
+    if settings.REDIS_URL:
+        return bool(_redis().set(key, 1, nx=True, ex=KICK_TTL_SECONDS))
+    return cache.add(key, 1, timeout=KICK_TTL_SECONDS)
+
+
+def _kick_clear(key: str) -> None:
+    if settings.REDIS_URL:
+        _redis().delete(key)
+    else:
+        cache.delete(key)
+
+
+def ingest_kick(*, event_id: int | None = None, slot: int = 0) -> bool:
+    """Make sure a worker looks at the pending events soon; True when a task was queued.
+
+    Embedded (eager Celery) the event is ingested here and now. In the full stack the kick is
+    coalesced: one Redis ``SET NX`` per stored event, and a Celery message
+    only when no ``ingest_pending`` task of that slot is already queued. The task clears the
+    kick before it starts picking events, so an event stored after that kicks again and one
+    stored before is picked by that task. A failure here loses nothing: the event is stored and
+    the periodic sweep queues it.
+    """
+    from channels_adapters.tasks import ingest_event, ingest_pending
+
+    try:
+        if _eager():
+            if event_id is not None:
+                ingest_event.delay(event_id)
+                return True
+            ingest_pending.delay(slot)
+            return True
+        if not _kick_set(KICK_KEY.format(slot=slot)):
+            return False
+        ingest_pending.delay(slot)
+        return True
+    except Exception as exc:  # broker or cache down: the sweep takes over
+        logger.warning("could not queue ingest (slot %s): %s", slot, type(exc).__name__)
+        return False
+
+
+def event_record(
+    *, account: ChannelAccount, body: bytes, dedupe_key: str
+) -> tuple[InboundEvent, bool]:
+    """Store a raw inbound body once; a second delivery of the same event changes nothing.
+
+    Returns ``(event, created)``. One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: in
+    autocommit (a webhook) the row is durable when this returns; inside a caller's transaction
+    (the IMAP poller's batch) it commits with it. A new event is queued for ingest after commit.
+    """
+    dedupe_key = dedupe_key[:255]
+    now = timezone.now()
+    meta = InboundEvent._meta
+    columns = [
+        meta.get_field(name).column
+        for name in ("channel_account", "dedupe_key", "body", "status", "error", "attempts")
+    ]
+    columns.append(meta.get_field("received_at").column)
+    quote = connection.ops.quote_name
+    # Only quoted names from the model's own metadata go into the text; values are parameters.
+    names = ", ".join(quote(c) for c in columns)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({quote(columns[0])}, {quote(columns[1])}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        account.pk,
+        dedupe_key,
+        body,
+        InboundEvent.Status.PENDING,
+        "",
+        0,
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        existing = InboundEvent.objects.get(channel_account=account, dedupe_key=dedupe_key)
+        return existing, False
+    event = InboundEvent(
+        pk=row[0],
+        channel_account=account,
+        dedupe_key=dedupe_key,
+        body=body,
+        status=InboundEvent.Status.PENDING,
+        received_at=now,
+    )
+    _enqueue_ingest(event.pk)
+    return event, True
+
+
+@transaction.atomic
+def event_retry(*, event_id: int) -> bool:
+    """Put a failed (or ignored) event back in the queue; True when it was."""
+    changed = InboundEvent.objects.filter(
+        pk=event_id,
+        status__in=[InboundEvent.Status.FAILED, InboundEvent.Status.IGNORED],
+    ).update(status=InboundEvent.Status.PENDING, error="", processed_at=None)
+    if changed:
+        _enqueue_ingest(event_id)
+    return bool(changed)
+
+
+def events_sweep(*, older_than: timedelta = timedelta(seconds=60), limit: int = 500) -> int:
+    """Queue again events still pending after ``older_than`` (dead broker or killed worker)."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundEvent.objects.filter(status=InboundEvent.Status.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    from channels_adapters.tasks import ingest_event
+
+    for event_id in ids:
+        ingest_event.delay(event_id)
+    return len(ids)
+
+
+def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:
+    """Work the pending events oldest first, ``INGEST_TXN_EVENTS`` per transaction, until none
+    is left.
+
+    Run by the ``ingest_pending`` task that ``ingest_kick`` queues. It reads pending ids a batch
+    at a time (an index range scan from where the last batch ended: rows just marked processed
+    stay in the partial index until vacuum, and scanning them once per event made ingest
+    quadratic), then ingests them a few at a time in one transaction, locked ``SKIP LOCKED`` so
+    parallel runs never handle one twice; when one of them fails, that transaction rolls back
+    and its events are ingested one per transaction instead. After ``INGEST_FANOUT_AFTER``
+    events it kicks the next slot (up to ``settings.OMNICO_INGEST_SLOTS``) to add a parallel
+    worker. Past ``limit`` events it queues
+    a fresh task and returns. Returns how many events it handled.
+    """
+    _kick_clear(KICK_KEY.format(slot=slot))  # events stored from now on kick again
+    slots = max(1, getattr(settings, "OMNICO_INGEST_SLOTS", 1))
+    handled = 0
+    since = None
+    seen: set[int] = set()
+    while handled < limit:
+        pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
+        if since is not None:
+            pending = pending.filter(received_at__gte=since)
+        window = INGEST_BATCH + len(seen)
+        rows = list(pending.order_by("received_at").values_list("pk", "received_at")[:window])
+        fresh = [(pk, received) for pk, received in rows if pk not in seen]
+        if not fresh:
+            return handled
+        batch = fresh[:INGEST_BATCH]
+        # The read returned fewer rows than it asked for and this batch takes every one of them
+        # not seen before: that was every pending event when the query ran, and every event
+        # stored since the kick was cleared has kicked a task of its own, so this task may stop
+        # after the batch. A lone webhook costs one read instead of two. Both conditions are
+        # needed: events this task already processed are no longer pending, so a short read
+        # can still hold more new events than one batch takes (260 waiting: the second read
+        # asks for 200, gets 160 and takes 100).
+        drained = len(rows) < window and len(fresh) == len(batch)
+        last_ids = {pk for pk, _received in batch}
+        while batch and handled < limit:
+            size = min(INGEST_TXN_EVENTS, limit - handled)
+            chunk, batch = batch[:size], batch[size:]
+            ids = [pk for pk, _received in chunk]
+            seen.update(ids)
+            since = chunk[-1][1]
+            done = _ingest_together(ids)
+            if done is None:  # one of them failed: each alone, the failure kept with its event
+                done = sum(1 for pk in ids if event_ingest(event_id=pk) is not None)
+            before, handled = handled, handled + done
+            if before < INGEST_FANOUT_AFTER <= handled and slot + 1 < slots:
+                ingest_kick(slot=slot + 1)
+        if drained and handled < limit:
+            return handled
+        if len(seen) > 10 * INGEST_BATCH:  # keep the exclusion list short
+            seen = last_ids
+    ingest_kick(slot=slot)  # more may be waiting: continue in a fresh task
+    return handled
