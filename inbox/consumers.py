@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -85,7 +85,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.session = realtime.session_tag(getattr(self.scope.get("session"), "session_key", ""))
-        self.language = scope_language(self.scope)
+        self.language = scope_language(cast(dict[str, Any], self.scope))
         for group in (realtime.AGENTS_GROUP, realtime.agent_group(user.pk)):
             await self._join(group)
         await self._send_envelope(kind="hello", user_id=user.pk)

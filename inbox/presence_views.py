@@ -43,9 +43,11 @@ def presence(request: AgentRequest) -> HttpResponse:
             messages.success(request, _("You are active: new tickets can come to you."))
         else:
             reason = BreakReason.objects.filter(
-                pk=request.POST.get("break_reason") or None, is_active=True
+                pk=request.POST.get("break_reason") or None,  # type: ignore[misc]
+                is_active=True,
             ).first()
             agent_go_passive(user=request.user, break_reason=reason)
+            assert reason is not None  # agent_go_passive refuses a break without a reason
             messages.success(
                 request, _("You are on a break (%(reason)s).") % {"reason": reason.name}
             )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 from customers.models import Customer
 from tickets.models import (
@@ -33,6 +34,9 @@ from tickets.selectors import (
     status_counts,
     team_list,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 PAGE_SIZE = 25
 HOME_LIST_SIZE = 5
@@ -148,7 +152,7 @@ def _after(columns: tuple[Column, ...], values: list[Any]) -> Q:
     return condition
 
 
-def _order(column: Column):
+def _order(column: Column) -> OrderBy:
     if column.descending:
         return F(column.field).desc(nulls_last=True) if column.nullable else F(column.field).desc()
     return F(column.field).asc()
@@ -249,7 +253,9 @@ def _search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     return queryset.filter(matches)
 
 
-def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -> QuerySet[Ticket]:
+def ticket_filter(
+    queryset: QuerySet[Ticket], *, filters: TicketFilters, user: User | None
+) -> QuerySet[Ticket]:
     if filters.tab == "mine":
         queryset = queryset.filter(assignee=user)
     elif filters.tab == "unassigned":
@@ -282,7 +288,7 @@ def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -
 
 def inbox_rows(
     *,
-    user,
+    user: User,
     filters: TicketFilters | None = None,
     cursor: str | None = None,
     limit: int | None = None,
@@ -305,7 +311,9 @@ def inbox_sort(filters: TicketFilters) -> str:
     return POOL_SORT if filters.tab == "pool" else "recent"
 
 
-def inbox_page(*, user, tab: str, cursor: str | None = None, limit: int | None = None) -> Page:
+def inbox_page(
+    *, user: User, tab: str, cursor: str | None = None, limit: int | None = None
+) -> Page:
     """One tab of the inbox without other filters."""
     return inbox_rows(user=user, filters=TicketFilters(tab=tab), cursor=cursor, limit=limit)
 
@@ -321,7 +329,7 @@ def ticket_list_page(
     sort: str = "recent",
     cursor: str | None = None,
     limit: int | None = None,
-    user=None,
+    user: User | None = None,
     **legacy: Any,
 ) -> Page:
     """Every ticket, filtered, in one of ``SORTS`` (most recent conversation by default)."""
@@ -351,7 +359,7 @@ class HomePage:
         return sum(1 for member in self.team if member.is_active)
 
 
-def home_page(*, user) -> HomePage:
+def home_page(*, user: User) -> HomePage:
     """Everything the homepage shows, in 7 queries whatever the number of tickets."""
     team = team_list()
     me = next((member for member in team if member.user_id == user.pk), None)

@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -107,7 +108,7 @@ def ticket_panel(request: AgentRequest, ticket_id: int) -> HttpResponse:
 def _first_error(form: forms.Form) -> str:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else errors[0]
+        return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Please check the form.")
 
 
@@ -248,6 +249,7 @@ def ticket_customer(request: AgentRequest, ticket_id: int) -> HttpResponse:
     """GET: the customer's details; POST: save the inline form (``?edit=1`` GET shows it)."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     customer = ticket.customer
+    form: CustomerForm | None
     if request.method == "POST":
         form = CustomerForm(request.POST, customer=customer)
         if form.is_valid():
@@ -358,7 +360,7 @@ INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 @login_required
 @require_GET
-def attachment_download(request: AgentRequest, attachment_id: int) -> HttpResponse:
+def attachment_download(request: AgentRequest, attachment_id: int) -> HttpResponseBase:
     """An attachment's file, to signed-in agents only (never a public media address)."""
     attachment = selectors.attachment_get(attachment_id=attachment_id, user=request.user)
     if not attachment.file:

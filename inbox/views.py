@@ -141,5 +141,5 @@ def tickets_bulk(request: AgentRequest) -> HttpResponse:
 def _first_error(form: forms.Form) -> str:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else errors[0]
+        return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Please check the form.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,6 +20,10 @@ from django.utils import timezone
 from channels_adapters.models import InboundEvent
 from channels_adapters.services.ingest import _ingest_together, event_ingest
 from configuration.models import ChannelAccount
+
+if TYPE_CHECKING:
+    import redis
+    from django.db.models import Field
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ def _eager() -> bool:
 
 
 @functools.cache
-def _redis():
+def _redis() -> redis.Redis:
     """One client (and connection pool) per process. Django's cache is not used for the kick:
     its client is per async context, so every webhook request would open a Redis connection."""
     import redis
@@ -113,10 +118,10 @@ def event_record(
     now = timezone.now()
     meta = InboundEvent._meta
     columns = [
-        meta.get_field(name).column
+        cast("Field[Any, Any]", meta.get_field(name)).column
         for name in ("channel_account", "dedupe_key", "body", "status", "error", "attempts")
     ]
-    columns.append(meta.get_field("received_at").column)
+    columns.append(cast("Field[Any, Any]", meta.get_field("received_at")).column)
     quote = connection.ops.quote_name
     # Only quoted names from the model's own metadata go into the text; values are parameters.
     names = ", ".join(quote(c) for c in columns)
@@ -126,7 +131,7 @@ def event_record(
         f"ON CONFLICT ({quote(columns[0])}, {quote(columns[1])}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}"
     )
-    params = [
+    params: list[Any] = [
         account.pk,
         dedupe_key,
         body,

@@ -4,6 +4,7 @@ sweep for replies whose task or worker was lost; providers' delivery updates mov
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +18,11 @@ from customers.models import Identity
 from tickets.models import Message, Ticket
 from tickets.services import message_add_outbound
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 #: How far a provider's word may move a delivery state; it never goes backwards.
-_DELIVERY_RANK = {
+_DELIVERY_RANK: dict[str, int] = {
     Message.Delivery.PENDING: 0,
     Message.Delivery.SENT: 1,
     Message.Delivery.DELIVERED: 2,
@@ -60,7 +64,7 @@ def _apply_update(account: ChannelAccount, update: DeliveryUpdate) -> int:
 
 
 @transaction.atomic
-def reply_send(*, ticket: Ticket, author, body: str) -> Message:
+def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
     """An agent's reply: stored pending, delivered through the ticket's channel after commit."""
     message = message_add_outbound(ticket=ticket, author=author, body=body)
     _enqueue_delivery(message.pk)
