@@ -54,8 +54,15 @@ TINY_TESTS = textwrap.dedent(
 )
 
 
+#: A whole module skipped at import, as a test module needing an uninstalled driver would be.
+TINY_MODULE = (
+    'import pytest\n\npytest.importorskip("no_such_browser_driver")\n\n\ndef test_x():\n    pass\n'
+)
+
+
 def run_pytest(tmp_path: Path, *, ci: str | None) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_tiny.py").write_text(TINY_TESTS)
+    (tmp_path / "test_tiny_module.py").write_text(TINY_MODULE)
     env = {k: v for k, v in os.environ.items() if k not in {"CI", "PYTEST_ADDOPTS"}}
     env["PYTHONPATH"] = str(ROOT)
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -79,7 +86,10 @@ def run_pytest(tmp_path: Path, *, ci: str | None) -> subprocess.CompletedProcess
             "-c",
             os.devnull,
             "-v",
+            "-rfEs",
+            "--continue-on-collection-errors",
             "test_tiny.py",
+            "test_tiny_module.py",
         ],
         cwd=tmp_path,
         env=env,
@@ -116,6 +126,7 @@ def test_under_ci_a_skip_for_a_missing_service_fails_the_run(tmp_path):
     assert "skipped under CI=true" in out
     assert "/nonexistent/chromium not found" in out
     assert "dovecot is not installed" in out
+    assert "ERROR test_tiny_module.py - module skipped under CI=true" in out
 
 
 def test_without_ci_the_same_skips_stay_skips(tmp_path):
@@ -132,3 +143,5 @@ def test_without_ci_the_same_skips_stay_skips(tmp_path):
             "test_known_failure": "XFAIL",
             "test_passes": "PASSED",
         }, out
+        assert "could not import 'no_such_browser_driver'" in out  # skipped, not failed
+        assert "ERROR test_tiny_module.py" not in out
