@@ -201,6 +201,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", 4, minimum=1)
 
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
+#: How long a poll waits for the IMAP server's answer before it gives up (seconds).
+IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},

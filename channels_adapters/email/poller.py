@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from imapclient import IMAPClient
 
@@ -32,14 +33,16 @@ from configuration.models import MailAccount
 
 logger = logging.getLogger(__name__)
 
-IMAP_TIMEOUT = 30
 #: Mails per FETCH and per stored batch, and the most bytes one batch may hold in memory.
 BATCH_SIZE = 100
 BATCH_BYTES = 32 * 1024 * 1024
 
 
-def imap_connect(account: MailAccount, *, timeout: float = IMAP_TIMEOUT) -> IMAPClient:
-    """A logged-in IMAP session with the account's security setting."""
+def imap_connect(account: MailAccount, *, timeout: float | None = None) -> IMAPClient:
+    """A logged-in IMAP session with the account's security setting; ``timeout`` defaults to
+    ``settings.IMAP_TIMEOUT`` (``OMNICO_IMAP_TIMEOUT_SECONDS``)."""
+    if timeout is None:
+        timeout = settings.IMAP_TIMEOUT
     context = ssl.create_default_context()
     client = IMAPClient(
         account.imap_host,

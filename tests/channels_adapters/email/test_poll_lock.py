@@ -123,6 +123,8 @@ def _poller_process(tmp_path, args: list[str], *, redis_url: str) -> Process:
         # The account's password is encrypted with this process's key.
         OMNICO_ENCRYPTION_KEY=",".join(settings.OMNICO_ENCRYPTION_KEYS),
         DJANGO_SETTINGS_MODULE="omnico.settings",
+        # A poller stalled on purpose must outlive another process's start on a busy machine.
+        OMNICO_IMAP_TIMEOUT_SECONDS="120",
     )
     return Process([sys.executable, *args], env=env, log=tmp_path / "poller.log")
 
