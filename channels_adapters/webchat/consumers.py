@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 CLOSE_NO_VISITOR = 4401
 CLOSE_NO_PAGE = 4404
 HELLO = json.dumps({"kind": "hello"})
+RESYNC = json.dumps({"kind": "resync"})
 
 
 def _language(scope: dict[str, Any]) -> str:
@@ -104,7 +105,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         await self._join(realtime.visitor_group(visitor_id))
         if ticket_id is not None:
-            await self._follow(ticket_id)
+            await self._follow(ticket_id, resync=False)
         # "hello" first: the page fetches what it missed while it was not connected.
         self.outbox.put(("hello",), HELLO, first=True)
         self.outbox.start()
@@ -120,8 +121,10 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         await self.hub.join(group, self)
         self.groups_joined.append(group)
 
-    async def _follow(self, ticket_id: int) -> None:
-        """Be told who joins ``ticket_id`` (the visitor's current ticket)."""
+    async def _follow(self, ticket_id: int, *, resync: bool = True) -> None:
+        """Be told who joins ``ticket_id`` (the visitor's current ticket). A ticket just opened
+        may have been given to an agent in the same transaction, before this socket was in its
+        group: the page re-fetches its history once subscribed, so that line is not missed."""
         if ticket_id == self.ticket_id:
             return
         if self.ticket_id is not None:
@@ -131,6 +134,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
                 await self.hub.leave(old, self)
         self.ticket_id = ticket_id
         await self._join(realtime.visitor_ticket_group(ticket_id))
+        if resync and self.outbox is not None:
+            self.outbox.put(("resync",), RESYNC)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.visitor_id is None:
@@ -163,4 +168,4 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         elif kind == "visitor.joined" and isinstance(frame, str) and frame:
             self.outbox.put(("joined", event["ticket_id"], event.get("event")), frame)
         elif frame is realtime_hub.FAILED and kind == "visitor.message":
-            self.outbox.put(("resync",), json.dumps({"kind": "resync"}))
+            self.outbox.put(("resync",), RESYNC)
