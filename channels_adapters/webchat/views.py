@@ -8,6 +8,7 @@ skips its step. CSRF on every form.
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
 import uuid
 
@@ -173,6 +174,12 @@ def support_message(request: HttpRequest, name: str) -> HttpResponse:
         if _wants_json(request):
             return JsonResponse({"error": "start"}, status=403)
         return redirect(_urls(page)["page"])
+    # A group type or subject switched off since the visitor chose it is simply not set.
+    intake = dataclasses.replace(
+        intake,
+        group_type_id=_chosen_id(str(intake.group_type_id), selectors.group_types_for_visitors()),
+        subject_id=_chosen_id(str(intake.subject_id), selectors.subjects_for_visitors()),
+    )
     try:
         services.visitor_message_post(
             account=page.channel_account,

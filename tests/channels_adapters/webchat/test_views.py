@@ -178,3 +178,14 @@ def test_the_colour_is_served_as_a_stylesheet(client, page):
 
 def test_an_unknown_page_is_404(client, page):
     assert client.get("/support/nope/").status_code == 404
+
+
+def test_a_group_type_removed_after_it_was_chosen_does_not_lose_the_message(
+    client, page, choices, django_capture_on_commit_callbacks
+):
+    start(client, page, group_type=choices["axa"].pk, subject=choices["cancel"].pk)
+    choices["axa"].delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert say(client, page, "Still there?", CID)["status"] == 200
+    ticket = Ticket.objects.get()
+    assert ticket.group_type is None and ticket.subject == choices["cancel"]
