@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from configuration.models import ChannelAccount
     from customers.models import Identity
     from tickets.models import Message
+    from tickets.receiving import Received
 
 
 @dataclass
@@ -50,6 +51,9 @@ class InboundMessage:
     phone: str = ""
     thread_message_ids: list[str] = field(default_factory=list)  # e-mail In-Reply-To/References
     ticket_token: int | None = None  # "[#123]" in an e-mail subject
+    #: What the customer chose before writing (web chat): set on the ticket it opens.
+    subject_id: int | None = None
+    group_type_id: int | None = None
 
 
 @dataclass
@@ -121,6 +125,10 @@ class ChannelAdapter:
     def thread_ticket_id(self, account: ChannelAccount, message: InboundMessage) -> int | None:
         """The ticket this message continues, when the channel threads by itself (e-mail)."""
         return None
+
+    def received(self, account: ChannelAccount, message: InboundMessage, got: Received) -> None:
+        """``message`` was stored as ``got`` (in the ingest transaction): e.g. the web chat
+        tells the visitor's socket which ticket it is on. Default: nothing."""
 
     def download(self, account: ChannelAccount, attachment: InboundAttachment) -> bytes | None:
         """Fetch ``attachment.file_ref`` from the provider; None when it cannot be fetched."""

@@ -8,13 +8,15 @@ from django.utils.module_loading import import_string
 
 from channels_adapters.base import ChannelAdapter
 
-#: kind → dotted path of the adapter class. The web chat has no webhook and is not listed.
+#: kind → dotted path of the adapter class. The web chat has no webhook (its adapter refuses
+#: every webhook request); its messages are stored by the support page.
 ADAPTERS: dict[str, str] = {
     "telegram": "channels_adapters.telegram.adapter.TelegramAdapter",
     "whatsapp": "channels_adapters.whatsapp.adapter.WhatsAppAdapter",
     "messenger": "channels_adapters.messenger.adapter.MessengerAdapter",
     "api": "channels_adapters.api.adapter.ApiAdapter",
     "email": "channels_adapters.email.adapter.EmailAdapter",
+    "webchat": "channels_adapters.webchat.adapter.WebChatAdapter",
 }
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from channels_adapters import services, throttle
 from channels_adapters.base import InboundError
 from channels_adapters.registry import get_adapter, has_adapter
-from configuration.models import ChannelAccount
+from configuration.models import ChannelAccount, ChannelKind
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _warn(kind: str, name: str, reason: str, detail: str = "") -> None:
 
 def account_for_hook(kind: str, name: str) -> ChannelAccount | None:
     """The enabled account a webhook URL names, or None."""
-    if not has_adapter(kind):
+    if not has_adapter(kind) or kind == ChannelKind.WEBCHAT:  # no webhook: the support page
         return None
     return ChannelAccount.objects.filter(kind=kind, name=name, enabled=True).first()
 

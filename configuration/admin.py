@@ -26,6 +26,7 @@ from configuration.models import (
     GroupType,
     MailAccount,
     Subject,
+    SupportPage,
 )
 
 _PENDING_MESSAGE = "_omnico_success_message"
@@ -209,3 +210,9 @@ class MailAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
             {"fields": ("smtp_host", "smtp_port", "smtp_security")},
         ),
     ]
+
+
+@admin.register(SupportPage)
+class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("company_name", "channel_account", "is_default")
+    fields = ("channel_account", "company_name", "logo", "colour", "welcome_text", "is_default")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import FileExtensionValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -252,3 +253,53 @@ class MailAccount(ChannelAccount):
     @property
     def login(self) -> str:
         return self.username or self.email_address
+
+
+class SupportPage(models.Model):
+    """How one web-chat account's public support page (``/support/<name>/``) looks."""
+
+    channel_account = models.OneToOneField(
+        ChannelAccount,
+        on_delete=models.CASCADE,
+        related_name="support_page",
+        limit_choices_to={"kind": ChannelKind.WEBCHAT},
+        verbose_name=_("web chat account"),
+    )
+    company_name = models.CharField(_("company name"), max_length=120)
+    logo = models.FileField(
+        _("logo"),
+        upload_to="support/",
+        blank=True,
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp"])],
+        help_text=_("A PNG, JPEG, GIF or WebP image, shown at the top of the page."),
+    )
+    colour = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#2f855a",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour such as #2f855a."))],
+        help_text=_("The page's main colour, e.g. #2f855a."),
+    )
+    welcome_text = models.TextField(
+        _("welcome text"), blank=True, help_text=_("Shown above the first step.")
+    )
+    is_default = models.BooleanField(
+        _("default page"),
+        default=False,
+        help_text=_("The page shown at /support/ (without an account name)."),
+    )
+
+    class Meta:
+        verbose_name = _("support page")
+        verbose_name_plural = _("support pages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="supportpage_colour_hex"
+            ),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="supportpage_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.company_name

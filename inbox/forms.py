@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.db.models import Value
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from configuration.models import ChannelKind, Department
+from configuration.models import ChannelKind, Department, GroupType, Subject
 from inbox.selectors import TicketFilters
 from tickets.models import TicketStatus
 from tickets.selectors import agent_choices
@@ -49,6 +50,13 @@ class InboxFilterForm(forms.Form):
     department = forms.TypedChoiceField(
         label=_("Department"), coerce=int, empty_value=None, required=False
     )
+    #: What the customer chose on the support page (or an agent set).
+    group_type = forms.TypedChoiceField(
+        label=_("Group type"), coerce=int, empty_value=None, required=False
+    )
+    subject = forms.TypedChoiceField(
+        label=_("Subject"), coerce=int, empty_value=None, required=False
+    )
     #: A tag's name (a number is also tried as a tag's id, as older links have it). A text
     #: field with suggestions fetched as the agent types, not a select of every tag: the list
     #: of tags only grows, and each option would be rendered on every page.
@@ -79,6 +87,23 @@ class InboxFilterForm(forms.Form):
             ("", _("Any department")),
             *Department.objects.filter(is_active=True).order_by("name").values_list("pk", "name"),
         ]
+        # Group types and subjects in one query (a union), in the admin's order.
+        group_types, subjects = [("", _("Any group type"))], [("", _("Any subject"))]
+        rows = (
+            GroupType.objects.filter(is_active=True)
+            .values_list("pk", "name", "position", Value("g"))
+            .union(
+                Subject.objects.filter(is_active=True).values_list(
+                    "pk", "name", "position", Value("s")
+                ),
+                all=True,
+            )
+            .order_by("position", "name")
+        )
+        for pk, name, _position, kind in rows:
+            (group_types if kind == "g" else subjects).append((pk, name))
+        self.fields["group_type"].choices = group_types
+        self.fields["subject"].choices = subjects
 
     def _clean_each(self) -> dict:
         """Each field cleaned on its own, so one bad value drops only that filter."""
@@ -107,6 +132,8 @@ class InboxFilterForm(forms.Form):
             status=data.get("status") or "",
             channel=data.get("channel") or "",
             department_id=data.get("department"),
+            group_type_id=data.get("group_type"),
+            subject_id=data.get("subject"),
             tag=" ".join((data.get("tag") or "").split()),
             query=(data.get("q") or "").strip(),
             **self._extra(data),

@@ -89,6 +89,8 @@ class TicketFilters:
     status: str = ""
     channel: str = ""
     department_id: int | None = None
+    group_type_id: int | None = None
+    subject_id: int | None = None
     tag_id: int | None = None
     tag: str = ""  # a tag's name (any case), or its id
     assignee_id: int | None = None
@@ -156,6 +158,10 @@ def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -
         queryset = queryset.filter(source=filters.channel)
     if filters.department_id is not None:
         queryset = queryset.filter(department_id=filters.department_id)
+    if filters.group_type_id is not None:
+        queryset = queryset.filter(group_type_id=filters.group_type_id)
+    if filters.subject_id is not None:
+        queryset = queryset.filter(subject_id=filters.subject_id)
     tagged = Ticket.tags.through.objects
     if filters.tag_id is not None:
         queryset = queryset.filter(pk__in=tagged.filter(tag_id=filters.tag_id).values("ticket_id"))

@@ -58,6 +58,8 @@ def inbox_screen_context(request: AgentRequest, *, rows: bool = True) -> dict[st
                 "status": filters.status,
                 "channel": filters.channel,
                 "department": filters.department_id or "",
+                "group_type": filters.group_type_id or "",
+                "subject": filters.subject_id or "",
                 "tag": filters.tag or filters.tag_id or "",
                 "q": filters.query,
                 "sort": sort,

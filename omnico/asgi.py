@@ -7,10 +7,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from channels_adapters.asgi import WebhookFastPath  # noqa: E402
+from omnico.core.origins import SameOriginValidator  # noqa: E402
 from omnico.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -23,9 +23,8 @@ def build_application() -> ProtocolTypeRouter:
     return ProtocolTypeRouter(
         {
             "http": http,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-            ),
+            # The full origin (scheme, host, port): omnico/core/origins.py.
+            "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
 

@@ -30,6 +30,7 @@ from configuration.models import (
     MailAccount,
     OperatorProfile,
     Subject,
+    SupportPage,
 )
 from customers.models import Customer
 from customers.services import customer_resolve, customer_update
@@ -312,6 +313,15 @@ def _seed_accounts(secret: str) -> None:
             account.secret = secret
             account.verify_token = secret
             account.save(update_fields=["secret", "verify_token"])
+    webchat = ChannelAccount.objects.get(kind=ChannelKind.WEBCHAT, name=DEMO_NAME)
+    SupportPage.objects.get_or_create(
+        channel_account=webchat,
+        defaults={
+            "company_name": "Omnico Demo",
+            "welcome_text": "Hello! Pick what your question is about and an agent will answer.",
+            "is_default": not SupportPage.objects.filter(is_default=True).exists(),
+        },
+    )
     if not MailAccount.objects.filter(kind=ChannelKind.EMAIL, name=DEMO_NAME).exists():
         MailAccount.objects.create(
             name=DEMO_NAME,

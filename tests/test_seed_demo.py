@@ -191,3 +191,13 @@ def test_it_prints_the_address_it_is_served_at(demo_env):
     assert "http://127.0.0.1:8123/" in out.getvalue()
     assert "http://127.0.0.1:8123/admin/" in out.getvalue()
     assert ":8000" not in out.getvalue()
+
+
+def test_the_demo_has_a_support_page_to_chat_with_yourself(db, client):
+    from omnico.demo import demo_seed
+
+    demo_seed()
+    demo_seed()  # idempotent
+    response = client.get("/support/")
+    assert response.status_code == 200
+    assert "Omnico Demo" in response.content.decode()

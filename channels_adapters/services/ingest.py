@@ -177,6 +177,8 @@ def _incoming(msg: InboundMessage, *, thread_ticket_id: int | None = None) -> In
         meta=msg.meta,
         is_automatic=msg.is_automatic,
         thread_ticket_id=thread_ticket_id,
+        subject_id=msg.subject_id,
+        group_type_id=msg.group_type_id,
     )
 
 
@@ -209,6 +211,7 @@ def _apply_parsed(
     for message, got in zip(parsed.messages, received, strict=True):
         if got.duplicate:
             continue
+        adapter.received(account, message, got)
         for attachment in message.attachments:
             _store_attachment(adapter, account, got.message, attachment)
     for update in parsed.updates:

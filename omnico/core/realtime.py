@@ -61,7 +61,7 @@ Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 _renderers: dict[str, Renderer] = {}
 _coalesce: dict[str, tuple[Coalesce, Merge | None]] = {}
-_fanouts: dict[str, Fanout] = {}
+_fanouts: dict[str, list[Fanout]] = {}
 
 
 class NotRendered(Exception):
@@ -93,6 +93,11 @@ def session_end(*, user_id: int, session_key: str | None = None) -> None:
 
 def visitor_group(session_key: str) -> str:
     return f"visitor.{session_key}"
+
+
+def visitor_ticket_group(ticket_id: int) -> str:
+    """The web-chat visitor sockets of one ticket (who joined it: the agent's display name)."""
+    return f"visitor-ticket.{ticket_id}"
 
 
 def register(
@@ -132,10 +137,13 @@ def coalesce(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[st
 
 
 def fanout(event_type: str) -> Callable[[Fanout], Fanout]:
-    """Decorator: ``fn(group, payload)`` names the events published along with ``event_type``."""
+    """Decorator: ``fn(group, payload)`` names the events published along with ``event_type``
+    (several apps may add theirs to one type)."""
 
     def decorate(fn: Fanout) -> Fanout:
-        _fanouts[event_type] = fn
+        found = _fanouts.setdefault(event_type, [])
+        if fn not in found:
+            found.append(fn)
         return fn
 
     return decorate
@@ -147,8 +155,7 @@ def fanout(event_type: str) -> Callable[[Fanout], Fanout]:
 def publish(group: str, event_type: str, **payload: Any) -> None:
     """Send ``{"type": event_type, "event": <uuid>, **payload}`` to ``group`` after commit."""
     outgoing = [(group, event_type, payload)]
-    extra = _fanouts.get(event_type)
-    if extra is not None:
+    for extra in _fanouts.get(event_type, ()):
         outgoing += extra(group, payload)
     messages = [
         (target, {"type": kind, "event": uuid.uuid4().hex, **data})

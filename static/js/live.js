@@ -177,7 +177,7 @@
     var raw = list.getAttribute("data-live-filter");
     if (raw === null) { return null; }
     var filter = parse(raw);
-    if (filter.q || filter.tag) { return null; }
+    if (filter.q || filter.tag || filter.group_type || filter.subject) { return null; }
     if (filter.channel && filter.channel !== facts.source) { return false; }
     if (filter.department && String(filter.department) !== facts.department) { return false; }
     if (filter.status) {

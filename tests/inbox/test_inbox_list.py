@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from configuration.models import Department
+from configuration.models import Department, GroupType, Subject
 from customers.services import customer_resolve
 from inbox import selectors
 from inbox.selectors import TicketFilters, cursor_encode, inbox_row, inbox_rows
@@ -108,6 +108,25 @@ def test_filters_by_status_channel_department_and_tag(agent_client, db):
     assert shown(tag="vip") == [tele.pk]  # the tag filter takes a name, in any case
     assert shown(tag="nobody's tag") == []
     assert shown(channel="bogus") == [pending.pk, mail.pk, tele.pk]  # bad values ignored
+
+
+def test_filters_by_the_group_type_and_subject_the_customer_chose(agent_client, db):
+    account = make_account(kind="webchat")
+    allianz, axa = GroupType.objects.create(name="Allianz"), GroupType.objects.create(name="AXA")
+    billing = Subject.objects.create(name="Billing")
+    one, two, three = (_person(name, account) for name in ("One", "Two", "Three"))
+    Ticket.objects.filter(pk=one.pk).update(group_type=allianz, subject=billing)
+    Ticket.objects.filter(pk=two.pk).update(group_type=axa, subject=billing)
+    everyone = [one, two, three]
+
+    def shown(**params):
+        return _ids_in_order(_rows(agent_client, tab="all", **params), everyone)
+
+    assert shown(group_type=str(allianz.pk)) == [one.pk]
+    assert sorted(shown(subject=str(billing.pk))) == sorted([one.pk, two.pk])
+    assert shown(group_type=str(axa.pk), subject=str(billing.pk)) == [two.pk]
+    page = agent_client.get(reverse("inbox")).content.decode()
+    assert "Any group type" in page and "Any subject" in page
 
 
 def test_resolved_tickets_stay_out_of_the_inbox_unless_their_status_is_asked_for(agent_client):
@@ -299,6 +318,7 @@ def _grow(n: int, agent) -> None:
         {"tab": "pool"},
         {"tab": "unassigned", "channel": "telegram", "tag": "TAG"},
         {"tab": "all", "q": "Grow"},
+        {"tab": "all", "group_type": "GT", "subject": "SU"},
     ],
 )
 def test_inbox_page_and_rows_run_fixed_queries_for_n_and_3n_tickets(
@@ -307,6 +327,9 @@ def test_inbox_page_and_rows_run_fixed_queries_for_n_and_3n_tickets(
     def measure():
         if params.get("tag") == "TAG":
             params["tag"] = str(Tag.objects.get(name="tag0").pk)
+        if params.get("group_type") == "GT":
+            params["group_type"] = str(GroupType.objects.get_or_create(name="Allianz")[0].pk)
+            params["subject"] = str(Subject.objects.get_or_create(name="Billing")[0].pk)
         page = measure_page(agent_client, reverse("inbox"), data=params)
         assert page.status == 200
         rows = measure_page(agent_client, reverse("inbox-list"), data=params, **HTMX)
@@ -351,6 +374,8 @@ def test_list_tells_the_live_updates_its_filters_and_each_row_its_place(agent_cl
         "status": "",
         "channel": "telegram",
         "department": "",
+        "group_type": "",
+        "subject": "",
         "tag": "",
         "q": "",
         "sort": "priority",

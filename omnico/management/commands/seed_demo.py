@@ -36,6 +36,7 @@ class Command(BaseCommand):
             "=" * 60,
             _("Omnico demo is ready: %(url)s") % {"url": url},
             _("Admin: %(url)sadmin/") % {"url": url},
+            _("Customer side: %(url)ssupport/ (open it in a second window)") % {"url": url},
             "",
             _("Logins (password %(note)s):") % {"note": password_note},
             *[f"  {username:<8} {result.password}" for username in result.usernames],

@@ -1,0 +1,171 @@
+"""The visitor's websocket at ``/ws/visitor/<account name>/``.
+
+The visitor is the one in the signed cookie (``webchat.visitor``), never one named in a
+message; the origin is checked in ``omnico.asgi``. The socket is in the visitor's group (the
+agents' replies, ``adapter.send``) and in its ticket's visitor group (who joined), both through
+this process's realtime hub, like the agent screen. From the browser it takes one thing:
+``{"action": "ack", "message": <id>}``, a reply shown (delivered), accepted only for the
+visitor's own replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.http import Http404
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+from channels_adapters.webchat import selectors, services
+from channels_adapters.webchat.visitor import visitor_from_cookies
+from omnico.core import realtime, realtime_hub
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NO_VISITOR = 4401
+CLOSE_NO_PAGE = 4404
+HELLO = json.dumps({"kind": "hello"})
+RESYNC = json.dumps({"kind": "resync"})
+
+
+def _language(scope: dict[str, Any]) -> str:
+    candidates = []
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    if cookie:
+        candidates.append(cookie)
+    for name, value in scope.get("headers", []):
+        if name == b"accept-language":
+            candidates += [code for code, _q in parse_accept_lang_header(value.decode("latin-1"))]
+    for code in candidates:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+@database_sync_to_async
+def _page_and_ticket(name: str, visitor_id: str) -> tuple[Any, int | None] | None:
+    try:
+        page = selectors.support_page_get(name=name)
+    except Http404:
+        return None
+    ticket = selectors.visitor_ticket(account_id=page.channel_account_id, visitor_id=visitor_id)
+    return page.channel_account, (ticket.pk if ticket else None)
+
+
+@database_sync_to_async
+def _ack(account: Any, visitor_id: str, message_id: int) -> int:
+    return services.visitor_reply_delivered(
+        account=account, visitor_id=visitor_id, message_id=message_id
+    )
+
+
+class VisitorConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = None  # type: ignore[assignment]  # the hub delivers (see inbox)
+
+    language: str = settings.LANGUAGE_CODE
+    visitor_id: str | None = None
+    account: Any = None
+    ticket_id: int | None = None
+    hub: realtime_hub.Hub | None = None
+    outbox: realtime_hub.Outbox | None = None
+    groups_joined: list[str]
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        await self.accept()
+        visitor_id = visitor_from_cookies(self.scope.get("cookies", {}))
+        if visitor_id is None:
+            await self.close(code=CLOSE_NO_VISITOR)
+            return
+        name = self.scope["url_route"]["kwargs"]["name"]
+        found = await _page_and_ticket(name, visitor_id)
+        if found is None:
+            await self.close(code=CLOSE_NO_PAGE)
+            return
+        self.visitor_id = visitor_id
+        self.account, ticket_id = found
+        self.language = _language(self.scope)
+        self.outbox = realtime_hub.Outbox(send=self._send_text, close=self._close_with)
+        self.hub = realtime_hub.Hub.get(get_channel_layer())
+        await self._join(realtime.visitor_group(visitor_id))
+        if ticket_id is not None:
+            await self._follow(ticket_id, resync=False)
+        # "hello" first: the page fetches what it missed while it was not connected.
+        self.outbox.put(("hello",), HELLO, first=True)
+        self.outbox.start()
+
+    async def disconnect(self, code: int) -> None:
+        for group in list(getattr(self, "groups_joined", [])):
+            self.groups_joined.remove(group)
+            await self.hub.leave(group, self)
+        if self.outbox is not None:
+            self.outbox.stop()
+
+    async def _join(self, group: str) -> None:
+        await self.hub.join(group, self)
+        self.groups_joined.append(group)
+
+    async def _follow(self, ticket_id: int, *, resync: bool = True) -> None:
+        """Be told who joins ``ticket_id`` (the visitor's current ticket). A ticket just opened
+        may have been given to an agent in the same transaction, before this socket was in its
+        group: the page re-fetches its history once subscribed, so that line is not missed."""
+        if ticket_id == self.ticket_id:
+            return
+        if self.ticket_id is not None:
+            old = realtime.visitor_ticket_group(self.ticket_id)
+            if old in self.groups_joined:
+                self.groups_joined.remove(old)
+                await self.hub.leave(old, self)
+        self.ticket_id = ticket_id
+        await self._join(realtime.visitor_ticket_group(ticket_id))
+        if resync and self.outbox is not None:
+            self.outbox.put(("resync",), RESYNC)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.visitor_id is None:
+            return
+        try:
+            data = json.loads(text_data or "")
+        except ValueError:
+            return
+        if not isinstance(data, dict) or data.get("action") != "ack":
+            return
+        message_id = data.get("message")
+        if isinstance(message_id, int) and not isinstance(message_id, bool) and message_id > 0:
+            await _ack(self.account, self.visitor_id, message_id)
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _close_with(self, code: int) -> None:
+        await self.close(code=code)
+
+    def deliver(self, event: dict[str, Any], frame: Any) -> None:
+        """The hub's delivery (see ``omnico.core.realtime_hub``); never waits."""
+        if self.outbox is None or event.get("account_id", self.account.pk) != self.account.pk:
+            return
+        kind = event.get("type")
+        if kind == "visitor.ticket":
+            asyncio.ensure_future(self._follow(event["ticket_id"]))
+        elif kind == "visitor.message" and isinstance(frame, str) and frame:
+            self.outbox.put(("message", event["message_id"]), frame)
+        elif kind == "visitor.joined" and isinstance(frame, str) and frame:
+            self.outbox.put(("joined", event["ticket_id"], event.get("event")), frame)
+        elif frame is realtime_hub.FAILED and kind == "visitor.message":
+            self.outbox.put(("resync",), RESYNC)

@@ -1,0 +1,148 @@
+"""Reads of the support page: which page, its choices, and the visitor's own conversation.
+
+Every read of a conversation starts from the visitor id of the signed cookie
+(``webchat.visitor``): nothing here takes a ticket or message id from the visitor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from channels_adapters.models import InboundEvent
+from channels_adapters.webchat.adapter import external_id
+from configuration.models import ChannelKind, GroupType, Subject, SupportPage
+from tickets.models import Message, Ticket, TicketEvent
+
+
+def support_page_get(*, name: str | None) -> SupportPage:
+    """The page of an enabled web-chat account: by account name, else the default one (or
+    the only one); 404 otherwise."""
+    pages = SupportPage.objects.select_related("channel_account").filter(
+        channel_account__kind=ChannelKind.WEBCHAT, channel_account__enabled=True
+    )
+    if name is not None:
+        page = pages.filter(channel_account__name=name).first()
+    else:
+        page = pages.filter(is_default=True).first() or pages.order_by("pk").first()
+    if page is None:
+        raise Http404("no such support page")
+    return page
+
+
+def group_types_for_visitors() -> list[GroupType]:
+    return list(GroupType.objects.filter(is_active=True).order_by("position", "name"))
+
+
+def subjects_for_visitors() -> list[Subject]:
+    return list(Subject.objects.filter(is_active=True).order_by("position", "name"))
+
+
+def agent_display_name(user) -> str:
+    """What a visitor is told an agent is called: their name, never their username."""
+    if user is None:
+        return _("An agent")
+    return user.get_full_name() or user.first_name or _("An agent")
+
+
+@dataclass
+class Entry:
+    """One line of the visitor's conversation."""
+
+    kind: str  # "in" (the visitor), "out" (an agent), "system"
+    at: datetime
+    text: str
+    key: str = ""  # the client message id of the visitor's own messages
+    message_id: int | None = None
+
+
+@dataclass
+class Conversation:
+    ticket: Ticket | None
+    entries: list[Entry] = field(default_factory=list)
+
+
+def visitor_ticket(*, account_id: int, visitor_id: str) -> Ticket | None:
+    """The visitor's latest ticket on this web chat, or None."""
+    return (
+        Ticket.objects.filter(
+            channel_account_id=account_id,
+            customer__identities__kind=ChannelKind.WEBCHAT,
+            customer__identities__external_id=visitor_id,
+        )
+        .select_related("assignee")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def visitor_conversation(*, account_id: int, visitor_id: str) -> Conversation:
+    """The visitor's conversation as they see it (no internal notes): the latest ticket's
+    messages, a line for each agent who joined, and their own messages that are stored but not
+    yet in a ticket. Four queries."""
+    ticket = visitor_ticket(account_id=account_id, visitor_id=visitor_id)
+    entries: list[Entry] = []
+    prefix = external_id(visitor_id, "")
+    if ticket is not None:
+        messages = Message.objects.filter(
+            ticket=ticket,
+            direction__in=[Message.Direction.INBOUND, Message.Direction.OUTBOUND],
+        ).order_by("sent_at", "pk")
+        for message in messages:
+            inbound = message.direction == Message.Direction.INBOUND
+            entries.append(
+                Entry(
+                    kind="in" if inbound else "out",
+                    at=message.sent_at,
+                    text=message.body,
+                    key=(message.external_id or "").removeprefix(prefix) if inbound else "",
+                    message_id=message.pk,
+                )
+            )
+        joined = TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.ASSIGNEE).order_by(
+            "created_at", "pk"
+        )
+        names = _agent_names([e.data.get("new") for e in joined])
+        for event in joined:
+            agent = event.data.get("new")
+            if agent:
+                text = _("%(name)s joined the chat.") % {"name": names.get(agent, _("An agent"))}
+                entries.append(Entry(kind="system", at=event.created_at, text=text))
+    entries += _unprocessed(account_id=account_id, visitor_id=visitor_id, seen=entries)
+    entries.sort(key=lambda e: e.at)
+    return Conversation(ticket=ticket, entries=entries)
+
+
+def _agent_names(ids: list) -> dict[int, str]:
+    from django.contrib.auth import get_user_model
+
+    wanted = {i for i in ids if isinstance(i, int)}
+    if not wanted:
+        return {}
+    return {u.pk: agent_display_name(u) for u in get_user_model().objects.filter(pk__in=wanted)}
+
+
+def _unprocessed(*, account_id: int, visitor_id: str, seen: list[Entry]) -> list[Entry]:
+    """The visitor's messages stored and not yet ingested (a busy worker): shown as sent."""
+    keys = {e.key for e in seen if e.kind == "in"}
+    found = []
+    events = InboundEvent.objects.filter(
+        channel_account_id=account_id,
+        dedupe_key__startswith=external_id(visitor_id, ""),
+        status=InboundEvent.Status.PENDING,
+    ).order_by("received_at")
+    for event in events:
+        try:
+            data = json.loads(bytes(event.body))
+        except ValueError:
+            continue
+        if data.get("id") in keys:
+            continue
+        found.append(
+            Entry(kind="in", at=event.received_at, text=str(data.get("text", "")), key=data["id"])
+        )
+    return found

@@ -1,0 +1,158 @@
+"""Writes of the support page: a visitor's message stored durably, their acknowledgements.
+
+The visitor id always comes from the signed cookie (``webchat.visitor``), never from the
+request body: a visitor can only write into, and acknowledge, their own conversation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from channels_adapters.base import InboundError
+from channels_adapters.models import InboundEvent
+from channels_adapters.services.inbound import event_record
+from channels_adapters.webchat.adapter import (
+    CLIENT_ID,
+    MAX_TEXT_CHARS,
+    reply_external_id,
+    validate,
+)
+from configuration.models import ChannelAccount, ChannelKind
+from tickets.delivery import messages_delivery_update
+from tickets.models import Message
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the visitor chose and told before the chat: set on the ticket it opens."""
+
+    group_type_id: int | None = None
+    subject_id: int | None = None
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "group_type": self.group_type_id,
+            "subject": self.subject_id,
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Intake:
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        def text(key: str, limit: int) -> str:
+            value = data.get(key)
+            return value[:limit] if isinstance(value, str) else ""
+
+        return cls(
+            group_type_id=number("group_type"),
+            subject_id=number("subject"),
+            name=text("name", 120),
+            email=text("email", 254),
+            phone=text("phone", 40),
+        )
+
+
+class VisitorMessageError(ValueError):
+    """The message cannot be taken (empty, too long, a malformed id): shown to the visitor."""
+
+
+def visitor_message_post(
+    *, account: ChannelAccount, visitor_id: str, client_id: str, text: str, intake: Intake
+) -> tuple[InboundEvent, bool]:
+    """Store a visitor's message as an inbound event (durable when this returns, so the
+    visitor may be told "delivered"), deduplicated by the client's message id: a resend after
+    a reconnect returns the stored event and changes nothing. Ingest follows after commit."""
+    text = (text or "").strip()
+    if not CLIENT_ID.match(client_id or ""):
+        raise VisitorMessageError(_("This message has no valid id; reload the page."))
+    if not text:
+        raise VisitorMessageError(_("Write a message first."))
+    if len(text) > MAX_TEXT_CHARS:
+        raise VisitorMessageError(
+            _("A message can be at most %(n)d characters long.") % {"n": MAX_TEXT_CHARS}
+        )
+    body = json.dumps(
+        {"id": client_id, "visitor": visitor_id, "text": text, **intake.as_dict()}
+    ).encode()
+    try:
+        message = validate(json.loads(body))
+    except InboundError as exc:
+        raise VisitorMessageError(_("This message cannot be sent.")) from exc
+    return event_record(account=account, body=body, dedupe_key=message.external_id)
+
+
+def intake_clean(
+    *, group_type_id: int | None, subject_id: int | None, name: str, email: str, phone: str
+) -> Intake:
+    """The contact step's answers, checked (e-mail and phone are optional)."""
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise VisitorMessageError(_("Enter a valid e-mail address.")) from None
+    phone = (phone or "").strip()
+    if phone and not all(c.isdigit() or c in "+ -()" for c in phone):
+        raise VisitorMessageError(_("Enter a valid phone number."))
+    return Intake(
+        group_type_id=group_type_id,
+        subject_id=subject_id,
+        name=(name or "").strip()[:120],
+        email=email[:254],
+        phone=phone[:40],
+    )
+
+
+def _visitor_replies(*, account_id: int, visitor_id: str):
+    return Message.objects.filter(
+        channel_account_id=account_id,
+        direction=Message.Direction.OUTBOUND,
+        ticket__customer__identities__kind=ChannelKind.WEBCHAT,
+        ticket__customer__identities__external_id=visitor_id,
+    )
+
+
+def visitor_reply_delivered(*, account: ChannelAccount, visitor_id: str, message_id: int) -> int:
+    """The visitor's socket showed agent reply ``message_id``: it is delivered. A reply on
+    another visitor's ticket is not theirs to acknowledge: nothing changes."""
+    if (
+        not _visitor_replies(account_id=account.pk, visitor_id=visitor_id)
+        .filter(pk=message_id)
+        .exists()
+    ):
+        return 0
+    return messages_delivery_update(
+        channel_account=account,
+        state=Message.Delivery.DELIVERED,
+        external_id=reply_external_id(message_id),
+    )
+
+
+def visitor_replies_shown(*, account: ChannelAccount, visitor_id: str, ticket_id: int) -> int:
+    """The visitor's page showed their conversation: the replies sent to it are delivered."""
+    ids = list(
+        _visitor_replies(account_id=account.pk, visitor_id=visitor_id)
+        .filter(ticket_id=ticket_id, delivery=Message.Delivery.SENT)
+        .values_list("pk", flat=True)
+    )
+    return sum(
+        messages_delivery_update(
+            channel_account=account,
+            state=Message.Delivery.DELIVERED,
+            external_id=reply_external_id(pk),
+        )
+        for pk in ids
+    )

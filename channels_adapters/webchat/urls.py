@@ -1,0 +1,15 @@
+from django.urls import path
+
+from channels_adapters.webchat import views
+
+app_name = "support"
+
+urlpatterns = [
+    path("", views.support_page, name="default"),
+    path("<slug:name>/", views.support_page, name="page"),
+    path("<slug:name>/start/", views.support_start, name="start"),
+    path("<slug:name>/messages/", views.support_message, name="messages"),
+    path("<slug:name>/history/", views.support_history, name="history"),
+    path("<slug:name>/theme.css", views.support_theme, name="theme"),
+    path("<slug:name>/logo", views.support_logo, name="logo"),
+]

@@ -1,0 +1,147 @@
+// The support page's chat: send with a client message id (acknowledged once stored), show each
+// message's state, receive agents' replies over the visitor socket, and fetch what was missed
+// whenever the socket (re)connects. No inline script: the page's CSP is script-src 'self'.
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-support-chat]");
+  if (!root) return;
+  var list = root.querySelector("[data-entries]");
+  var form = root.querySelector("form[data-composer]");
+  var text = form.querySelector("textarea");
+  var status = root.querySelector("[data-connection]");
+  var labels = JSON.parse(document.getElementById("support-labels").textContent);
+  var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var out = "";
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    for (var i = 0; i < bytes.length; i++) out += (bytes[i] + 256).toString(16).slice(1);
+    return out;
+  }
+
+  function scrollDown() { list.scrollTop = list.scrollHeight; window.scrollTo(0, document.body.scrollHeight); }
+
+  function dropEmpty() {
+    var empty = list.querySelector("[data-empty]");
+    if (empty) empty.remove();
+  }
+
+  function setState(li, state) {
+    li.dataset.state = state;
+    var span = li.querySelector(".entry-state");
+    span.textContent = labels[state];
+    var retry = li.querySelector("button.entry-retry");
+    if (state === "failed" && !retry) {
+      retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "entry-retry";
+      retry.textContent = labels.retry;
+      li.appendChild(retry);
+    } else if (state !== "failed" && retry) {
+      retry.remove();
+    }
+  }
+
+  function bubble(key, body) {
+    var li = document.createElement("li");
+    li.className = "entry entry-in";
+    li.dataset.key = key;
+    li.dataset.text = body;
+    var p = document.createElement("p");
+    p.textContent = body;
+    var span = document.createElement("span");
+    span.className = "entry-state";
+    li.appendChild(p);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(span);
+    return li;
+  }
+
+  function send(li) {
+    setState(li, "sending");
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", token);
+    body.append("client_id", li.dataset.key);
+    body.append("text", li.dataset.text);
+    fetch(form.action, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": token },
+    }).then(function (r) {
+      setState(li, r.ok ? "delivered" : "failed");
+    }).catch(function () { setState(li, "failed"); });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = text.value.trim();
+    if (!body) return;
+    dropEmpty();
+    var li = bubble(newId(), body);
+    list.appendChild(li);
+    text.value = "";
+    send(li);
+    scrollDown();
+  });
+  text.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  list.addEventListener("click", function (e) {
+    var retry = e.target.closest("button.entry-retry");
+    if (retry) send(retry.closest("li"));
+  });
+
+  function insert(html) {
+    var t = document.createElement("template");
+    t.innerHTML = html;
+    dropEmpty();
+    list.appendChild(t.content);
+    scrollDown();
+  }
+
+  // The server's history replaces the list; our own messages it does not know yet (still
+  // sending, or failed) stay at the end.
+  function refresh() {
+    return fetch(root.dataset.historyUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var local = Array.prototype.filter.call(list.querySelectorAll("li[data-key]"), function (li) {
+          return li.dataset.state !== "delivered" || li.dataset.text !== undefined;
+        });
+        var t = document.createElement("template");
+        t.innerHTML = html;
+        var known = {};
+        t.content.querySelectorAll("li[data-key]").forEach(function (li) { known[li.dataset.key] = true; });
+        list.replaceChildren(t.content);
+        local.forEach(function (li) { if (!known[li.dataset.key]) { dropEmpty(); list.appendChild(li); } });
+        scrollDown();
+      }).catch(function () {});
+  }
+
+  var delay = 500;
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + root.dataset.socket);
+    ws.onopen = function () { delay = 500; status.hidden = true; };
+    ws.onmessage = function (ev) {
+      var data;
+      try { data = JSON.parse(ev.data); } catch (err) { return; }
+      if (data.kind === "hello" || data.kind === "resync") {
+        refresh();
+      } else if (data.kind === "message") {
+        if (!list.querySelector('[data-message-id="' + Number(data.id) + '"]')) insert(data.html);
+        ws.send(JSON.stringify({ action: "ack", message: data.id }));
+      } else if (data.kind === "system") {
+        insert(data.html);
+      }
+    };
+    ws.onclose = function (ev) {
+      if (ev.code === 4401 || ev.code === 4404) return;
+      status.hidden = false;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  }
+  connect();
+  scrollDown();
+})();
