@@ -300,9 +300,15 @@ def test_list_endpoint_needs_a_signed_in_agent(client, db):
 def _grow(n: int, agent) -> None:
     accounts = [make_account(kind=kind) for kind in ("telegram", "email", "whatsapp")]
     department = Department.objects.get_or_create(name="Support")[0]
+    # What a support-page customer chose (a row for the group type and subject filter below).
+    chosen = {
+        "group_type": GroupType.objects.get_or_create(name="Allianz")[0],
+        "subject": Subject.objects.get_or_create(name="Billing")[0],
+    }
     for i in range(n):
         account = accounts[i % 3]
         ticket = _person(f"Grow {i}", account)
+        Ticket.objects.filter(pk=ticket.pk).update(**chosen)
         if i % 2:
             ticket_assign(ticket=ticket, assignee=agent)
         ticket_set_department(ticket=ticket, department=department)
