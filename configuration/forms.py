@@ -7,7 +7,7 @@ set, an empty input keeps the stored value, and a "clear" checkbox beside it rem
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.db import models
@@ -16,6 +16,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def clear_field_name(name: str) -> str:
@@ -27,7 +30,7 @@ def clear_field_name(name: str) -> str:
 WEBHOOK_KINDS = (ChannelKind.TELEGRAM, ChannelKind.WHATSAPP, ChannelKind.MESSENGER, ChannelKind.API)
 
 
-def name_help_text(kind: str, name: str) -> str:
+def name_help_text(kind: str, name: str) -> StrOrPromise:
     """The account name's help text, for its kind: where its webhook is, if it has one.
 
     The admin renders help texts as HTML, so nothing here may look like a tag.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from django.db.models import Q
@@ -80,7 +80,8 @@ class CartLine:
             return cls(name=str(item), quantity=1)
         name = item.get("name") or item.get("product_name") or item.get("sku") or "—"
         try:
-            quantity = int(item.get("quantity", item.get("qty", 1)))
+            # A payload value of any type; int() of a bad one (None included) is caught below.
+            quantity = int(cast(Any, item.get("quantity", item.get("qty", 1))))
         except (TypeError, ValueError):
             quantity = 1
         price = item.get("price")

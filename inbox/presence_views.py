@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from configuration.models import BreakReason, OperatorProfile
+from omnico.core.http import AgentRequest
 from tickets.errors import TicketRuleError
 from tickets.models import AgentPresence
 from tickets.routing import agent_go_active, agent_go_passive
 
 
-def _takes_tickets(request: HttpRequest) -> bool:
+def _takes_tickets(request: AgentRequest) -> bool:
     return OperatorProfile.objects.filter(user=request.user).exists()
 
 
 def _render(
-    request: HttpRequest, *, oob_toasts: bool, takes_tickets: bool = True, status: int = 200
+    request: AgentRequest, *, oob_toasts: bool, takes_tickets: bool = True, status: int = 200
 ) -> HttpResponse:
     context: dict = {"takes_tickets": takes_tickets, "oob_toasts": oob_toasts}
     if takes_tickets:
@@ -43,7 +44,7 @@ def _render(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def presence(request: HttpRequest) -> HttpResponse:
+def presence(request: AgentRequest) -> HttpResponse:
     if not _takes_tickets(request):
         if request.method == "POST":
             messages.error(
@@ -58,10 +59,12 @@ def presence(request: HttpRequest) -> HttpResponse:
             agent_go_active(user=request.user)
             messages.success(request, _("You are active: new tickets can come to you."))
         else:
-            reason = BreakReason.objects.filter(
+            # pk=None is a valid look-up (IS NULL: no row); the stubs refuse None for pk.
+            reason = BreakReason.objects.filter(  # type: ignore[misc]
                 pk=request.POST.get("break_reason") or None, is_active=True
             ).first()
             agent_go_passive(user=request.user, break_reason=reason)
+            assert reason is not None  # agent_go_passive refuses a break without a reason
             messages.success(
                 request, _("You are on a break (%(reason)s).") % {"reason": reason.name}
             )

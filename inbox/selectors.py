@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -33,6 +34,9 @@ from tickets.selectors import (
     status_counts,
     team_list,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 PAGE_SIZE = 25
 HOME_LIST_SIZE = 5
@@ -145,7 +149,9 @@ def _search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     return queryset.filter(matches)
 
 
-def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -> QuerySet[Ticket]:
+def ticket_filter(
+    queryset: QuerySet[Ticket], *, filters: TicketFilters, user: User | None
+) -> QuerySet[Ticket]:
     if filters.tab == "mine":
         queryset = queryset.filter(assignee=user)
     elif filters.tab == "unassigned":
@@ -182,7 +188,7 @@ def ticket_filter(queryset: QuerySet[Ticket], *, filters: TicketFilters, user) -
 
 def inbox_rows(
     *,
-    user,
+    user: User,
     filters: TicketFilters | None = None,
     cursor: str | None = None,
     limit: int | None = None,
@@ -216,7 +222,7 @@ def ticket_list_page(
     sort: str = "recent",
     cursor: str | None = None,
     limit: int | None = None,
-    user=None,
+    user: User | None = None,
 ) -> Page[Ticket]:
     """Every ticket, filtered, in one of ``SORTS`` (most recent conversation by default)."""
     filters = filters or TicketFilters()
@@ -245,7 +251,7 @@ class HomePage:
         return sum(1 for member in self.team if member.is_active)
 
 
-def home_page(*, user) -> HomePage:
+def home_page(*, user: User) -> HomePage:
     """Everything the homepage shows, in 7 queries whatever the number of tickets."""
     team = team_list()
     me = next((member for member in team if member.user_id == user.pk), None)

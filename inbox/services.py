@@ -8,7 +8,7 @@ which were refused and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -20,6 +20,9 @@ from omnico.core import realtime
 from tickets import services
 from tickets.errors import TicketRuleError
 from tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass
@@ -46,10 +49,10 @@ class BulkResult:
 def tickets_bulk_update(
     *,
     ticket_ids: list[int],
-    actor,
+    actor: User,
     status: str | None = None,
     assign: bool = False,
-    assignee=None,
+    assignee: User | None = None,
     tag: str | None = None,
 ) -> BulkResult:
     """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``."""

@@ -14,7 +14,8 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -34,6 +35,7 @@ from inbox.ticket_forms import (
     TagForm,
 )
 from inbox.views import inbox_screen_context
+from omnico.core.http import AgentRequest
 from tickets import services
 from tickets.errors import TicketRuleError
 from tickets.models import Priority, Ticket, TicketStatus
@@ -44,7 +46,7 @@ Action = Callable[[Ticket, dict], str]
 # --- pages and partials ---------------------------------------------------------------------
 
 
-def _pane_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+def _pane_context(request: AgentRequest, ticket: Ticket) -> dict[str, Any]:
     return {
         **selectors.chat_context(ticket=ticket, user=request.user),
         **selectors.panel_context(ticket.pk, request.user, ticket=ticket),
@@ -54,7 +56,7 @@ def _pane_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_detail(request: AgentRequest, ticket_id: int) -> HttpResponse:
     """The ticket open on the agent screen; an htmx request gets the pane alone."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     if ticket.unread:  # as loaded just now; the service's UPDATE is conditional anyway
@@ -68,13 +70,13 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @login_required
-def ticket_redirect(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_redirect(request: AgentRequest, ticket_id: int) -> HttpResponse:
     return redirect("ticket-detail", ticket_id=ticket_id, permanent=True)
 
 
 @login_required
 @require_GET
-def ticket_conversation(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_conversation(request: AgentRequest, ticket_id: int) -> HttpResponse:
     """The chat box. ``?before=<cursor>``: only the earlier messages ("load earlier");
     ``?thread=1``: only the message list (re-synced after a dropped websocket)."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
@@ -92,7 +94,7 @@ def ticket_conversation(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def ticket_panel(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_panel(request: AgentRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     context = selectors.panel_context(ticket.pk, request.user, ticket=ticket)
     # htmx (the live refresh) also gets the header's badges, out of band.
@@ -106,11 +108,11 @@ def ticket_panel(request: HttpRequest, ticket_id: int) -> HttpResponse:
 def _first_error(form: forms.Form) -> str:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else errors[0]
+        return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Please check the form.")
 
 
-def _run(request: HttpRequest, ticket: Ticket, form: forms.Form, action: Action) -> bool:
+def _run(request: AgentRequest, ticket: Ticket, form: forms.Form, action: Action) -> bool:
     """Validate, run the service, report the outcome as a toast. True if it succeeded."""
     if not form.is_valid():
         messages.error(request, _first_error(form))
@@ -124,7 +126,7 @@ def _run(request: HttpRequest, ticket: Ticket, form: forms.Form, action: Action)
 
 
 def _panel_action(
-    request: HttpRequest, ticket_id: int, form_class: type[forms.Form], action: Action
+    request: AgentRequest, ticket_id: int, form_class: type[forms.Form], action: Action
 ) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     _run(request, ticket, form_class(request.POST), action)
@@ -137,7 +139,7 @@ def _panel_action(
 
 @login_required
 @require_POST
-def ticket_status(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_status(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def change(ticket: Ticket, data: dict) -> str:
         services.ticket_set_status(ticket=ticket, status=data["status"], actor=request.user)
         return _("Status changed to “%(status)s”.") % {"status": TicketStatus(data["status"]).label}
@@ -147,7 +149,7 @@ def ticket_status(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def ticket_priority(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_priority(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def change(ticket: Ticket, data: dict) -> str:
         services.ticket_set_priority(ticket=ticket, priority=data["priority"], actor=request.user)
         return _("Priority changed to “%(priority)s”.") % {
@@ -159,7 +161,7 @@ def ticket_priority(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def ticket_department(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_department(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def change(ticket: Ticket, data: dict) -> str:
         services.ticket_set_department(
             ticket=ticket, department=data["department"], actor=request.user
@@ -171,7 +173,7 @@ def ticket_department(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def ticket_assignee(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_assignee(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def change(ticket: Ticket, data: dict) -> str:
         services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user)
         if data["assignee"] is None:
@@ -185,7 +187,7 @@ def ticket_assignee(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def tag_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def tag_add(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def add(ticket: Ticket, data: dict) -> str:
         tag = services.ticket_add_tag(ticket=ticket, name=data["name"], actor=request.user)
         return _("Tag “%(tag)s” added.") % {"tag": tag.name}
@@ -195,7 +197,7 @@ def tag_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def tag_remove(request: HttpRequest, ticket_id: int, tag_id: int) -> HttpResponse:
+def tag_remove(request: AgentRequest, ticket_id: int, tag_id: int) -> HttpResponse:
     def remove(ticket: Ticket, data: dict) -> str:
         tag = selectors.tag_get(ticket=ticket, tag_id=tag_id)
         services.ticket_remove_tag(ticket=ticket, tag=tag, actor=request.user)
@@ -206,7 +208,7 @@ def tag_remove(request: HttpRequest, ticket_id: int, tag_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def activity_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def activity_add(request: AgentRequest, ticket_id: int) -> HttpResponse:
     def add(ticket: Ticket, data: dict) -> str:
         services.activity_add(ticket=ticket, actor=request.user, **data)
         return _("Activity added.")
@@ -216,7 +218,7 @@ def activity_add(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def activity_done(request: HttpRequest, ticket_id: int, activity_id: int) -> HttpResponse:
+def activity_done(request: AgentRequest, ticket_id: int, activity_id: int) -> HttpResponse:
     def done(ticket: Ticket, data: dict) -> str:
         activity = selectors.activity_get(ticket=ticket, activity_id=activity_id)
         services.activity_mark_done(activity=activity, actor=request.user)
@@ -227,7 +229,7 @@ def activity_done(request: HttpRequest, ticket_id: int, activity_id: int) -> Htt
 
 @login_required
 @require_POST
-def activity_call(request: HttpRequest, ticket_id: int, activity_id: int) -> HttpResponse:
+def activity_call(request: AgentRequest, ticket_id: int, activity_id: int) -> HttpResponse:
     def call(ticket: Ticket, data: dict) -> str:
         activity = selectors.activity_get(ticket=ticket, activity_id=activity_id)
         if data["action"] == "start":
@@ -243,10 +245,11 @@ def activity_call(request: HttpRequest, ticket_id: int, activity_id: int) -> Htt
 
 
 @login_required
-def ticket_customer(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_customer(request: AgentRequest, ticket_id: int) -> HttpResponse:
     """GET: the customer's details; POST: save the inline form (``?edit=1`` GET shows it)."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     customer = ticket.customer
+    form: CustomerForm | None
     if request.method == "POST":
         form = CustomerForm(request.POST, customer=customer)
         if form.is_valid():
@@ -273,7 +276,7 @@ def ticket_customer(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 def _chat_response(
-    request: HttpRequest, ticket_id: int, reply_form: ReplyForm | None = None
+    request: AgentRequest, ticket_id: int, reply_form: ReplyForm | None = None
 ) -> HttpResponse:
     if not request.htmx:
         return redirect("ticket-detail", ticket_id=ticket_id)
@@ -287,7 +290,7 @@ def _chat_response(
 
 @login_required
 @require_POST
-def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_reply(request: AgentRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     form = ReplyForm(request.POST)
 
@@ -311,7 +314,7 @@ def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def message_retry(request: HttpRequest, ticket_id: int, message_id: int) -> HttpResponse:
+def message_retry(request: AgentRequest, ticket_id: int, message_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
 
     def retry(ticket: Ticket, data: dict) -> str:
@@ -329,7 +332,7 @@ def message_retry(request: HttpRequest, ticket_id: int, message_id: int) -> Http
 
 @login_required
 @require_GET
-def tag_options(request: HttpRequest) -> HttpResponse:
+def tag_options(request: AgentRequest) -> HttpResponse:
     """``<option>``s for the tag autocomplete's ``<datalist>``."""
     query = request.GET.get("q") or request.GET.get("name") or request.GET.get("tag") or ""
     tags = selectors.tag_suggestions(query=query)
@@ -338,7 +341,7 @@ def tag_options(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def subcategory_options(request: HttpRequest) -> HttpResponse:
+def subcategory_options(request: AgentRequest) -> HttpResponse:
     """``<option>``s of the subcategory select, for the chosen category."""
     raw = request.GET.get("category", "")
     found = selectors.subcategories(category_id=int(raw) if raw.isdigit() else None)
@@ -351,7 +354,7 @@ INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 @login_required
 @require_GET
-def attachment_download(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment_download(request: AgentRequest, attachment_id: int) -> HttpResponseBase:
     """An attachment's stored file, to signed-in agents only (never a public media address).
 
     Nothing else is served or redirected to: a file not fetched from the channel yet has no

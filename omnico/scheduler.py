@@ -81,7 +81,7 @@ def parse_schedule(schedule: Mapping[str, Mapping[str, Any]]) -> list[ScheduleEn
     return entries
 
 
-def _default_app() -> Celery:
+def _default_app() -> Celery[Any]:
     from omnico.celery import app
 
     return app

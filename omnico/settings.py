@@ -134,7 +134,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
+            # Django takes a Path here (as its own project template does); the stubs say str.
+            "NAME": SQLITE_PATH,  # type: ignore[typeddict-item]
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,

@@ -27,7 +27,7 @@ DELIVERY_CLAIM = timedelta(seconds=60)
 MAX_DELIVERY_ERROR_CHARS = 2000
 
 #: How far a provider's word may move a delivery state; it never goes backwards.
-_DELIVERY_RANK = {
+_DELIVERY_RANK: dict[str, int] = {
     Message.Delivery.PENDING: 0,
     Message.Delivery.SENT: 1,
     Message.Delivery.DELIVERED: 2,

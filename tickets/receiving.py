@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -212,7 +212,7 @@ def _receive(
             and Message.objects.filter(channel_account=account, external_id=external_id).exists()
         ):  # e.g. redelivered after the ticket was resolved: no new ticket
             return _duplicate(account, external_id)
-        opening = {
+        opening: dict[str, Any] = {
             "customer": customer,
             "account": account,
             "title": incoming.title or _preview(body)[:80],

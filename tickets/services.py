@@ -4,6 +4,7 @@ validate, change, audit, publish on commit."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,8 +28,11 @@ from tickets.models import (
     TicketStatus,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _record(ticket: Ticket, actor, kind: str, **data) -> TicketEvent:
+
+def _record(ticket: Ticket, actor: User | None, kind: str, **data: Any) -> TicketEvent:
     event = TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
     realtime.publish(
         realtime.ticket_group(ticket.pk), "ticket.changed", ticket_id=ticket.pk, change=kind
@@ -60,7 +64,7 @@ def _drain_pool_on_commit() -> None:
 
 
 @transaction.atomic
-def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
+def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None = None) -> Ticket:
     """Change the status. Resolved and closed need every activity of the ticket done."""
     if status not in TicketStatus.values:
         raise TicketRuleError(_("Unknown status: %(status)s.") % {"status": status})
@@ -110,7 +114,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None = None) -> Ticket:
     if priority not in Priority.values:
         raise TicketRuleError(_("Unknown priority: %(priority)s.") % {"priority": priority})
     ticket = _locked(ticket)
@@ -125,7 +129,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None = None) -> Ticket:
     ticket = _locked(ticket)
     old_id = ticket.assignee_id
     new_id = assignee.pk if assignee is not None else None
@@ -149,7 +153,9 @@ def ticket_assign(*, ticket: Ticket, assignee, actor=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_set_department(*, ticket: Ticket, department: Department | None, actor=None) -> Ticket:
+def ticket_set_department(
+    *, ticket: Ticket, department: Department | None, actor: User | None = None
+) -> Ticket:
     ticket = _locked(ticket)
     old_id = ticket.department_id
     new_id = department.pk if department is not None else None
@@ -169,7 +175,7 @@ def ticket_set_department(*, ticket: Ticket, department: Department | None, acto
 
 
 @transaction.atomic
-def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
+def ticket_add_tag(*, ticket: Ticket, name: str, actor: User | None = None) -> Tag:
     name = " ".join(name.split())[:60]
     if not name:
         raise TicketRuleError(_("A tag needs a name."))
@@ -189,7 +195,7 @@ def ticket_add_tag(*, ticket: Ticket, name: str, actor=None) -> Tag:
 
 
 @transaction.atomic
-def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor=None) -> None:
+def ticket_remove_tag(*, ticket: Ticket, tag: Tag, actor: User | None = None) -> None:
     ticket = _locked(ticket)
     if ticket.tags.filter(pk=tag.pk).exists():
         ticket.tags.remove(tag)
@@ -207,7 +213,7 @@ def activity_add(
     call_reason: str,
     category: ActivityCategory | None = None,
     subcategory: ActivityCategory | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> Activity:
     ticket = _locked(ticket)
     if ticket.status in FINAL_STATUSES:
@@ -244,7 +250,7 @@ def _locked_activity(activity: Activity) -> Activity:
 
 
 @transaction.atomic
-def activity_start_call(*, activity: Activity, actor=None) -> Activity:
+def activity_start_call(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.status == Activity.Status.DONE:
         raise TicketRuleError(_("This activity is done; its call cannot start again."))
@@ -258,6 +264,7 @@ def activity_start_call(*, activity: Activity, actor=None) -> Activity:
 
 
 def _stop(activity: Activity, now: datetime) -> int:
+    assert activity.call_started_at is not None  # callers stop a running call only
     seconds = max(0, int((now - activity.call_started_at).total_seconds()))
     activity.call_ended_at = now
     activity.call_seconds += seconds
@@ -265,7 +272,7 @@ def _stop(activity: Activity, now: datetime) -> int:
 
 
 @transaction.atomic
-def activity_stop_call(*, activity: Activity, actor=None) -> Activity:
+def activity_stop_call(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.call_started_at is None or activity.call_ended_at is not None:
         raise TicketRuleError(_("The call of this activity is not running."))
@@ -283,7 +290,7 @@ def activity_stop_call(*, activity: Activity, actor=None) -> Activity:
 
 
 @transaction.atomic
-def activity_mark_done(*, activity: Activity, actor=None) -> Activity:
+def activity_mark_done(*, activity: Activity, actor: User | None = None) -> Activity:
     activity = _locked_activity(activity)
     if activity.status == Activity.Status.DONE:
         return activity
@@ -311,7 +318,7 @@ def _preview(text: str) -> str:
 
 
 @transaction.atomic
-def message_add_outbound(*, ticket: Ticket, author, body: str, note: bool = False) -> Message:
+def message_add_outbound(*, ticket: Ticket, author: User, body: str, note: bool = False) -> Message:
     """An agent's reply (delivery pending, sent by the channel layer) or internal note."""
     body = body.strip()
     if not body:

@@ -95,7 +95,8 @@ _local_locks_guard = threading.Lock()
 def _advisory_lock(account: MailAccount) -> PollLock | None:
     params = connection.get_connection_params()
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    conn = connection.Database.connect(**params, autocommit=True)
+    # Every backend's wrapper has its driver module as ``Database``; the stubs leave it out.
+    conn = connection.Database.connect(**params, autocommit=True)  # type: ignore[attr-defined]
     key = (ADVISORY_NAMESPACE, int(account.pk))
     try:
         row = conn.execute(

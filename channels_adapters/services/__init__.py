@@ -43,12 +43,12 @@ from channels_adapters.services.outbound import (
     OUTBOUND_OVERDUE_AFTER,
     DeliveryRetry,
     message_deliver,
-    message_fail,
     message_retry,
     outbound_sweep,
     reply_send,
 )
 from channels_adapters.services.setup import webhook_register
+from tickets.delivery import message_fail
 
 __all__ = [
     "DELIVERY_MAX_ATTEMPTS",

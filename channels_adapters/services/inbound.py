@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,6 +22,9 @@ from channels_adapters.models import InboundEvent
 from channels_adapters.services.ingest import _ingest_together, event_ingest
 from configuration.models import ChannelAccount
 from omnico.core.db import insert_unless_duplicate
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ def _eager() -> bool:
 
 
 @functools.cache
-def _redis():
+def _redis() -> redis.Redis:
     """One client (and connection pool) per process. Django's cache is not used for the kick:
     its client is per async context, so every webhook request would open a Redis connection."""
     import redis

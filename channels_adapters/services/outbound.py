@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models.functions import Coalesce
@@ -35,6 +36,9 @@ from tickets.delivery import (
 )
 from tickets.models import Message, Ticket
 from tickets.services import message_add_outbound
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def _apply_update(account: ChannelAccount, update: DeliveryUpdate) -> int:
 
 
 @transaction.atomic
-def reply_send(*, ticket: Ticket, author, body: str) -> Message:
+def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
     """An agent's reply: stored pending, delivered through the ticket's channel after commit."""
     message = message_add_outbound(ticket=ticket, author=author, body=body)
     _enqueue_delivery(message.pk)
@@ -87,7 +91,7 @@ def delivery_backoff(attempts: int) -> int:
     """Seconds before the retry after ``attempts`` tries: 5, 10, 20, 40, 80 s, with up to half
     again of jitter, so at most ``DELIVERY_MAX_BACKOFF`` (the broker's visibility timeout in
     settings is sized above it)."""
-    base = min(5 * 2 ** max(attempts - 1, 0), 80)
+    base: int = min(5 * 2 ** max(attempts - 1, 0), 80)
     return base + random.randint(0, base // 2)  # noqa: S311
 
 

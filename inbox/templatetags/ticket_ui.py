@@ -62,6 +62,7 @@ def call_elapsed(activity: Activity) -> int:
     """Seconds on the phone so far, the running call included."""
     seconds = activity.call_seconds
     if call_running(activity):
+        assert activity.call_started_at is not None  # call_running checked it
         seconds += max(0, int((timezone.now() - activity.call_started_at).total_seconds()))
     return seconds
 

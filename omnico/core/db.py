@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] = ()) -> bool:
@@ -27,7 +28,9 @@ def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] =
     quote = connection.ops.quote_name
     fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
     values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    target = ", ".join(quote(meta.get_field(name).column) for name in conflict_fields)
+    target = ", ".join(
+        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in conflict_fields
+    )
     # Only quoted names from the model's own metadata go into the text; values are parameters.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
