@@ -102,8 +102,8 @@ class InboxFilterForm(forms.Form):
         )
         for pk, name, _position, kind in rows:
             (group_types if kind == "g" else subjects).append((pk, name))
-        self.fields["group_type"].choices = group_types
-        self.fields["subject"].choices = subjects
+        self.fields["group_type"].choices = group_types  # type: ignore[attr-defined]
+        self.fields["subject"].choices = subjects  # type: ignore[attr-defined]
 
     def _clean_each(self) -> dict:
         """Each field cleaned on its own, so one bad value drops only that filter."""

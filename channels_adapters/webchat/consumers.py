@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -100,7 +100,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         self.visitor_id = visitor_id
         self.account, ticket_id = found
-        self.language = _language(self.scope)
+        self.language = _language(cast(dict[str, Any], self.scope))
         self.outbox = realtime_hub.Outbox(send=self._send_text, close=self._close_with)
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         await self._join(realtime.visitor_group(visitor_id))
@@ -113,11 +113,13 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in list(getattr(self, "groups_joined", [])):
             self.groups_joined.remove(group)
+            assert self.hub is not None  # set by connect before any group is joined
             await self.hub.leave(group, self)
         if self.outbox is not None:
             self.outbox.stop()
 
     async def _join(self, group: str) -> None:
+        assert self.hub is not None  # set by connect
         await self.hub.join(group, self)
         self.groups_joined.append(group)
 
@@ -131,6 +133,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             old = realtime.visitor_ticket_group(self.ticket_id)
             if old in self.groups_joined:
                 self.groups_joined.remove(old)
+                assert self.hub is not None  # set by connect
                 await self.hub.leave(old, self)
         self.ticket_id = ticket_id
         await self._join(realtime.visitor_ticket_group(ticket_id))

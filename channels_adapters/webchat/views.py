@@ -89,7 +89,7 @@ def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
             account_id=page.channel_account_id, visitor_id=visitor_id
         )
     if conversation is not None and (conversation.entries or _intake(request, page)):
-        if conversation.ticket is not None:
+        if conversation.ticket is not None and visitor_id is not None:
             services.visitor_replies_shown(
                 account=page.channel_account,
                 visitor_id=visitor_id,
@@ -226,7 +226,7 @@ def support_theme(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_GET
-def support_logo(request: HttpRequest, name: str) -> HttpResponse:
+def support_logo(request: HttpRequest, name: str) -> FileResponse:
     page = selectors.support_page_get(name=name)
     if not page.logo:
         raise Http404("no logo")

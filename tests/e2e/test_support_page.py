@@ -56,7 +56,7 @@ def visitor_opens_the_chat(page, name: str = "Zeynep Kaya") -> None:
 def test_visitor_and_agent_chat_both_ways_and_a_reload_keeps_it(
     live,
     support,
-    ayla,
+    ayla,  # noqa: F811
     new_page,  # noqa: F811
 ):
     customer = new_page(width=390, height=800)  # a phone
