@@ -327,7 +327,7 @@ OMNICO_WEBHOOK_RATE_STORAGE = REDIS_URL or "memory://"
 #: How long a webhook (and /healthz) waits for a database connection before answering 503 with
 #: Retry-After: with the database down or restarting, providers retry; nothing is acknowledged
 #: that is not stored. Requests and tasks otherwise wait up to the pool's timeout (10 s).
-OMNICO_WEBHOOK_DB_WAIT_MS = env_int("OMNICO_WEBHOOK_DB_WAIT_MS", 1000, minimum=1)
+OMNICO_WEBHOOK_DB_WAIT_MS = env_int("OMNICO_WEBHOOK_DB_WAIT_MS", 800, minimum=1)
 OMNICO_WEBHOOK_DB_RETRY_AFTER = env_int("OMNICO_WEBHOOK_DB_RETRY_AFTER", 5, minimum=1)
 #: Hosts (and their subdomains) Messenger attachments are fetched from: Meta's CDN links
 #: expire, so the file is kept. A link to any other host stays a link.

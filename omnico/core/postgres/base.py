@@ -9,7 +9,7 @@ opening new ones), and the request waits only for a new connection: after a rest
 request gets a working connection as soon as the server accepts one.
 
 ``omnico.core.db.pool_wait(seconds)`` bounds how long code in its block waits for a connection
-(the pool's ``timeout``, 10 s, otherwise): the webhooks and the health check wait a second, so
+(the pool's ``timeout``, 10 s, otherwise): the webhooks and the health check wait 0.8 s, so
 with the database down they answer 503 at once instead of holding the client for the pool
 timeout.
 """
