@@ -100,3 +100,24 @@ def test_with_the_server_down_a_short_wait_gives_up_within_it(server, pool):
 def test_django_uses_the_checked_pool_with_the_settings_health_checks(db):
     assert isinstance(connection.pool, CheckedPool)
     assert connection.pool.check_before_use is True  # CONN_HEALTH_CHECKS
+
+
+def test_after_an_outage_the_pool_reconnects_within_seconds_of_the_server_s_return(server, pool):
+    _fill_idle(pool, 4)
+    server.stop()
+    try:
+        down_until = time.monotonic() + 8.5
+        while time.monotonic() < down_until:  # requests keep coming, and are refused at once
+            with pytest.raises(PoolTimeout), pool_wait(0.3):
+                pool.getconn()
+            time.sleep(0.1)
+        # psycopg_pool's own back-off has its next attempts 15 s and 31 s after the first by now
+    finally:
+        server.start()
+
+    started = time.monotonic()
+    with pool.connection(timeout=30) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    took = time.monotonic() - started
+    print("reconnected after", took)  # noqa: T201
+    assert took < 4, f"{took:.2f} s"

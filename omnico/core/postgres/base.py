@@ -24,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.pool import AddConnection
 
 from omnico.core.db import pool_wait_seconds
 
@@ -38,9 +39,20 @@ class CheckedPool(ConnectionPool):
     millisecond on a local network); a dead one is discarded with every other dead idle
     connection, and the caller waits for a fresh one within its deadline."""
 
+    #: The longest pause between two attempts to reconnect. psycopg_pool doubles its pause
+    #: (1 s, 2 s, 4 s...) up to its ``reconnect_timeout`` (5 min): after a 20 s outage its
+    #: first attempt after the server's return came 11 s late. Attempts to a server that is
+    #: down are refused at once, so one every 2 s per lost connection costs nothing.
+    MAX_RECONNECT_DELAY = 2.0
+
     def __init__(self, *args: Any, check_before_use: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.check_before_use = check_before_use
+
+    def schedule_task(self, task: Any, delay: float) -> None:
+        if isinstance(task, AddConnection):  # a reconnection attempt after a failed one
+            delay = min(delay, self.MAX_RECONNECT_DELAY)
+        super().schedule_task(task, delay)
 
     def getconn(self, timeout: float | None = None) -> Any:
         if timeout is None:
