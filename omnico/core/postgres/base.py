@@ -17,8 +17,9 @@ timeout.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from time import monotonic
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.base.base import NO_DB_ALIAS
@@ -81,8 +82,12 @@ class CheckedPool(ConnectionPool):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Django's own (django/db/backends/postgresql/base.py), unknown to django-stubs.
+    _connection_pools: ClassVar[dict[str, ConnectionPool[Any]]]
+    _configure_connection: Callable[[Any], Any]
+
     @property
-    def pool(self) -> CheckedPool | None:
+    def pool(self) -> ConnectionPool[Any] | None:
         # Django's own property, building a CheckedPool (with its own check, not psycopg_pool's).
         pool_options = self.settings_dict["OPTIONS"].get("pool")
         if self.alias == NO_DB_ALIAS or not pool_options:
