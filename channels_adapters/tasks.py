@@ -7,15 +7,18 @@ from datetime import timedelta
 from celery import shared_task
 
 from channels_adapters import services
+from omnico.core.db import retry_on_lost_connection
 
 
 @shared_task(name="channels_adapters.ingest_event", acks_late=True)
+@retry_on_lost_connection
 def ingest_event(event_id: int) -> None:
     # Safe to run twice: only a pending event is claimed (FOR UPDATE SKIP LOCKED).
     services.event_ingest(event_id=event_id)
 
 
 @shared_task(name="channels_adapters.ingest_pending", acks_late=True, reject_on_worker_lost=True)
+@retry_on_lost_connection
 def ingest_pending(slot: int = 0) -> int:
     # Queued by services.ingest_kick; works pending events until none is left (SKIP LOCKED).
     # Safe to run twice, so a worker process lost mid-task gives the message back to the queue:
@@ -24,23 +27,27 @@ def ingest_pending(slot: int = 0) -> int:
 
 
 @shared_task(name="channels_adapters.sweep_events")
+@retry_on_lost_connection
 def sweep_events(older_than_seconds: int = 60) -> int:
     return services.events_sweep(older_than=timedelta(seconds=older_than_seconds))
 
 
 @shared_task(name="channels_adapters.sweep_outbound")
+@retry_on_lost_connection
 def sweep_outbound() -> int:
     queued, failed = services.outbound_sweep()
     return queued + failed
 
 
 @shared_task(name="channels_adapters.fetch_attachment", acks_late=True)
+@retry_on_lost_connection
 def fetch_attachment(attachment_id: int) -> None:
     # Safe to run twice: each attempt is claimed; a failure waits for the sweep's next try.
     services.attachment_fetch(attachment_id=attachment_id)
 
 
 @shared_task(name="channels_adapters.sweep_attachments")
+@retry_on_lost_connection
 def sweep_attachments() -> int:
     return services.attachments_fetch_sweep()
 
@@ -60,6 +67,7 @@ DELIVERY_TIME_LIMIT = 50
     soft_time_limit=DELIVERY_SOFT_TIME_LIMIT,
     time_limit=DELIVERY_TIME_LIMIT,
 )
+@retry_on_lost_connection
 def deliver_message(self, message_id: int, attempt: int | None = None) -> None:
     """Send a reply; a transient failure runs this again after the service's backoff.
 

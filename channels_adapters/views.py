@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -20,6 +22,7 @@ from channels_adapters import services, throttle
 from channels_adapters.base import InboundError
 from channels_adapters.registry import get_adapter, has_adapter
 from configuration.models import ChannelAccount, ChannelKind
+from omnico.core.db import pool_wait
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +99,9 @@ def webhook_post(
     (``channels_adapters.asgi``) keeps their order: no such channel 404, body over the channel's
     limit 413, over the account's or the address's rate 429 (with Retry-After), no such
     enabled account 404, bad signature 403, malformed body 400; else the raw body is stored
-    once (one INSERT, ingest queued after commit) and the answer is 200."""
+    once (one INSERT, ingest queued after commit) and the answer is 200. With the database
+    out of reach within ``OMNICO_WEBHOOK_DB_WAIT_MS`` (down, restarting, a dropped connection)
+    the answer is 503 with Retry-After: nothing stored, nothing acknowledged."""
     limit = body_limit(kind)
     if limit is None:
         return _error("not found", 404)
@@ -112,6 +117,25 @@ def webhook_post(
         response = _error("too many requests", 429)
         response["Retry-After"] = str(wait)
         return response
+    try:
+        with pool_wait(settings.OMNICO_WEBHOOK_DB_WAIT_MS / 1000):
+            return _verify_and_store(request, kind, name, body, lookup)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is down, restarting, or dropped this connection: nothing was stored,
+        # so nothing is acknowledged; providers retry a 503.
+        _warn(kind, name, "database unavailable", f": {exc.__class__.__name__}")
+        response = _error("database unavailable", 503)
+        response["Retry-After"] = str(settings.OMNICO_WEBHOOK_DB_RETRY_AFTER)
+        return response
+
+
+def _verify_and_store(
+    request: HttpRequest,
+    kind: str,
+    name: str,
+    body: bytes,
+    lookup: Callable[[str, str], ChannelAccount | None],
+) -> JsonResponse:
     account = lookup(kind, name)
     if account is None:
         return _error("not found", 404)

@@ -11,11 +11,16 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from omnico.core.db import pool_wait
+
 logger = logging.getLogger(__name__)
 
 
 def _check_database() -> str:
-    with connection.cursor() as cursor:
+    # As long as a webhook waits: a load balancer is told at once that the database is out of
+    # reach, not after the pool's timeout. The pool checks the connection it hands out, so
+    # after a database restart this answers "ok" as soon as the server accepts connections.
+    with pool_wait(settings.OMNICO_WEBHOOK_DB_WAIT_MS / 1000), connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return "ok"

@@ -117,11 +117,21 @@ EMBEDDED = not DATABASE_URL
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})
+        # Django's backend with a pool that survives a server restart (omnico/core/postgres):
+        # a pooled connection is checked before use (CONN_HEALTH_CHECKS) and a dead one
+        # discarded with its dead siblings at once.
+        DATABASES["default"]["ENGINE"] = "omnico.core.postgres"
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        # libpq's default is 130 s: a pool thread connecting to an unreachable server would
+        # hang that long between attempts. 2 s is the shortest psycopg allows.
+        options.setdefault("connect_timeout", env_int("OMNICO_DB_CONNECT_TIMEOUT", 2, minimum=2))
         if env_bool("OMNICO_DB_POOL", True):
-            DATABASES["default"]["OPTIONS"]["pool"] = {
+            options["pool"] = {
                 "min_size": env_int("OMNICO_DB_POOL_MIN", 2, minimum=0),
                 "max_size": env_int("OMNICO_DB_POOL_MAX", 20, minimum=1),
+                # How long a request or task waits for a connection; webhooks and the health
+                # check wait less (OMNICO_WEBHOOK_DB_WAIT_MS) and answer 503 instead.
                 "timeout": 10,
             }
 else:
@@ -334,6 +344,11 @@ OMNICO_API_MAX_BODY_BYTES = env_int("OMNICO_API_MAX_BODY_BYTES", 1024 * 1024, mi
 OMNICO_WEBHOOK_RATE_PER_ACCOUNT = env_rate("OMNICO_WEBHOOK_RATE_PER_ACCOUNT", "20000/minute")
 OMNICO_WEBHOOK_RATE_PER_ADDRESS = env_rate("OMNICO_WEBHOOK_RATE_PER_ADDRESS", "20000/minute")
 OMNICO_WEBHOOK_RATE_STORAGE = REDIS_URL or "memory://"
+#: How long a webhook (and /healthz) waits for a database connection before answering 503 with
+#: Retry-After: with the database down or restarting, providers retry; nothing is acknowledged
+#: that is not stored. Requests and tasks otherwise wait up to the pool's timeout (10 s).
+OMNICO_WEBHOOK_DB_WAIT_MS = env_int("OMNICO_WEBHOOK_DB_WAIT_MS", 800, minimum=1)
+OMNICO_WEBHOOK_DB_RETRY_AFTER = env_int("OMNICO_WEBHOOK_DB_RETRY_AFTER", 5, minimum=1)
 #: Hosts (and their subdomains) Messenger attachments are fetched from: Meta's CDN links
 #: expire, so the file is kept. A link to any other host stays a link.
 OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])

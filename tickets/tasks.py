@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from omnico.core.db import retry_on_lost_connection
 from tickets import routing
 
 
 @shared_task(name="tickets.pool_drain")
+@retry_on_lost_connection
 def pool_drain() -> int:
     """The routing safety net (``CELERY_BEAT_SCHEDULE``): a ticket that entered the pool while
     a slot freed (routing skips its locks when it sees no free slot) waits at most one period.

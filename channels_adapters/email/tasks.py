@@ -5,9 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from channels_adapters.email import poller
+from omnico.core.db import retry_on_lost_connection
 
 
 @shared_task(name="channels_adapters.email.poll_mail_accounts", ignore_result=True)
+@retry_on_lost_connection
 def poll_mail_accounts() -> int:
     """Poll every enabled mail account once; returns how many new mails were stored.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,8 +58,13 @@ def _ingest_one(candidates: QuerySet[InboundEvent]) -> InboundEvent | None:
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "error", "attempts", "processed_at"])
             return event
+    except (OperationalError, InterfaceError):
+        # The database failed, not the payload (a dropped connection, a restart, a deadlock):
+        # the transaction is gone, the event still pending, for the task's one retry
+        # (omnico.core.db.retry_on_lost_connection) or the sweep.
+        raise
     except Exception as exc:
-        if event_id is None:  # the claim itself failed (database gone): nothing to mark
+        if event_id is None:  # the claim itself failed: nothing to mark
             raise
         # Log the type and event only: the text may quote customer data, never secrets.
         logger.warning("inbound event %s failed: %s", event_id, type(exc).__name__)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, cast
+import functools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar, cast
 
-from django.db import connections, router
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
 from django.db.models import Field, Model
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] = ()) -> bool:
@@ -48,3 +57,59 @@ def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] =
     instance._state.adding = False
     instance._state.db = db
     return True
+
+
+_pool_wait: ContextVar[float | None] = ContextVar("omnico_pool_wait", default=None)
+
+
+@contextmanager
+def pool_wait(seconds: float) -> Iterator[None]:
+    """Wait at most ``seconds`` for a pooled database connection inside this block (this
+    thread or task); past it a query raises ``django.db.OperationalError``. A connection the
+    code already holds is unaffected, and so is a database without the pool (SQLite, or
+    ``OMNICO_DB_POOL=0``). Read by ``omnico.core.postgres``."""
+    token = _pool_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _pool_wait.reset(token)
+
+
+def pool_wait_seconds() -> float | None:
+    """The wait ``pool_wait`` set here, or None (the pool's own timeout)."""
+    return _pool_wait.get()
+
+
+def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
+    """Run an idempotent task's body once more when the database failed it.
+
+    For Celery tasks (under ``@shared_task``) that are safe to run twice: a PostgreSQL restart
+    or failover drops the connection a task is using ("terminating connection due to
+    administrator command"), and without this the task is lost until a sweep finds its work.
+    On ``OperationalError`` or ``InterfaceError`` (a dropped connection, the database out of
+    reach, also a deadlock) every connection of this thread is closed, handed back to the pool
+    (which discards a broken one), and the body runs again at once: the pool hands out only a
+    connection that answers, waiting up to its timeout for the server. A second failure is
+    raised. Inside a transaction (an eager task run by its caller) the error is the caller's.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            alive = connections.all(initialized_only=True)
+            if any(conn.in_atomic_block for conn in alive):
+                raise
+            logger.warning(
+                "%s: database error (%s: %s); running it once more",
+                func.__qualname__,
+                exc.__class__.__name__,
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "",
+            )
+            for conn in alive:
+                with suppress(DatabaseError):  # a broken connection may fail to close
+                    conn.close()
+        return func(*args, **kwargs)
+
+    return wrapper

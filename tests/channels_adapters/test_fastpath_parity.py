@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from django.db import OperationalError
 
 from channels_adapters import asgi as hooks_asgi
-from channels_adapters import throttle
+from channels_adapters import services, throttle
 from channels_adapters.asgi import WebhookFastPath
 from channels_adapters.signing import sign
 from configuration.models import ChannelAccount
@@ -44,6 +45,7 @@ class Case:
     account: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     before: int = 0  # requests sent first (to spend a rate)
+    database_down: bool = False  # storing the event fails as with the database out of reach
 
 
 def _message(n: int) -> bytes:
@@ -79,6 +81,7 @@ CASES = {
         _message, settings={"OMNICO_WEBHOOK_RATE_PER_ADDRESS": "1/minute"}, before=1
     ),
     "nested JSON": Case(_nested),
+    "database down": Case(_message, database_down=True),
 }
 
 
@@ -102,9 +105,15 @@ def _post(app, case: Case, account, n: int) -> httpx.Response:
     return asyncio.run(go())
 
 
-def _answer(app, case: Case, settings) -> tuple:
+def _database_down(**kwargs):
+    raise OperationalError("couldn't get a connection after 0.80 sec")
+
+
+def _answer(app, case: Case, settings, monkeypatch) -> tuple:
     for name, value in case.settings.items():
         setattr(settings, name, value)
+    if case.database_down:
+        monkeypatch.setattr(services, "event_record", _database_down)
     throttle._limiter("memory://").storage.reset()
     hooks_asgi._accounts.clear()
     account = make_channel("api", **case.account)
@@ -123,11 +132,11 @@ def _answer(app, case: Case, settings) -> tuple:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_the_fast_path_answers_as_the_django_view(name, settings):
+def test_the_fast_path_answers_as_the_django_view(name, settings, monkeypatch):
     case = CASES[name]
 
-    plain = _answer(PLAIN, case, settings)
-    fast = _answer(FAST, case, settings)
+    plain = _answer(PLAIN, case, settings, monkeypatch)
+    fast = _answer(FAST, case, settings, monkeypatch)
 
     assert fast == plain
     assert (
@@ -146,9 +155,11 @@ def test_the_fast_path_answers_as_the_django_view(name, settings):
             "rate limited": 429,
             "address rate limited": 429,
             "nested JSON": 400,
+            "database down": 503,
         }[name]
     )
-    assert plain[4] == name.endswith("rate limited")  # Retry-After with every 429, only then
+    # Retry-After with every 429 and 503, only then
+    assert plain[4] == (name.endswith("rate limited") or name == "database down")
 
 
 def test_the_fast_path_can_be_switched_off(settings):

@@ -1,13 +1,14 @@
-"""omnico.core.db.insert_unless_duplicate: one statement stores a row once, whoever comes twice."""
+"""omnico.core.db: insert_unless_duplicate stores a row once, whoever comes twice;
+retry_on_lost_connection runs a task once more after a database error."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from channels_adapters.models import InboundEvent
-from omnico.core.db import insert_unless_duplicate
+from omnico.core.db import insert_unless_duplicate, retry_on_lost_connection
 from tests.factories import make_account, make_ticket
 from tickets.models import Message
 
@@ -48,3 +49,47 @@ def test_without_a_conflict_target_a_partial_unique_index_counts_as_a_duplicate(
     assert not insert_unless_duplicate(message("x-1"))
     assert insert_unless_duplicate(message(None)) and insert_unless_duplicate(message(None))
     assert Message.objects.get(external_id="x-1").meta == {"k": "v"}
+
+
+# --- retry_on_lost_connection ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a worker runs a task
+def test_a_task_that_fails_twice_on_the_database_raises_the_second_error():
+    calls = []
+
+    @retry_on_lost_connection
+    def task():
+        calls.append(1)
+        raise OperationalError(f"server closed the connection unexpectedly ({len(calls)})")
+
+    with pytest.raises(OperationalError, match=r"\(2\)"):
+        task()
+    assert len(calls) == 2
+
+
+def test_a_task_run_inside_its_caller_s_transaction_is_not_run_again():
+    calls = []
+
+    @retry_on_lost_connection
+    def task():
+        calls.append(1)
+        raise OperationalError("deadlock detected")
+
+    with pytest.raises(OperationalError), transaction.atomic():
+        task()
+    assert len(calls) == 1  # the caller's transaction is broken; it is the caller's to retry
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_errors_are_not_retried():
+    calls = []
+
+    @retry_on_lost_connection
+    def task():
+        calls.append(1)
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        task()
+    assert len(calls) == 1

@@ -47,7 +47,10 @@ def test_with_database_and_redis_urls_omnico_runs_the_full_stack(tmp_path):
     )
 
     database = values["DATABASES"]["default"]
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    # Django's PostgreSQL backend with a pool that survives a server restart.
+    assert database["ENGINE"] == "omnico.core.postgres"
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert database["OPTIONS"]["connect_timeout"] == 2
     assert (database["HOST"], database["PORT"], database["NAME"]) == ("127.0.0.1", 5999, "omnico")
     layer = values["CHANNEL_LAYERS"]["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"

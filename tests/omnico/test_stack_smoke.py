@@ -25,7 +25,7 @@ SMOKE_REDIS_DB = 15
 
 def live_database_url() -> str:
     db = connection.settings_dict
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert connection.vendor == "postgresql"
     user = quote(db["USER"] or "", safe="")
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
     return f"postgres://{user}{password}@{db['HOST']}:{db['PORT']}/{quote(db['NAME'], safe='')}"

@@ -6,11 +6,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 postgres_only = pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connections["default"].vendor != "postgresql",
     reason="SQLite serialises writers with a file lock; real concurrency needs PostgreSQL",
 )
 

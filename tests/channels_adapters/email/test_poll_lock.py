@@ -39,7 +39,7 @@ pytestmark = [
 ]
 
 #: A Redis database no worker reads: the kicks of a poller sent there are as good as lost.
-LOST_KICKS_REDIS_DB = 12
+LOST_KICKS_REDIS_DB = 11  # 10: restart test, 12: outbound recovery, 14: burst, 15: smoke
 #: How long the next poll may find the account busy after its poller was killed.
 BLOCKED_AT_MOST = 5.0
 
