@@ -86,6 +86,15 @@ class DeliveryError(Exception):
 
 class ChannelAdapter:
     kind: ClassVar[str]
+    #: The largest webhook body the channel's provider sends. A bigger one is answered 413
+    #: from its Content-Length, or as soon as that many bytes were read, never stored.
+    max_body_bytes: ClassVar[int] = 1024 * 1024
+
+    def body_limit(self) -> int:
+        """``max_body_bytes``, within Django's upload limit (``OMNICO_MAX_BODY_BYTES``)."""
+        from django.conf import settings
+
+        return min(self.max_body_bytes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
     def handshake(self, account: ChannelAccount, request: HttpRequest) -> HttpResponse | None:
         """Answer a provider's GET subscription check (Meta); None: GET is not supported."""

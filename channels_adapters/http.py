@@ -12,6 +12,11 @@ from channels_adapters.base import DeliveryError, InboundError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
+#: The deepest nesting of objects and lists a webhook body may have. Providers' updates nest a
+#: handful of levels; a body nested hundreds deep is an attack on the parsers (and on every
+#: recursive walk after them: python-telegram-bot's ``de_json``, ``copy.deepcopy``).
+MAX_JSON_DEPTH = 32
+
 
 def load_json(body: bytes) -> dict[str, Any]:
     """A webhook body as a JSON object, or InboundError (the webhook answers 400)."""
@@ -19,9 +24,28 @@ def load_json(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InboundError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise InboundError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise InboundError("the body must be a JSON object")
+    if _depth_over(data, MAX_JSON_DEPTH):
+        raise InboundError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
+
+
+def _depth_over(data: Any, limit: int) -> bool:
+    """True when ``data`` nests objects/lists deeper than ``limit`` (walked without recursion)."""
+    level: list[Any] = [data]
+    for _depth in range(limit):
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -17,6 +17,9 @@ GRAPH_URL = "https://graph.facebook.com/v21.0"
 
 
 class MetaAdapter(ChannelAdapter):
+    #: "Webhooks payloads can be up to 3MB" (Meta's WhatsApp Cloud API and Messenger docs).
+    max_body_bytes = 3 * 1024 * 1024
+
     def handshake(self, account: ChannelAccount, request: HttpRequest) -> HttpResponse:
         mode = request.GET.get("hub.mode", "")
         token = request.GET.get("hub.verify_token", "")

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from channels_adapters import services
+from channels_adapters import services, throttle
 from channels_adapters.base import InboundError
 from channels_adapters.registry import get_adapter, has_adapter
 from configuration.models import ChannelAccount
@@ -35,6 +34,8 @@ def _warn(kind: str, name: str, reason: str, detail: str = "") -> None:
     with the count of those left out since."""
     key, now = (kind, name, reason), time.monotonic()
     with _warned_lock:
+        if len(_warned) > 1000:  # names in forged URLs must not grow this without bound
+            _warned.clear()
         last, skipped = _warned.get(key, (0.0, 0))
         if last and now - last < WARN_EVERY_SECONDS:
             _warned[key] = (last, skipped + 1)
@@ -51,6 +52,39 @@ def account_for_hook(kind: str, name: str) -> ChannelAccount | None:
     return ChannelAccount.objects.filter(kind=kind, name=name, enabled=True).first()
 
 
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def too_large() -> JsonResponse:
+    return _error("body too large", 413)
+
+
+def body_limit(kind: str) -> int | None:
+    """The largest body a webhook of this channel may have; None: no such channel."""
+    return get_adapter(kind).body_limit() if has_adapter(kind) else None
+
+
+def declared_too_large(meta: Mapping[str, str], limit: int) -> bool:
+    """True when the request's Content-Length already says it is over ``limit``."""
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0) > limit
+    except ValueError:
+        return False
+
+
+def read_capped(request: HttpRequest, limit: int) -> bytes | None:
+    """The body, or None once it is known to be over ``limit``: from its Content-Length before
+    anything is read, else after reading at most ``limit + 1`` bytes."""
+    if declared_too_large(request.META, limit):
+        return None
+    if not hasattr(request, "_body"):
+        # Read no more than the limit allows; kept as the body the signature checks read.
+        request._body = request.read(limit + 1)
+    body = request.body
+    return None if len(body) > limit else body
+
+
 def webhook_post(
     request: HttpRequest,
     kind: str,
@@ -58,23 +92,38 @@ def webhook_post(
     *,
     lookup: Callable[[str, str], ChannelAccount | None] = account_for_hook,
 ) -> HttpResponse:
-    """Verify the signature, store the raw body once (one INSERT), answer 200."""
+    """Answer a webhook POST. The checks run cheapest first, and the fast path
+    (``channels_adapters.asgi``) keeps their order: no such channel 404, body over the channel's
+    limit 413, over the account's or the address's rate 429 (with Retry-After), no such
+    enabled account 404, bad signature 403, malformed body 400; else the raw body is stored
+    once (one INSERT, ingest queued after commit) and the answer is 200."""
+    limit = body_limit(kind)
+    if limit is None:
+        return _error("not found", 404)
+    body = read_capped(request, limit)
+    if body is None:
+        _warn(kind, name, "body too large")
+        return too_large()
+    wait = throttle.webhook_throttle(
+        kind=kind, name=name, address=request.META.get("REMOTE_ADDR", "")
+    )
+    if wait is not None:
+        _warn(kind, name, "rate limited")
+        response = _error("too many requests", 429)
+        response["Retry-After"] = str(wait)
+        return response
     account = lookup(kind, name)
     if account is None:
-        return JsonResponse({"error": "not found"}, status=404)
+        return _error("not found", 404)
     adapter = get_adapter(kind)
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        return JsonResponse({"error": "body too large"}, status=413)
     if not adapter.verify_request(account, request):
         _warn(kind, name, "bad signature")
-        return JsonResponse({"error": "bad signature"}, status=403)
+        return _error("bad signature", 403)
     try:
         dedupe_key = adapter.dedupe_key(account, body)
     except InboundError as exc:
         _warn(kind, name, "malformed body", f" ({len(body)} bytes): {exc}")
-        return JsonResponse({"error": str(exc)}, status=400)
+        return _error(str(exc), 400)
     _event, created = services.event_record(account=account, body=body, dedupe_key=dedupe_key)
     return JsonResponse({"ok": True, "duplicate": not created})
 

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_adapters import services as channel_services
 from customers import services as customer_services
 from inbox import ticket_selectors as selectors
-from inbox.templatetags.omnico_ui import safe_href
 from inbox.ticket_forms import (
     ActivityForm,
     AssigneeForm,
@@ -360,13 +359,13 @@ INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 @login_required
 @require_GET
 def attachment_download(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    """An attachment's file, to signed-in agents only (never a public media address)."""
+    """An attachment's stored file, to signed-in agents only (never a public media address).
+
+    Nothing else is served or redirected to: a file not fetched from the channel yet has no
+    address here, and a link the sender gave is shown in the chat as that link."""
     attachment = selectors.attachment_get(attachment_id=attachment_id, user=request.user)
     if not attachment.file:
-        target = safe_href(attachment.url)
-        if not target or target.startswith("/"):
-            raise Http404
-        return redirect(target)
+        raise Http404
     inline = attachment.content_type in INLINE_TYPES
     response = FileResponse(
         attachment.file.open("rb"),

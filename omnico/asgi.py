@@ -8,16 +8,26 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from channels_adapters.asgi import WebhookFastPath  # noqa: E402
 from omnico.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        # Webhook POSTs skip Django's middleware stack (see channels_adapters/asgi.py).
-        "http": WebhookFastPath(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-    }
-)
+
+def build_application() -> ProtocolTypeRouter:
+    # Webhook POSTs skip Django's middleware stack unless OMNICO_WEBHOOK_FAST_PATH is off
+    # (why, what it skips: channels_adapters/asgi.py).
+    http = (
+        WebhookFastPath(django_asgi_app) if settings.OMNICO_WEBHOOK_FAST_PATH else django_asgi_app
+    )
+    return ProtocolTypeRouter(
+        {
+            "http": http,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
+
+
+application = build_application()

@@ -5,6 +5,12 @@ workers. Embedded (no Redis) ``manage.py serve`` starts a :class:`Scheduler` ins
 thread that calls every entry's task through Celery at its interval (eagerly, in this process).
 A failing or unknown task is logged and retried at its next interval; it never stops the thread.
 
+It also runs Celery's delayed tasks when embedded. Eager Celery runs a task the moment it is
+sent, so a ``countdown``/``eta`` (and ``self.retry(countdown=...)``, the delivery backoff) would
+fire at once; ``omnico.celery.OmnicoTask`` hands such a task to the running scheduler instead
+(:func:`defer`), which runs it when it is due. Nothing is persisted: a process that stops with a
+delayed reply still to send leaves it ``pending``, and the outbound sweep sends it again.
+
 Entries have beat's shape: ``{"task": "dotted.name", "schedule": seconds | timedelta,
 "args": (...), "kwargs": {...}, "options": {...}}``. Like beat, an entry first runs one interval
 after start, and runs that are missed while a task is still busy are skipped, not caught up.
@@ -12,6 +18,8 @@ after start, and runs that are missed while a task is still busy are skipped, no
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -79,8 +87,23 @@ def _default_app() -> Celery:
     return app
 
 
+#: The scheduler running in this process, which takes delayed tasks (see :func:`defer`).
+_running: Scheduler | None = None
+
+
+def defer(delay: float, job: Callable[[], Any]) -> bool:
+    """Run ``job`` in ``delay`` seconds on this process's running scheduler; False when none
+    runs (then the caller runs it its own way)."""
+    scheduler = _running
+    if scheduler is None or not scheduler.running:
+        return False
+    scheduler.call_later(delay, job)
+    return True
+
+
 class Scheduler:
-    """Run schedule entries on their intervals in a daemon thread; ``stop()`` ends it."""
+    """Run schedule entries on their intervals, and delayed jobs when due, in a daemon thread;
+    ``stop()`` ends it."""
 
     def __init__(
         self,
@@ -96,6 +119,9 @@ class Scheduler:
         self.clock = clock
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._delayed: list[tuple[float, int, Callable[[], Any]]] = []
+        self._delayed_lock = threading.Lock()
+        self._sequence = itertools.count()
 
     @classmethod
     def from_settings(cls, **kwargs: Any) -> Scheduler:
@@ -107,7 +133,40 @@ class Scheduler:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def call_later(self, delay: float, job: Callable[[], Any]) -> None:
+        """Run ``job`` in the scheduler's thread once ``delay`` seconds have passed."""
+        with self._delayed_lock:
+            heapq.heappush(self._delayed, (self.clock() + delay, next(self._sequence), job))
+
+    def _next_delayed(self) -> float | None:
+        with self._delayed_lock:
+            return self._delayed[0][0] if self._delayed else None
+
+    def run_delayed(self) -> int:
+        """Run every delayed job that is due now; return how many ran."""
+        ran = 0
+        while not self._stopping.is_set():
+            with self._delayed_lock:
+                if not self._delayed or self._delayed[0][0] > self.clock():
+                    return ran
+                _due, _seq, job = heapq.heappop(self._delayed)
+            self._run_job(job)
+            ran += 1
+        return ran
+
+    def _run_job(self, job: Callable[[], Any]) -> None:
+        from django.db import close_old_connections
+
+        close_old_connections()
+        try:
+            job()
+        except Exception:
+            logger.exception("delayed task failed")
+        finally:
+            close_old_connections()
+
     def start(self) -> None:
+        global _running
         if self.running:
             return
         # Tasks live in each app's tasks.py: import them all, as a worker would, so names resolve.
@@ -120,12 +179,16 @@ class Scheduler:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="omnico-scheduler", daemon=True)
         self._thread.start()
+        _running = self
         logger.info(
             "embedded scheduler started: %s",
             ", ".join(f"{e.name} every {e.interval:g}s" for e in self.entries) or "no entries",
         )
 
     def stop(self, timeout: float = 10.0) -> None:
+        global _running
+        if _running is self:
+            _running = None
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -151,9 +214,13 @@ class Scheduler:
         while not self._stopping.is_set():
             try:
                 self.run_pending()
+                self.run_delayed()
             except Exception:  # the loop itself must never die
                 logger.exception("embedded scheduler loop error")
             next_due = min((e.next_run for e in self.entries), default=self.clock() + 60)
+            delayed = self._next_delayed()
+            if delayed is not None:
+                next_due = min(next_due, delayed)
             self._stopping.wait(min(max(next_due - self.clock(), 0.0), self.max_sleep))
 
     def _dispatch(self, entry: ScheduleEntry) -> None:

@@ -19,13 +19,19 @@ from omnico.core.env import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_str,
+    owner_only,
     persistent_secret,
+    private_dir,
+    private_file,
     random_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("OMNICO_VAR_DIR", str(BASE_DIR / "var")))
+if VAR_DIR.exists():  # secrets, database, media: owner-only (0700), also when made earlier
+    private_dir(VAR_DIR)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = persistent_secret("SECRET_KEY", VAR_DIR / "secret_key", generate=random_secret_key)
@@ -71,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -118,11 +125,16 @@ if DATABASE_URL:
                 "timeout": 10,
             }
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The database is created owner-only (SQLite gives its -wal and -shm files the same mode),
+    # in an owner-only directory; one left readable by an older version is fixed here.
+    SQLITE_PATH = private_file(private_dir(VAR_DIR) / "omnico.sqlite3")
+    for _journal in ("omnico.sqlite3-wal", "omnico.sqlite3-shm"):
+        if (VAR_DIR / _journal).exists():
+            owner_only(VAR_DIR / _journal)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "omnico.sqlite3",
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -198,14 +210,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in attempts (agent screen and admin alike) go through django-axes first: after
 # OMNICO_LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
-# refused for OMNICO_LOGIN_COOLOFF_MINUTES (a staff user can lift it in the admin: Axes).
+# refused for OMNICO_LOGIN_COOLOFF_MINUTES (a staff user can lift it in the admin: Axes); after
+# OMNICO_LOGIN_USERNAME_FAILURE_LIMIT from any addresses, the username is (omnico/lockout.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("OMNICO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("OMNICO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+OMNICO_LOGIN_USERNAME_FAILURE_LIMIT = env_int(
+    "OMNICO_LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=AXES_FAILURE_LIMIT
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "omnico.lockout.LockoutHandler"
+# The address is REMOTE_ADDR, never a header a client can write: the server (``manage.py
+# serve``) puts the forwarded address there only for a request from OMNICO_TRUSTED_PROXIES.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -242,7 +262,16 @@ WHITENOISE_AUTOREFRESH = DEBUG
 HTTPS = env_bool("OMNICO_HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS and env_bool("OMNICO_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^hooks/"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Addresses (or networks) of the reverse proxies in front of Omnico, comma separated; default
+# none. Only a request from one of them has its X-Forwarded-For / X-Forwarded-Proto believed:
+# the server then gives the app the client's address and scheme (uvicorn's proxy headers), so
+# the sign-in lockout and the webhook rate limit count real addresses. Anyone else's forwarded
+# headers are ignored. Without a list, OMNICO_HTTPS still believes X-Forwarded-Proto as before
+# (it only tells whether the client's own connection was HTTPS: a liar skips its own redirect).
+OMNICO_TRUSTED_PROXIES = env_list("OMNICO_TRUSTED_PROXIES", [])
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS and not OMNICO_TRUSTED_PROXIES else None
+)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("OMNICO_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
@@ -252,12 +281,48 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp): scripts, styles, images, fonts and
+# connections (fetch, htmx, the websocket) from this site only; no inline script or style, no
+# eval (htmx is told so in base.html: no injected indicator style, no eval), no plugins, no
+# framing, forms post here only. ``data:`` images: the browser's own small icons in forms.
+# A response that sets its own policy keeps it (the attachment view: default-src 'none').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+
+# --- Webhooks (README, "Security") ------------------------------------------------------------
+#: Webhook POSTs are answered by a lean ASGI path (channels_adapters/asgi.py); off, Django's
+#: full stack answers them, identically but slower.
+OMNICO_WEBHOOK_FAST_PATH = env_bool("OMNICO_WEBHOOK_FAST_PATH", True)
+#: The API channel's largest body (Telegram, WhatsApp and Messenger have their providers' own).
+OMNICO_API_MAX_BODY_BYTES = env_int("OMNICO_API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+#: Webhook requests allowed per account (the URL's channel and name) and per client address,
+#: in fixed windows; over it the answer is 429 with Retry-After and providers retry later.
+#: Counted in Redis in the full stack (shared by every web process), in memory when embedded.
+OMNICO_WEBHOOK_RATE_PER_ACCOUNT = env_rate("OMNICO_WEBHOOK_RATE_PER_ACCOUNT", "20000/minute")
+OMNICO_WEBHOOK_RATE_PER_ADDRESS = env_rate("OMNICO_WEBHOOK_RATE_PER_ADDRESS", "20000/minute")
+OMNICO_WEBHOOK_RATE_STORAGE = REDIS_URL or "memory://"
 #: Hosts (and their subdomains) Messenger attachments are fetched from: Meta's CDN links
 #: expire, so the file is kept. A link to any other host stays a link.
 OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])
 #: The largest file fetched from a channel's servers (a Telegram file, a WhatsApp media).
 OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 * 1024, minimum=1024)
+#: Fetched attachments and their folders are the owner's only, like the rest of var/: files are
+#: served to signed-in agents by the attachment view, never by a web server reading the folder.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LOGGING = {
     "version": 1,

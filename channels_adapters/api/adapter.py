@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.http import HttpRequest
@@ -124,6 +125,10 @@ def _attachments(value: Any) -> list[InboundAttachment]:
 
 class ApiAdapter(ChannelAdapter):
     kind = "api"
+
+    def body_limit(self) -> int:
+        """The API channel's documented limit (README), ``OMNICO_API_MAX_BODY_BYTES``."""
+        return min(settings.OMNICO_API_MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
     def verify_request(self, account: ChannelAccount, request: HttpRequest) -> bool:
         return signature_valid(account.secret, request.body, request.headers.get(SIGNATURE_HEADER))

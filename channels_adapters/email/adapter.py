@@ -33,6 +33,7 @@ def mail_dedupe_key(body: bytes) -> str:
 
 class EmailAdapter(ChannelAdapter):
     kind = ChannelKind.EMAIL
+    max_body_bytes = 64 * 1024  # mail is polled; its webhook URL refuses every POST
 
     def verify_request(self, account, request) -> bool:
         return False  # mail arrives by polling, never by webhook

@@ -5,6 +5,11 @@ connection that drops mid-way loses nothing and the next poll resumes after the 
 batch. Mails are fetched with ``BODY.PEEK[]``: nothing is marked read, moved or deleted. When the
 folder's UIDVALIDITY changes the folder is read again from UID 1; the Message-ID dedupe key keeps
 that from storing anything twice.
+
+One poll of an account runs at a time, under a lock that dies with its holder
+(``channels_adapters.email.poll_lock``): a poller killed mid-poll blocks nothing, and the next
+poll starts by queueing ingest for the account's events still pending, which a killed poll may
+have committed without living to queue their ingest task.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from imapclient import IMAPClient
 
 from channels_adapters.email.adapter import mail_dedupe_key
 from channels_adapters.email.errors import FolderMissing, describe_error
-from channels_adapters.models import MailboxCursor
-from channels_adapters.services import event_record
+from channels_adapters.email.poll_lock import PollLock, mail_poll_lock
+from channels_adapters.models import InboundEvent, MailboxCursor
+from channels_adapters.services import event_record, ingest_kick
 from configuration.models import MailAccount
 
 logger = logging.getLogger(__name__)
@@ -31,15 +36,6 @@ IMAP_TIMEOUT = 30
 #: Mails per FETCH and per stored batch, and the most bytes one batch may hold in memory.
 BATCH_SIZE = 100
 BATCH_BYTES = 32 * 1024 * 1024
-#: One poll of an account at a time (beat, ``poll_mail`` and a slow earlier poll may overlap):
-#: the lock lives this long, and each stored batch renews it.
-POLL_LOCK_SECONDS = 600
-
-
-def poll_lock_key(account: MailAccount) -> str:
-    """The cache key of the account's poll lock; it names the database, as installations (and
-    parallel test runs) may share one Redis."""
-    return f"channels_adapters:mail-poll:{connection.settings_dict['NAME']}:{account.pk}"
 
 
 def imap_connect(account: MailAccount, *, timeout: float = IMAP_TIMEOUT) -> IMAPClient:
@@ -140,25 +136,42 @@ def mailbox_poll(
 ) -> PollResult:
     """Fetch the account's new mails into InboundEvents. Raises on connection errors; what
     was committed before stays committed. Returns at once (``busy``) when another poll of the
-    account is running."""
+    account is running.
+
+    Under the account's poll lock, first the account's pending events get an ingest task
+    (``_queue_left_events``), then the folder is read batch by batch; the lock is checked
+    before each batch's FETCH, and a lost lock (``PollLockLost``) ends the poll."""
     result = PollResult(account=account.name)
-    lock = poll_lock_key(account)
-    if not cache.add(lock, 1, timeout=POLL_LOCK_SECONDS):
-        result.busy = True
-        return result
-    try:
+    with mail_poll_lock(account=account) as lock:
+        if lock is None:
+            result.busy = True
+            return result
+        _queue_left_events(account)
         _poll(
             account, result, lock, batch_size=batch_size, batch_bytes=batch_bytes, connect=connect
         )
-    finally:
-        cache.delete(lock)
     return result
+
+
+def _queue_left_events(account: MailAccount) -> None:
+    """Queue ingest now for the account's events still pending. A poll killed between a
+    batch's commit and its after-commit kick left its events with no task; without this they
+    would wait for the periodic sweep. The kick is coalesced (one ``SET NX`` when a task is
+    already queued; at most one more task when one is already working them), so pending events
+    that do have a task cost next to nothing. That is why there is no age threshold: it would
+    delay exactly the events of a poller restarted at once. Embedded (eager Celery) the kick
+    ingests them here, before the poll."""
+    if InboundEvent.objects.filter(
+        channel_account=account, status=InboundEvent.Status.PENDING
+    ).exists():
+        logger.info("mail account %s: pending events found; queueing ingest", account.name)
+        ingest_kick()
 
 
 def _poll(
     account: MailAccount,
     result: PollResult,
-    lock: str,
+    lock: PollLock,
     *,
     batch_size: int,
     batch_bytes: int,
@@ -181,6 +194,7 @@ def _poll(
             for uid, item in (client.fetch(uids, ["RFC822.SIZE"]) if uids else {}).items()
         }
         for batch in _batches(sizes, uids, count=batch_size, limit=batch_bytes):
+            lock.check()
             data = client.fetch(batch, ["BODY.PEEK[]"])
             result.fetched += len(batch)
             result.stored += _store_batch(
@@ -190,7 +204,6 @@ def _poll(
                 uids=batch,
                 data=data,
             )
-            cache.touch(lock, POLL_LOCK_SECONDS)
         if not uids and cursor.uidvalidity != uidvalidity:
             MailboxCursor.objects.filter(pk=cursor.pk).update(uidvalidity=uidvalidity, last_uid=0)
     finally:

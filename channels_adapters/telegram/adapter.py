@@ -91,6 +91,9 @@ def _call(account: ChannelAccount, action: Callable[[Bot], Awaitable[T]]) -> T:
 
 class TelegramAdapter(ChannelAdapter):
     kind = "telegram"
+    #: One Update: a message of at most 4096 characters with its entities, or a caption and
+    #: file ids; well under 1 MiB even with a replied-to message inside.
+    max_body_bytes = 1024 * 1024
 
     def verify_request(self, account: ChannelAccount, request: HttpRequest) -> bool:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")

@@ -19,6 +19,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format, get_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
@@ -168,11 +169,18 @@ def select_options(field) -> SafeString:
 
 @register.filter
 def safe_href(url: str) -> str:
-    """The address if it is http(s) or site-relative; otherwise nothing (no ``javascript:``)."""
+    """The address if it is an http(s) address with a host, or a path on this site; otherwise
+    nothing. Browsers read ``/\\host``, ``\\\\host`` and paths with tabs or newlines in them as
+    another site, and ``javascript:`` as a script: Django's own redirect check
+    (``url_has_allowed_host_and_scheme``) decides what is site-relative, and an address with
+    control characters is refused outright."""
     url = (url or "").strip()
-    if url.startswith("/") and not url.startswith("//"):
-        return url
-    if urlsplit(url).scheme.lower() in {"http", "https"}:
+    if not url or any(ord(char) < 32 or ord(char) == 127 for char in url):
+        return ""
+    if url.startswith(("/", "\\")):
+        return url if url_has_allowed_host_and_scheme(url, allowed_hosts=None) else ""
+    parts = urlsplit(url)
+    if parts.scheme.lower() in {"http", "https"} and parts.netloc:
         return url
     return ""
 

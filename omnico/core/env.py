@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
@@ -55,20 +56,65 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate such as ``600/minute`` or ``50 per second`` (the ``limits`` library's notation)."""
+    from limits import parse
+
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(
+            f"{name} must be a rate such as 600/minute or 50/second, got {raw!r}"
+        ) from None
+    return raw
+
+
 def persistent_secret(name: str, path: Path, *, generate) -> str:
-    """Read ``name`` from the environment, else a value generated once and kept in ``path``."""
+    """Read ``name`` from the environment, else a value generated once and kept in ``path``
+    (owner-only, like the directory it is in)."""
     value = os.environ.get(name, "").strip()
     if value:
         return value
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if path.exists():
+        owner_only(path)
         stored = path.read_text().strip()
         if stored:
             return stored
     value = generate()
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+    owner_only(path)
     return value
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and its parents) readable by its owner only (0700), or make an existing
+    one so: it holds the secret key, the encryption key and the SQLite database."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return owner_only(path)
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty and owner-only (0600) when missing, or make an existing one so."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return owner_only(path)
+
+
+def owner_only(path: Path) -> Path:
+    """Take away every group and other permission of ``path`` (0600 a file, 0700 a directory);
+    fail at start, naming it, when that cannot be done."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+    except OSError as exc:
+        raise ImproperlyConfiguredEnv(
+            f"{path} is readable by other users and cannot be made owner-only: {exc.strerror}"
+        ) from None
+    return path
 
 
 def random_secret_key() -> str:

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 #: Wraps window.WebSocket so a test can wait until the page's live socket has joined its groups
 #: (the server's "hello" envelope) and the open ticket's group ("watching"), and can keep the
-#: page offline (``window.__blockSockets``: new sockets go to a closed port).
+#: page offline (``window.__blockSockets``: new sockets go to a path of this site that has no
+#: websocket route, so they fail; another port would be another origin, which the page's
+#: Content-Security-Policy refuses before any connection is tried).
 TRACK_SOCKETS = """
 (() => {
   const Native = window.WebSocket;
@@ -32,7 +34,7 @@ TRACK_SOCKETS = """
   window.__watching = null;
   window.WebSocket = class extends Native {
     constructor(url, ...rest) {
-      super(window.__blockSockets ? "ws://127.0.0.1:9/" : url, ...rest);
+      super(window.__blockSockets ? url.replace("/ws/agent/", "/ws/offline/") : url, ...rest);
       window.__sockets.push(this);
       this.addEventListener("message", (event) => {
         if (typeof event.data !== "string") return;

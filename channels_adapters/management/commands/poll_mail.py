@@ -1,4 +1,8 @@
-"""``manage.py poll_mail [--loop] [--interval N]``: read the enabled mail accounts now."""
+"""``manage.py poll_mail [--loop] [--interval N]``: read the enabled mail accounts now.
+
+It takes each account's poll lock like beat's task does, so the two never read one account at
+once; the lock goes with this process's database connection, so killing it (even with SIGKILL)
+leaves nothing that blocks the next poll."""
 
 from __future__ import annotations
 

@@ -102,6 +102,10 @@ class Command(BaseCommand):
                 lifespan="off",
                 log_level=log_level,
                 timeout_graceful_shutdown=5,
+                # Forwarded headers only from the configured proxies (uvicorn's default trusts
+                # every local client, which let anyone on the host pick their address).
+                proxy_headers=bool(settings.OMNICO_TRUSTED_PROXIES),
+                forwarded_allow_ips=list(settings.OMNICO_TRUSTED_PROXIES),
             )
         finally:
             if scheduler is not None:

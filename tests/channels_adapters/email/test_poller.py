@@ -7,10 +7,11 @@ import uuid
 from email.message import EmailMessage
 
 import pytest
-from django.core.cache import cache
 
 from channels_adapters.email import poller
+from channels_adapters.email.adapter import mail_dedupe_key
 from channels_adapters.email.parser import parse_mail
+from channels_adapters.email.poll_lock import mail_poll_lock
 from channels_adapters.email.tasks import poll_mail_accounts
 from channels_adapters.models import InboundEvent, MailboxCursor
 from customers.models import Identity
@@ -249,18 +250,16 @@ def test_poll_mail_command_reports_each_account(mail_account, dovecot, eager_cel
 
 def test_a_second_poll_of_an_account_being_polled_waits_its_turn(mail_account, dovecot, poll):
     append(dovecot, mail_account.imap_folder, mail(1), mail(2))
-    lock = poller.poll_lock_key(mail_account)
-    cache.add(lock, 1, timeout=60)  # a slow poll of this account is running
-    try:
+    with mail_poll_lock(account=mail_account) as held:  # a slow poll of this account is running
+        assert held is not None
         [busy] = poll()
         assert busy.busy and busy.fetched == 0
         assert not InboundEvent.objects.filter(channel_account=mail_account).exists()
-    finally:
-        cache.delete(lock)
 
     [result] = poll()
     assert not result.busy and result.stored == 2
-    assert cache.get(lock) is None  # released after the poll
+    with mail_poll_lock(account=mail_account) as again:
+        assert again is not None  # released after the poll
 
 
 class CountingClient(DroppingClient):
@@ -340,3 +339,81 @@ def test_a_poll_that_dies_after_a_batch_leaves_that_batch_queued_for_ingest(
         assert Message.objects.filter(channel_account=mail_account).count() == 2
     finally:
         inbound._kick_clear(inbound._kick_key(0))
+
+
+@pytest.fixture
+def queued_ingest(monkeypatch):
+    """The full stack's kick (tasks queued, not run): the slots of the ingest_pending tasks
+    queued, in order."""
+    from channels_adapters import tasks
+    from channels_adapters.services import inbound
+    from omnico.celery import app as celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    monkeypatch.setattr(inbound, "KICK_KEY", f"test-kick-{uuid.uuid4().hex}:{{db}}:{{slot}}")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.ingest_pending, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.ingest_pending, "apply_async", lambda args, **kw: queued.append(*args)
+    )
+    try:
+        yield queued
+    finally:
+        celery_app.conf.task_always_eager = previous
+        inbound._kick_clear(inbound._kick_key(0))
+
+
+def _left_by_a_killed_poll(account, *numbers: int) -> None:
+    """Events a poll committed before it was killed, before its after-commit kick ran."""
+    from channels_adapters.services import event_record
+
+    for n in numbers:
+        raw = mail(n)
+        event_record(account=account, body=raw, dedupe_key=mail_dedupe_key(raw))
+
+
+def test_events_a_killed_poll_committed_are_queued_before_the_next_poll_fetches(
+    mail_account, dovecot, queued_ingest
+):
+    from channels_adapters import services
+
+    _left_by_a_killed_poll(mail_account, 1, 2)
+    append(dovecot, mail_account.imap_folder, mail(3))
+    queued_at_first_fetch: list[list[int]] = []
+
+    class Watching(DroppingClient):
+        def fetch(self, messages, data, *args, **kwargs):
+            if data == ["BODY.PEEK[]"] and not queued_at_first_fetch:
+                queued_at_first_fetch.append(list(queued_ingest))
+            return super().fetch(messages, data, *args, **kwargs)
+
+    result = poller.mailbox_poll(
+        account=mail_account,
+        connect=lambda account: Watching(poller.imap_connect(account), fetches=10**6),
+    )
+
+    assert result.stored == 1
+    assert queued_at_first_fetch == [[0]]  # queued at once, not after this poll's own batches
+    assert services.events_ingest_pending(slot=0) == 3
+    assert Message.objects.filter(channel_account=mail_account).count() == 3
+
+
+def test_events_left_pending_are_queued_even_when_the_mail_server_is_down(
+    mail_account, queued_ingest
+):
+    _left_by_a_killed_poll(mail_account, 1)
+    type(mail_account).objects.filter(pk=mail_account.pk).update(imap_port=1)
+    mail_account.refresh_from_db()
+
+    [result] = poller.mail_accounts_poll()
+
+    assert result.error
+    assert queued_ingest == [0]
+
+
+def test_a_poll_with_nothing_pending_queues_no_ingest(mail_account, queued_ingest, dovecot):
+    [result] = poller.mail_accounts_poll()
+
+    assert (result.error, result.fetched) == ("", 0)
+    assert queued_ingest == []
