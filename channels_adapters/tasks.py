@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
 from celery import shared_task
 
 from channels_adapters import services
-from channels_adapters.base import DeliveryError
-
-DELIVERY_MAX_RETRIES = 5
 
 
 @shared_task(name="channels_adapters.ingest_event", acks_late=True)
@@ -49,26 +45,40 @@ def sweep_attachments() -> int:
     return services.attachments_fetch_sweep()
 
 
-def _backoff(retries: int) -> int:
-    """5 s, 10 s, 20 s, 40 s, 80 s (capped at 10 min), with jitter."""
-    base = min(5 * 2**retries, 600)
-    return base + random.randint(0, base // 2)  # noqa: S311
+#: How long one delivery may run: the slowest provider call (Telegram's 15 s read, a 30 s SMTP
+#: step) with room to spare. The hard limit stays under the claim's length
+#: (``tickets.delivery.DELIVERY_CLAIM``, 60 s), so a live worker never loses its claim mid-send;
+#: a send over the soft limit is interrupted and shown failed with a retry button.
+DELIVERY_SOFT_TIME_LIMIT = 40
+DELIVERY_TIME_LIMIT = 50
 
 
-@shared_task(bind=True, name="channels_adapters.deliver_message", max_retries=DELIVERY_MAX_RETRIES)
-def deliver_message(self, message_id: int) -> None:
-    """Send a reply; transient failures retry with exponential backoff, then fail visibly.
+@shared_task(
+    bind=True,
+    name="channels_adapters.deliver_message",
+    max_retries=None,  # the message counts its attempts (services.DELIVERY_MAX_ATTEMPTS)
+    soft_time_limit=DELIVERY_SOFT_TIME_LIMIT,
+    time_limit=DELIVERY_TIME_LIMIT,
+)
+def deliver_message(self, message_id: int, attempt: int | None = None) -> None:
+    """Send a reply; a transient failure runs this again after the service's backoff.
 
-    The retry number is the claim token (``Message.delivery_attempts``), so a redelivered copy
-    of this task does not send the message twice.
+    ``attempt`` is the claim token (the message's attempts when this was queued), so a
+    redelivered copy of this task, or the sweep's re-queue beside a late original, does not
+    send the message twice. A task queued without one (by an earlier version) used its retry
+    number for it.
     """
+    if attempt is None:
+        attempt = self.request.retries
     try:
-        services.message_deliver(message_id=message_id, attempt=self.request.retries)
-    except DeliveryError as exc:  # transient: permanent ones are settled by the service
-        if self.request.retries >= self.max_retries:
-            services.message_fail(message_id=message_id, reason=str(exc))
-            return
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        services.message_deliver(message_id=message_id, attempt=attempt)
+    except services.DeliveryRetry as later:
+        raise self.retry(
+            args=(message_id,),
+            kwargs={"attempt": later.attempt},
+            countdown=later.countdown,
+            exc=later,
+        ) from later
 
 
 # The e-mail channel's periodic poll lives in its package; import it so Celery registers it.

@@ -180,6 +180,21 @@ CELERY_DB_REUSE_MAX = env_int("OMNICO_CELERY_DB_REUSE_MAX", 500, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With Redis, a task a worker took (running, prefetched, or waiting for its countdown: acks_late
+# and ETA tasks stay unacknowledged until they finish) goes back to the queue only when the
+# visibility timeout has passed since it was taken, and to a second worker meanwhile if it
+# outlasts it. So it is sized above the longest countdown (a reply's retry: 120 s) plus the
+# longest task (a delivery's hard limit, 50 s; a mail poll, bounded by its lock), and well under
+# Celery's default hour. Replies do not wait for it: outbound_sweep queues an overdue reply again
+# within a minute (README, "Replies"). unacked_restore_throttle 1: workers look for expired
+# tasks every 10 s instead of every 100 s.
+OMNICO_BROKER_VISIBILITY_TIMEOUT = env_int(
+    "OMNICO_BROKER_VISIBILITY_TIMEOUT", 600, minimum=2 * (120 + 50)
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": OMNICO_BROKER_VISIBILITY_TIMEOUT,
+    "unacked_restore_throttle": 1,
+}
 
 # How many ingest tasks may work a backlog of inbound events in parallel (FOR UPDATE SKIP LOCKED
 # shares the rows); match it to the worker's concurrency.
@@ -189,7 +204,9 @@ MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
-    "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 300.0},
+    # Replies whose task is overdue (lost with a dead worker or broker): 30 s + the sweep's 15 s
+    # grace puts a lost reply back in the queue within 45 s of when it was due.
+    "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 30.0},
     # Files a channel only named (Telegram, WhatsApp) and that could not be fetched yet.
     "fetch-attachments": {"task": "channels_adapters.sweep_attachments", "schedule": 60.0},
     # Routing skips its locks when no agent has a free slot; this bounds a lost race to 30 s.

@@ -7,14 +7,21 @@ for one send, record the outcome (sent, a transient error, failed), take a provi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from configuration.models import ChannelAccount
 from customers.models import Identity
 from omnico.core import realtime
 from tickets.models import Message
+
+#: How long one send may hold its claim on a reply: longer than the sending task can run (its
+#: hard time limit, ``channels_adapters.tasks.DELIVERY_TIME_LIMIT``), so a live worker never
+#: loses its claim mid-send; after it, the worker is taken for dead and the sweep sends again.
+DELIVERY_CLAIM = timedelta(seconds=60)
 
 #: Longest delivery error kept (a provider's error text can be a whole HTML page).
 MAX_DELIVERY_ERROR_CHARS = 2000
@@ -28,12 +35,18 @@ _DELIVERY_RANK = {
 }
 
 
-def message_delivery_claim(*, message_id: int, attempt: int | None = None) -> Message | None:
+def message_delivery_claim(
+    *, message_id: int, attempt: int | None = None, claim_for: timedelta = DELIVERY_CLAIM
+) -> Message | None:
     """Claim a pending outbound message for one send; None when there is nothing to send.
 
-    A conditional ``UPDATE`` of ``delivery_attempts``: ``attempt`` is the sending task's retry
-    number, so a redelivered copy of a task that already claimed it gets None and sends
-    nothing. The message is returned with its channel account and ticket loaded.
+    One conditional ``UPDATE``: the message must be pending, ``delivery_attempts`` must still
+    equal ``attempt`` (the claim token the sending task carries: the attempts made when it was
+    queued) and no live claim may hold it. It bumps the attempts and holds the claim for
+    ``claim_for``, which is also when the sweep takes the worker for dead
+    (``delivery_next_at``). So of two copies of one task (a redelivery, the sweep's re-queue
+    beside a late original) only one sends. ``attempt=None`` claims whatever the count is.
+    The message is returned with its channel account and ticket loaded.
     """
     message = (
         Message.objects.select_related("channel_account", "ticket")
@@ -43,24 +56,76 @@ def message_delivery_claim(*, message_id: int, attempt: int | None = None) -> Me
     if message is None or message.delivery != Message.Delivery.PENDING:
         return None
     expected = message.delivery_attempts if attempt is None else attempt
-    claimed = Message.objects.filter(
-        pk=message_id, delivery=Message.Delivery.PENDING, delivery_attempts=expected
-    ).update(delivery_attempts=expected + 1)
+    now = timezone.now()
+    until = now + claim_for
+    claimed = (
+        Message.objects.filter(
+            pk=message_id, delivery=Message.Delivery.PENDING, delivery_attempts=expected
+        )
+        .filter(Q(delivery_claimed_until__isnull=True) | Q(delivery_claimed_until__lt=now))
+        .update(
+            delivery_attempts=expected + 1,
+            delivery_claimed_until=until,
+            delivery_next_at=until,
+        )
+    )
     if claimed != 1:
         return None
+    message.delivery_attempts = expected + 1
+    message.delivery_claimed_until = message.delivery_next_at = until
     return message
 
 
-def message_note_delivery_error(*, message_id: int, error: str) -> None:
-    """A send failed for now and will be tried again: keep why, for the chat box."""
-    Message.objects.filter(pk=message_id).update(delivery_error=error[:MAX_DELIVERY_ERROR_CHARS])
+def message_delivery_unclaim(*, message: Message) -> bool:
+    """Give back a claim under which no provider was called (the send failed before it, say on
+    a dropped database connection): the attempt is not counted and the reply is due at once, so
+    a retry of the same task, or the sweep, sends it. Only the claim ``message`` holds is given
+    back; True when it was."""
+    return bool(
+        Message.objects.filter(
+            pk=message.pk,
+            delivery=Message.Delivery.PENDING,
+            delivery_attempts=message.delivery_attempts,
+            delivery_claimed_until=message.delivery_claimed_until,
+        ).update(
+            delivery_attempts=F("delivery_attempts") - 1,
+            delivery_claimed_until=None,
+            delivery_next_at=timezone.now(),
+        )
+    )
+
+
+def message_note_delivery_error(*, message_id: int, error: str, retry_at: datetime) -> None:
+    """A send failed for now and will be tried again at ``retry_at``: keep why, for the chat
+    box, and release the claim; the sweep queues the retry again if it is not done by then."""
+    Message.objects.filter(pk=message_id, delivery=Message.Delivery.PENDING).update(
+        delivery_error=error[:MAX_DELIVERY_ERROR_CHARS],
+        delivery_claimed_until=None,
+        delivery_next_at=retry_at,
+    )
+
+
+def message_delivery_requeued(*, message_id: int, attempts: int, next_at: datetime) -> bool:
+    """The sweep queued a task for a reply again: nothing is due from it before ``next_at``.
+
+    Conditional on ``attempts`` (what the sweep saw), so a task that claimed it meanwhile is not
+    undone; True when it still was as seen."""
+    return bool(
+        Message.objects.filter(
+            pk=message_id, delivery=Message.Delivery.PENDING, delivery_attempts=attempts
+        ).update(delivery_claimed_until=None, delivery_next_at=next_at)
+    )
 
 
 def message_mark_sent(*, message: Message, external_id: str | None) -> Message:
     """The channel took the message (``external_id``: its id there, for later updates)."""
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, delivery=Message.Delivery.PENDING).update(
-            delivery=Message.Delivery.SENT, external_id=external_id or None, delivery_error=""
+            delivery=Message.Delivery.SENT,
+            external_id=external_id or None,
+            delivery_error="",
+            delivery_claimed_until=None,
+            delivery_next_at=None,
         )
         _publish(message.ticket_id, message.pk)
     return Message.objects.get(pk=message.pk)
@@ -73,7 +138,15 @@ def message_fail(*, message_id: int, reason: str) -> Message:
     if message.delivery == Message.Delivery.PENDING:
         message.delivery = Message.Delivery.FAILED
         message.delivery_error = reason[:MAX_DELIVERY_ERROR_CHARS]
-        message.save(update_fields=["delivery", "delivery_error"])
+        message.delivery_claimed_until = message.delivery_next_at = None
+        message.save(
+            update_fields=[
+                "delivery",
+                "delivery_error",
+                "delivery_claimed_until",
+                "delivery_next_at",
+            ]
+        )
         _publish(message.ticket_id, message_id)
     return message
 
@@ -85,7 +158,13 @@ def message_delivery_reset(*, message_id: int) -> bool:
         pk=message_id,
         direction=Message.Direction.OUTBOUND,
         delivery=Message.Delivery.FAILED,
-    ).update(delivery=Message.Delivery.PENDING, delivery_error="", delivery_attempts=0)
+    ).update(
+        delivery=Message.Delivery.PENDING,
+        delivery_error="",
+        delivery_attempts=0,
+        delivery_claimed_until=None,
+        delivery_next_at=timezone.now(),
+    )
     if changed:
         ticket_id = Message.objects.values_list("ticket_id", flat=True).get(pk=message_id)
         _publish(ticket_id, message_id)

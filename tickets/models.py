@@ -199,6 +199,11 @@ class Message(models.Model):
     delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, blank=True)
     delivery_error = models.TextField(_("delivery error"), blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    #: A sending task's claim lasts until then; past it, the worker is taken for dead.
+    delivery_claimed_until = models.DateTimeField(null=True, blank=True)
+    #: By when a task of ours should act on this pending reply (its retry's due time, or its
+    #: claim's end); ``outbound_sweep`` queues it again when that is overdue. Null: at once.
+    delivery_next_at = models.DateTimeField(null=True, blank=True)
     is_automatic = models.BooleanField(
         _("automatic"), default=False, help_text=_("Auto-reply or bounce: opens no ticket.")
     )

@@ -37,8 +37,11 @@ from channels_adapters.services.inbound import (
 )
 from channels_adapters.services.ingest import event_ingest
 from channels_adapters.services.outbound import (
-    OUTBOUND_GIVE_UP_AFTER,
-    OUTBOUND_REQUEUE_AFTER,
+    DELIVERY_MAX_ATTEMPTS,
+    DELIVERY_MAX_BACKOFF,
+    OUTBOUND_MAX_CLAIMS,
+    OUTBOUND_OVERDUE_AFTER,
+    DeliveryRetry,
     message_deliver,
     message_fail,
     message_retry,
@@ -48,6 +51,8 @@ from channels_adapters.services.outbound import (
 from channels_adapters.services.setup import webhook_register
 
 __all__ = [
+    "DELIVERY_MAX_ATTEMPTS",
+    "DELIVERY_MAX_BACKOFF",
     "FETCH_BACKOFF",
     "INGEST_BATCH",
     "INGEST_FANOUT_AFTER",
@@ -55,8 +60,9 @@ __all__ = [
     "INGEST_TXN_EVENTS",
     "KICK_KEY",
     "KICK_TTL_SECONDS",
-    "OUTBOUND_GIVE_UP_AFTER",
-    "OUTBOUND_REQUEUE_AFTER",
+    "OUTBOUND_MAX_CLAIMS",
+    "OUTBOUND_OVERDUE_AFTER",
+    "DeliveryRetry",
     "attachment_fetch",
     "attachments_fetch_sweep",
     "event_ingest",

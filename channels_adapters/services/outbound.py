@@ -1,12 +1,21 @@
 """Outbound: an agent's reply is stored pending and delivered by a task, with retries and a
-sweep for replies whose task or worker was lost; providers' delivery updates move it forward."""
+sweep for replies whose task or worker was lost; providers' delivery updates move it forward.
+
+How a reply recovers from a dead worker: every claim expires (``DELIVERY_CLAIM``), every retry's
+due time is on the message (``delivery_next_at``), and ``outbound_sweep`` queues again whatever
+is overdue, whatever its attempt count; the attempt count is the claim token, so nothing is sent
+twice by two tasks.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +25,9 @@ from configuration.models import ChannelAccount
 from customers.models import Identity
 from tickets.delivery import (
     message_delivery_claim,
+    message_delivery_requeued,
     message_delivery_reset,
+    message_delivery_unclaim,
     message_fail,
     message_mark_sent,
     message_note_delivery_error,
@@ -29,17 +40,21 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue_delivery(message_id: int) -> None:
-    transaction.on_commit(lambda: _queue_delivery(message_id))
+    """Queue the first try of a reply (claim token 0) after commit."""
+    transaction.on_commit(lambda: _queue_delivery(message_id, attempt=0))
 
 
-def _queue_delivery(message_id: int) -> None:
-    """Queue the delivery task after commit. A broker that refuses it must not turn the agent's
-    stored reply into an error page: the reply stays pending, never claimed, and
-    ``outbound_sweep`` queues it again."""
+def _queue_delivery(message_id: int, *, attempt: int) -> None:
+    """Queue the delivery task with its claim token. A broker that refuses it must not turn the
+    agent's stored reply into an error page: the reply stays pending and ``outbound_sweep``
+    queues it again once it is overdue."""
     from channels_adapters.tasks import deliver_message
 
     try:
-        deliver_message.delay(message_id)
+        if attempt:
+            deliver_message.delay(message_id, attempt=attempt)
+        else:  # a first try: the task's retry number, 0, is its token
+            deliver_message.delay(message_id)
     except Exception as exc:
         logger.warning("could not queue delivery of message %s: %s", message_id, type(exc).__name__)
 
@@ -64,13 +79,48 @@ def reply_send(*, ticket: Ticket, author, body: str) -> Message:
     return message
 
 
+#: Tries of one reply before it is shown failed: the first and five retries.
+DELIVERY_MAX_ATTEMPTS = 6
+
+
+def delivery_backoff(attempts: int) -> int:
+    """Seconds before the retry after ``attempts`` tries: 5, 10, 20, 40, 80 s, with up to half
+    again of jitter, so at most ``DELIVERY_MAX_BACKOFF`` (the broker's visibility timeout in
+    settings is sized above it)."""
+    base = min(5 * 2 ** max(attempts - 1, 0), 80)
+    return base + random.randint(0, base // 2)  # noqa: S311
+
+
+#: The longest countdown ``delivery_backoff`` gives.
+DELIVERY_MAX_BACKOFF = 120
+
+
+class DeliveryRetry(Exception):
+    """The provider said "not now": the task should run again with claim token ``attempt``
+    after ``countdown`` seconds (already recorded on the message as ``delivery_next_at``)."""
+
+    def __init__(self, *, attempt: int, countdown: int, error: str) -> None:
+        super().__init__(error)
+        self.attempt = attempt
+        self.countdown = countdown
+
+
 def message_deliver(*, message_id: int, attempt: int | None = None) -> Message | None:
     """Send one pending outbound message through its channel.
 
-    The message is claimed with a conditional UPDATE of ``delivery_attempts``: ``attempt`` is
-    the task's retry number, so a redelivered copy of a task that already claimed it sends
-    nothing. Returns None when there was nothing to send. A permanent ``DeliveryError`` marks
-    the message failed; a transient one is re-raised for the task to retry.
+    ``attempt`` is the claim token (the attempts made when the task was queued): a redelivered
+    or re-queued copy of a task that already claimed the message sends nothing (see
+    ``message_delivery_claim``). Returns None when there was nothing to send. A permanent
+    ``DeliveryError`` marks the message failed. A transient one is retried: the retry's due time
+    is recorded on the message and ``DeliveryRetry`` tells the task when to run again; after
+    ``DELIVERY_MAX_ATTEMPTS`` the message is failed with the provider's own answer. So "failed"
+    always follows a real provider answer, never a lost task (the sweep re-queues those).
+
+    Anything else is not a provider's answer. Before the provider is called (the recipient's
+    lookup: a dropped database connection) the claim is given back and the error raised, for the
+    task's retry or the sweep. During the call (a bug in an adapter, a connection dropped
+    mid-request, the soft time limit) the provider may have taken it: the reply is shown failed
+    at once with a retry button rather than sent again by itself.
     """
     message = message_delivery_claim(message_id=message_id, attempt=attempt)
     if message is None:
@@ -82,20 +132,34 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
             .order_by("-created_at", "-id")
             .first()
         )
+    except Exception:
+        # Nothing went out yet (a dropped database connection): the claim is given back, so a
+        # retry of this task sends it; if the database refuses that too, the claim expires.
+        with contextlib.suppress(Exception):
+            message_delivery_unclaim(message=message)
+        raise
+    try:
         if recipient is None:
             raise DeliveryError(_("The customer has no address on this channel."), permanent=True)
         if not account.enabled:
             raise DeliveryError(_("This channel account is disabled."), permanent=True)
         external_id = get_adapter(account.kind).send(account, message, recipient)
     except DeliveryError as exc:
-        if exc.permanent:
+        if exc.permanent or message.delivery_attempts >= DELIVERY_MAX_ATTEMPTS:
             return message_fail(message_id=message_id, reason=str(exc))
-        message_note_delivery_error(message_id=message_id, error=str(exc))
-        raise
+        countdown = delivery_backoff(message.delivery_attempts)
+        message_note_delivery_error(
+            message_id=message_id,
+            error=str(exc),
+            retry_at=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise DeliveryRetry(
+            attempt=message.delivery_attempts, countdown=countdown, error=str(exc)
+        ) from exc
     except Exception as exc:
-        # Not a provider's answer (a bug, a lost connection): no task retries it, and the sweep
-        # would show it failed only after OUTBOUND_GIVE_UP_AFTER. The provider may have taken
-        # it, so it is not sent again by itself: the chat box shows it failed, with retry.
+        # Not a provider's answer (a bug in an adapter, a connection dropped mid-request): the
+        # provider may have taken it, and sending it again by itself could reach the customer
+        # twice. The chat box shows it failed at once, with a retry button for the agent.
         logger.warning("sending message %s failed: %s", message_id, type(exc).__name__)
         return message_fail(
             message_id=message_id,
@@ -113,51 +177,57 @@ def message_retry(*, message_id: int) -> bool:
     return True
 
 
-#: A reply still pending and never claimed after this long lost its task (dead broker).
-OUTBOUND_REQUEUE_AFTER = timedelta(minutes=2)
-#: A claimed reply still pending after this long lost its worker mid-send (every retry and its
-#: backoff is over by then). It is failed, not sent again: the provider may have taken it.
-OUTBOUND_GIVE_UP_AFTER = timedelta(hours=1)
+#: A pending reply whose task is this late (its retry's due time, or its claim's end, passed
+#: this long ago) lost its task or its worker; the sweep queues it again. Long enough for a
+#: busy worker to reach a task that is due; with the sweep every
+#: ``OUTBOUND_SWEEP_SECONDS`` (settings), a lost reply is queued again at most
+#: ``OUTBOUND_OVERDUE_AFTER`` + that interval after it was due.
+OUTBOUND_OVERDUE_AFTER = timedelta(seconds=15)
+#: Claims of one reply after which the sweep stops sending it again: every one of them ended
+#: with its worker dead (a reply that kills the worker), not with a provider's answer.
+OUTBOUND_MAX_CLAIMS = 2 * DELIVERY_MAX_ATTEMPTS
 
 
 def outbound_sweep(
-    *,
-    requeue_after: timedelta = OUTBOUND_REQUEUE_AFTER,
-    give_up_after: timedelta = OUTBOUND_GIVE_UP_AFTER,
-    limit: int = 500,
+    *, overdue_after: timedelta = OUTBOUND_OVERDUE_AFTER, limit: int = 500
 ) -> tuple[int, int]:
-    """Settle replies stuck in ``pending``; returns ``(queued again, failed)``.
+    """Queue again every pending reply whose task is overdue; returns ``(queued, failed)``.
 
-    Never claimed (``delivery_attempts == 0``): its task was lost before it ran, so it is queued
-    again; the claim token keeps a late original from sending it twice. Claimed and still
-    pending long after every retry: the worker died mid-send, and the chat box shows it failed
-    with a retry button, since the provider may already have delivered it.
+    Overdue means ``delivery_next_at`` (or, never set, ``created_at``) passed more than
+    ``overdue_after`` ago, whatever the attempt count: a first task lost before it ran (dead
+    broker), a retry lost with its worker (the broker would return it only after its visibility
+    timeout), a claim whose worker died mid-send (the claim expired). Each is queued with the
+    current attempt count as claim token, so whichever of it and a late original comes first
+    sends and the other sends nothing; and it is due again ``overdue_after`` later, so a queue
+    that lost this task too is tried again at the next sweep, not flooded at every one.
+
+    Nothing is failed for being late: a reply fails on the provider's own answer (see
+    ``message_deliver``), or after ``OUTBOUND_MAX_CLAIMS`` claims that all ended with a dead
+    worker. A worker that died after the provider took the reply and before it was marked sent
+    may send it twice (the window is one HTTP answer and one UPDATE); a duplicate is better
+    than a reply silently lost, and the API channel's receiver can drop it by its ``id``.
     """
     now = timezone.now()
-    pending = Message.objects.filter(
-        direction=Message.Direction.OUTBOUND, delivery=Message.Delivery.PENDING
-    ).order_by("created_at")
-    lost = list(
-        pending.filter(delivery_attempts=0, created_at__lt=now - requeue_after).values_list(
-            "pk", flat=True
-        )[:limit]
-    )
-    for message_id in lost:
-        _enqueue_delivery_now(message_id)
-    stuck = list(
-        pending.filter(delivery_attempts__gt=0, created_at__lt=now - give_up_after).values_list(
-            "pk", flat=True
-        )[:limit]
-    )
-    for message_id in stuck:
-        message_fail(
-            message_id=message_id,
-            reason=_("Sending was interrupted. Press retry to send this reply again."),
+    overdue = list(
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND, delivery=Message.Delivery.PENDING
         )
-    return len(lost), len(stuck)
-
-
-def _enqueue_delivery_now(message_id: int) -> None:
-    from channels_adapters.tasks import deliver_message
-
-    deliver_message.delay(message_id)
+        .annotate(due=Coalesce("delivery_next_at", "created_at"))
+        .filter(due__lt=now - overdue_after)
+        .order_by("due")
+        .values_list("pk", "delivery_attempts")[:limit]
+    )
+    queued = failed = 0
+    for message_id, attempts in overdue:
+        if attempts >= OUTBOUND_MAX_CLAIMS:
+            message_fail(
+                message_id=message_id,
+                reason=_("Sending was interrupted. Press retry to send this reply again."),
+            )
+            failed += 1
+        elif message_delivery_requeued(
+            message_id=message_id, attempts=attempts, next_at=now + overdue_after
+        ):
+            _queue_delivery(message_id, attempt=attempts)
+            queued += 1
+    return queued, failed

@@ -12,7 +12,7 @@ from omnico.celery import app as celery_app
 from omnico.scheduler import Scheduler
 from tests.factories import make_user
 from tickets.models import Message
-from tickets.services import ticket_receive
+from tickets.receiving import Incoming, ticket_receive
 
 pytestmark = pytest.mark.django_db(transaction=True)  # retries run in the scheduler's thread
 
@@ -37,7 +37,9 @@ def _wait_for(predicate, timeout: float = 20.0) -> bool:
 def _reply(account, django_capture_on_commit_callbacks) -> Message:
     customer = customer_resolve(kind=account.kind, external_id="905551112233")
     ticket = ticket_receive(
-        channel_account=account, customer=customer, body="Soru", external_id="in-1"
+        channel_account=account,
+        customer=customer,
+        incoming=Incoming(body="Soru", external_id="in-1"),
     ).ticket
     with django_capture_on_commit_callbacks(execute=True):
         return services.reply_send(ticket=ticket, author=make_user(), body="Kargonuz yolda.")

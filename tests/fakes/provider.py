@@ -56,6 +56,11 @@ class FakeProvider:
         with self._lock:
             self._failures.extend([status] * count)
 
+    def stop_failing(self) -> None:
+        """The provider is back: the failures still queued by ``fail_next`` are dropped."""
+        with self._lock:
+            self._failures.clear()
+
     def calls(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.endpoint == endpoint]
 
