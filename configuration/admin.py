@@ -7,6 +7,8 @@ edited in ``tickets.admin``, next to routing, which refills freed slots when it 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.db import models
 from django.utils.text import capfirst
@@ -28,8 +30,13 @@ from configuration.models import (
 
 _PENDING_MESSAGE = "_omnico_success_message"
 
+if TYPE_CHECKING:  # the mixin is always mixed into a ModelAdmin
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
 
-class SuccessMessagesMixin:
+
+class SuccessMessagesMixin(_ModelAdminBase):
     """Replaces Django's add/change/delete confirmations with the product's wording."""
 
     def _with_message(self, request, text: str):

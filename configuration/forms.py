@@ -7,6 +7,8 @@ set, an empty input keeps the stored value, and a "clear" checkbox beside it rem
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.db import models
 from django.forms.models import ModelFormMetaclass
@@ -93,7 +95,7 @@ class SecretFieldsForm(forms.ModelForm, metaclass=SecretFormMetaclass):
             self.initial.pop(name, None)
             field = self.fields[name]
             field.required = False
-            field.strip = False
+            field.strip = False  # type: ignore[attr-defined]  # a CharField
             field.widget = forms.PasswordInput(
                 render_value=False, attrs={"autocomplete": "new-password"}
             )
@@ -105,7 +107,7 @@ class SecretFieldsForm(forms.ModelForm, metaclass=SecretFormMetaclass):
                 clear.disabled = True
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = cast(dict[str, Any], super().clean())
         for name in self._stored_secrets:
             clear_name = clear_field_name(name)
             typed = cleaned.get(name) or ""
@@ -149,8 +151,10 @@ class ChannelAccountForm(SecretFieldsForm):
                 self.instance.kind if saved else "", self.instance.name if saved else ""
             )
         if "kind" in self.fields:
-            self.fields["kind"].choices = [
-                choice for choice in self.fields["kind"].choices if choice[0] != ChannelKind.EMAIL
+            self.fields["kind"].choices = [  # type: ignore[attr-defined]
+                choice
+                for choice in self.fields["kind"].choices  # type: ignore[attr-defined]
+                if choice[0] != ChannelKind.EMAIL
             ]
 
 

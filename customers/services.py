@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -109,7 +110,7 @@ def customers_create_many(
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **fields) -> Customer:
+def customer_update(*, customer: Customer, **fields: Any) -> Customer:
     allowed = {"name", "gender", "age", "size", "location", "email", "phone", "attributes"}
     unknown = set(fields) - allowed
     if unknown:

@@ -5,9 +5,13 @@ Every socket is in the ``agents`` group (inbox list) and its own ``agent.<id>`` 
 assignments); the page says which ticket it shows with ``{"action": "watch", "ticket": id}``
 and then also gets that ticket's ``ticket.<id>`` group (its conversation and panel).
 
-Events arrive bare (ids only); a handler asks ``omnico.core.realtime.render`` for the frame in its
-agent's language, which renders it (``inbox/realtime.py``) once per event and language for
-all the sockets of this process, and forwards the text: nothing is rendered per socket.
+The socket joins those groups through this process's realtime hub
+(``omnico.core.realtime_hub``), not the channel layer: the hub holds one subscription per group
+for all the process's sockets, renders each event (``inbox/realtime.py``) once per language
+among them and calls ``deliver`` on each, which puts the frame in the socket's outbox under
+what it replaces (the row of ticket 12, message 7). The outbox sends as fast as the browser
+takes frames; for a slow one, a newer frame replaces the pending one in its place, so it gets
+the latest state and never a backlog. Nothing is rendered per socket.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from omnico.core import realtime
+from omnico.core import realtime, realtime_hub
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
@@ -57,18 +62,26 @@ def _ticket_exists(ticket_id: int) -> bool:
 
 
 class AgentConsumer(AsyncWebsocketConsumer):
+    """One agent page's socket; a member of this process's realtime hub, not of the layer."""
+
+    # No channel of its own: the process's hub receives the groups' events once and delivers
+    # them here (``deliver``), so nothing is sent to the layer per socket.
+    channel_layer_alias = None  # type: ignore[assignment]
+
     user_id: int | None = None
     language: str = settings.LANGUAGE_CODE
     watching: int | None = None
     session: str = ""
     groups_joined: list[str]
+    hub: realtime_hub.Hub | None = None
+    outbox: realtime_hub.Outbox | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' own dispatch first closes stale database connections, through
-        ``sync_to_async`` on the process's one sync thread, for every message of every socket:
-        at 50 sockets and 50 pushes a second that queue alone delayed frames by seconds. This
-        consumer reaches the database only through ``database_sync_to_async``, which closes
-        them around each call itself, so the handler is called directly."""
+        ``sync_to_async`` on the process's one sync thread, for every message: with many
+        sockets that queue alone delayed frames by seconds. This consumer reaches the database
+        only through ``database_sync_to_async``, which closes them around each call itself,
+        so the handler is called directly."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -86,23 +99,30 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.user_id = user.pk
         self.session = realtime.session_tag(getattr(self.scope.get("session"), "session_key", ""))
         self.language = scope_language(self.scope)
+        self.outbox = realtime_hub.Outbox(
+            send=self._send_text, close=self._close_with, overflow=self._overflow_frame
+        )
+        self.hub = realtime_hub.Hub.get(get_channel_layer())
         for group in (realtime.AGENTS_GROUP, realtime.agent_group(user.pk)):
             await self._join(group)
-        await self._send_envelope(kind="hello", user_id=user.pk)
+        # Once subscribed, "hello" goes out first, before any push that came in meanwhile.
+        self.outbox.put(("hello",), _envelope(kind="hello", user_id=user.pk), first=True)
+        self.outbox.start()
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+        for group in list(getattr(self, "groups_joined", [])):
+            await self._leave(group)
+        if self.outbox is not None:
+            self.outbox.stop()
 
     async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self.hub.join(group, self)
         self.groups_joined.append(group)
 
     async def _leave(self, group: str) -> None:
-        await self.channel_layer.group_discard(group, self.channel_name)
         if group in self.groups_joined:
             self.groups_joined.remove(group)
+        await self.hub.leave(group, self)
 
     # --- from the browser ---------------------------------------------------------------------
 
@@ -120,76 +140,102 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self._watch(data.get("ticket"))
         elif action == "unwatch":
             await self._unwatch()
-            await self._send_envelope(kind="watching", ticket_id=None)
+            self._queue(("watching",), kind="watching", ticket_id=None)
 
     async def _watch(self, raw: Any) -> None:
         try:
             ticket_id = int(raw)
         except (TypeError, ValueError):
-            await self._send_envelope(kind="refused", ticket_id="", reason="invalid")
+            self._queue(("watching",), kind="refused", ticket_id="", reason="invalid")
             return
         if ticket_id == self.watching:
-            await self._send_envelope(kind="watching", ticket_id=ticket_id)
+            self._queue(("watching",), kind="watching", ticket_id=ticket_id)
             return
         await self._unwatch()
         # Every signed-in agent may see every ticket (inbox.selectors.ticket_get); it must exist.
         if ticket_id <= 0 or not await _ticket_exists(ticket_id):
-            await self._send_envelope(kind="refused", ticket_id=ticket_id, reason="not-found")
+            self._queue(("watching",), kind="refused", ticket_id=ticket_id, reason="not-found")
             return
         await self._join(realtime.ticket_group(ticket_id))
         self.watching = ticket_id
-        await self._send_envelope(kind="watching", ticket_id=ticket_id)
+        self._queue(("watching",), kind="watching", ticket_id=ticket_id)
 
     async def _unwatch(self) -> None:
         if self.watching is not None:
             await self._leave(realtime.ticket_group(self.watching))
             self.watching = None
 
-    # --- to the browser: one handler per event type -------------------------------------------
+    # --- to the browser -----------------------------------------------------------------------
 
-    async def _send_envelope(self, **context: Any) -> None:
-        """Small control frames (no database): rendered here, in the agent's language."""
-        await self.send(text_data=render_to_string(LIVE_TEMPLATE, context))
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
-    async def _forward(self, event: dict[str, Any], *, fallback: dict[str, Any] | None) -> None:
-        try:
-            text = await realtime.render(event, self.language)
-        except realtime.NotRendered:  # no renderer, or it failed: the page re-fetches
+    async def _close_with(self, code: int) -> None:
+        await self.close(code=code)
+
+    def _overflow_frame(self) -> str:
+        """What replaces a backlog too long to keep: the page re-fetches everything."""
+        return _envelope(kind="resync", ticket_id=None) + (
+            _envelope(kind="resync", ticket_id=self.watching) if self.watching else ""
+        )
+
+    def _queue(self, key: tuple, **context: Any) -> None:
+        """A small control frame (no database, no text), rendered here."""
+        self.outbox.put(key, _envelope(**context))
+
+    def deliver(self, event: dict[str, Any], frame: Any) -> None:
+        """The hub's delivery of one event (rendered once for the process, ``frame``): queued
+        in the outbox under what it replaces. One handler per event type; none waits."""
+        handler = getattr(self, "on_" + get_handler_name(event), None)
+        if handler is not None and self.outbox is not None:
+            handler(event, frame)
+
+    def _forward(self, key: tuple, frame: Any, *, fallback: dict[str, Any] | None) -> None:
+        if frame is realtime_hub.FAILED:  # no renderer, or it failed: the page re-fetches
             if fallback is not None:
-                await self._send_envelope(**fallback)
-            return
-        if text:  # None: the object is gone, nothing to show
-            await self.send(text_data=text)
+                self._queue(("resync", fallback.get("ticket_id")), **fallback)
+        elif frame:  # None: the object is gone, nothing to show
+            self.outbox.put(key, frame)
 
-    async def inbox_ticket(self, event: dict[str, Any]) -> None:
-        await self._forward(event, fallback={"kind": "resync", "ticket_id": None})
+    def on_inbox_ticket(self, event: dict[str, Any], frame: Any) -> None:
+        # A "new ticket" row is not folded into a later update of the same row: the page
+        # announces new tickets (omnico:ticket created).
+        key = ("row", event["ticket_id"], bool(event.get("created")))
+        self._forward(key, frame, fallback={"kind": "resync", "ticket_id": None})
 
-    async def ticket_message(self, event: dict[str, Any]) -> None:
-        await self._forward(event, fallback={"kind": "resync", "ticket_id": event["ticket_id"]})
+    def on_ticket_message(self, event: dict[str, Any], frame: Any) -> None:
+        key = ("message", event["message_id"])
+        fallback = {"kind": "resync", "ticket_id": event["ticket_id"]}
+        self._forward(key, frame, fallback=fallback)
 
-    async def ticket_changed(self, event: dict[str, Any]) -> None:
-        await self._forward(event, fallback={"kind": "refresh", "ticket_id": event["ticket_id"]})
+    def on_ticket_changed(self, event: dict[str, Any], frame: Any) -> None:
+        key = ("refresh", event["ticket_id"])
+        self._forward(key, frame, fallback={"kind": "refresh", "ticket_id": event["ticket_id"]})
 
-    async def ticket_assigned(self, event: dict[str, Any]) -> None:
-        await self._forward(event, fallback=None)
+    def on_ticket_assigned(self, event: dict[str, Any], frame: Any) -> None:
+        self._forward(("toast", event.get("event")), frame, fallback=None)
 
-    async def toast(self, event: dict[str, Any]) -> None:
-        await self._forward(event, fallback=None)
+    def on_toast(self, event: dict[str, Any], frame: Any) -> None:
+        self._forward(("toast", event.get("event") or id(event)), frame, fallback=None)
 
-    async def session_ended(self, event: dict[str, Any]) -> None:
+    def on_session_ended(self, event: dict[str, Any], frame: Any) -> None:
         """Logged out (this session) or deactivated (every session): the socket ends too."""
         if event.get("session") in ("", self.session):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            self.outbox.close_now(CLOSE_UNAUTHENTICATED)
 
-    async def presence_changed(self, event: dict[str, Any]) -> None:
-        await self._send_envelope(
-            kind="event", name="omnico:presence", detail=json.dumps(_plain(event))
-        )
+    def on_presence_changed(self, event: dict[str, Any], frame: Any) -> None:
+        detail = json.dumps(_plain(event))
+        key = ("event", "presence", event.get("user_id"))
+        self._queue(key, kind="event", name="omnico:presence", detail=detail)
 
-    async def team_changed(self, event: dict[str, Any]) -> None:
-        await self._send_envelope(
-            kind="event", name="omnico:team", detail=json.dumps(_plain(event))
-        )
+    def on_team_changed(self, event: dict[str, Any], frame: Any) -> None:
+        detail = json.dumps(_plain(event))
+        key = ("event", "team", event.get("user_id"))
+        self._queue(key, kind="event", name="omnico:team", detail=detail)
+
+
+def _envelope(**context: Any) -> str:
+    return render_to_string(LIVE_TEMPLATE, context)
 
 
 def _plain(event: dict[str, Any]) -> dict[str, Any]:

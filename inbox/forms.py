@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
@@ -73,7 +75,7 @@ class InboxFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # One query, whatever the number of tickets.
-        self.fields["department"].choices = [
+        self.fields["department"].choices = [  # type: ignore[attr-defined]
             ("", _("Any department")),
             *Department.objects.filter(is_active=True).order_by("name").values_list("pk", "name"),
         ]
@@ -129,7 +131,7 @@ class TicketFilterForm(InboxFilterForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["tab"]
-        self.fields["assignee"].choices = [
+        self.fields["assignee"].choices = [  # type: ignore[attr-defined]
             ("", _("Any agent")),
             (self.UNASSIGNED, _("Unassigned")),
             *((str(user.pk), _user_name(user)) for user in agent_choices()),
@@ -166,7 +168,7 @@ class BulkActionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["ids"].choices = [(value, value) for value in self.data.getlist("ids")]
+        self.fields["ids"].choices = [(value, value) for value in self.data.getlist("ids")]  # type: ignore[attr-defined]
 
     def clean_ids(self) -> list[int]:
         ids = self.cleaned_data["ids"]
@@ -176,8 +178,8 @@ class BulkActionForm(forms.Form):
             )
         return ids
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast(dict[str, Any], super().clean())
         action = data.get("action")
         if action == "status" and not data.get("status"):
             self.add_error("status", _("Choose a status."))

@@ -2,10 +2,10 @@
 
 Services publish bare events (ids only) through ``omnico.core.realtime.publish``. The renderers
 registered here run in the web process that holds the sockets, when the event arrives there,
-once per event and language per process whatever the number of agents connected to it
-(``omnico.core.realtime.render``); the consumers (``inbox/consumers.py``) forward the text. Nothing
-per-agent goes into a pushed fragment: the list row is the same for everyone ("mine" is decided
-in the browser from the row's ``data-assignee``).
+once per event and language per process whatever the number of agents connected to it (the
+process's hub, ``omnico.core.realtime_hub``); the consumers (``inbox/consumers.py``) queue the
+text. Nothing per-agent goes into a pushed fragment: the list row is the same for everyone
+("mine" is decided in the browser from the row's ``data-assignee``).
 
 What each event becomes (the browser side is ``static/js/live.js``):
 
@@ -18,33 +18,26 @@ What each event becomes (the browser side is ``static/js/live.js``):
 - ``ticket.changed`` (ticket watchers) → a "refresh the panel" trigger: the panel holds the
   agent's own forms, so each watcher (a handful per ticket) re-fetches it with its own request;
   every ``ticket.changed`` also publishes the ticket's row to all agents (the fan-out below).
-- ``ticket.assigned`` (one agent) → a toast. ``toast`` (one agent) → a toast, rendered when
-  published (its text may be a lazy translation, which cannot travel as data).
+- ``ticket.assigned`` (one agent) → a toast.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.template.loader import render_to_string, select_template
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from inbox.selectors import SORTS, cursor_encode
+from inbox.selectors import SORTS, cursor_encode, inbox_row
+from inbox.ticket_selectors import message_for_render
 from omnico.core import realtime
-from tickets.models import ACTIVE_STATUSES, SLOT_STATUSES, Message, Ticket
+from tickets.models import ACTIVE_STATUSES, SLOT_STATUSES, Ticket
 
-ROW_TEMPLATES = ["inbox/list/row.html", "inbox/inbox.html#ticket-row"]
-MESSAGE_TEMPLATES = ["inbox/ticket/message.html", "inbox/ticket_detail.html#message"]
-TOAST_TEMPLATES = ["includes/toast.html", "inbox/fragments/toast.html"]
+ROW_TEMPLATE = "inbox/list/row.html"
+MESSAGE_TEMPLATE = "inbox/ticket/message.html"
+TOAST_TEMPLATE = "inbox/fragments/toast.html"
 LIVE_TEMPLATE = "inbox/fragments/live.html"
-
-Html = dict[str, str]
-
-
-def languages() -> list[str]:
-    return [code for code, _name in settings.LANGUAGES]
 
 
 def render_in(language: str, context: dict[str, Any]) -> str:
@@ -53,43 +46,11 @@ def render_in(language: str, context: dict[str, Any]) -> str:
         return render_to_string(LIVE_TEMPLATE, context)
 
 
-def render_languages(context: dict[str, Any]) -> Html:
-    """The live envelope in every language."""
-    return {code: render_in(code, context) for code in languages()}
-
-
-# --- one-object reads (one query each) ------------------------------------------------------
-
-
-def _row_ticket(ticket_id: int) -> Ticket | None:
-    try:
-        from inbox.selectors import inbox_row  # the list engineer's one-row selector
-    except ImportError:
-        return Ticket.objects.select_related("customer", "assignee").filter(pk=ticket_id).first()
-    return inbox_row(ticket_id)
-
-
-def _message(message_id: int) -> Message | None:
-    try:
-        from inbox.ticket_selectors import message_for_render
-    except ImportError:
-        return (
-            Message.objects.select_related("author", "ticket")
-            .prefetch_related("attachments")
-            .filter(pk=message_id)
-            .first()
-        )
-    return message_for_render(message_id)
-
-
-# --- fragments ------------------------------------------------------------------------------
-
-
 def _row_context(ticket: Ticket, *, created: bool) -> dict[str, Any]:
     return {
         "kind": "row",
         "ticket": ticket,
-        "row_template": select_template(ROW_TEMPLATES),
+        "row_template": ROW_TEMPLATE,
         "sorts": {name: cursor_encode(ticket, name) for name in SORTS},
         "list_sort": "recent",  # the row's own data-sort; live.js re-keys it per list
         "is_active": ticket.status in ACTIVE_STATUSES,
@@ -98,21 +59,23 @@ def _row_context(ticket: Ticket, *, created: bool) -> dict[str, Any]:
     }
 
 
-def row_html(ticket: Ticket, *, created: bool = False) -> Html:
-    return render_languages(_row_context(ticket, created=created))
+def _either_created(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    return {**later, "created": bool(earlier.get("created") or later.get("created"))}
 
 
-@realtime.register("inbox.ticket")
+# A row, a message, a panel show the object as it is when rendered: of several events about one
+# that wait together, the last is rendered (a new ticket's row keeps its "new" mark).
+@realtime.register("inbox.ticket", key=lambda event: event["ticket_id"], merge=_either_created)
 def render_inbox_ticket(event: dict[str, Any], language: str) -> str | None:
-    ticket = _row_ticket(event["ticket_id"])
+    ticket = inbox_row(event["ticket_id"])
     if ticket is None:  # deleted since
         return None
     return render_in(language, _row_context(ticket, created=bool(event.get("created"))))
 
 
-@realtime.register("ticket.message")
+@realtime.register("ticket.message", key=lambda event: event["message_id"])
 def render_ticket_message(event: dict[str, Any], language: str) -> str | None:
-    message = _message(event["message_id"])
+    message = message_for_render(event["message_id"])
     if message is None:
         return None
     return render_in(
@@ -122,12 +85,12 @@ def render_ticket_message(event: dict[str, Any], language: str) -> str | None:
             "message": message,
             "ticket_id": message.ticket_id,
             "ticket": message.ticket,
-            "message_template": select_template(MESSAGE_TEMPLATES),
+            "message_template": MESSAGE_TEMPLATE,
         },
     )
 
 
-@realtime.register("ticket.changed")
+@realtime.register("ticket.changed", key=lambda event: event["ticket_id"])
 def render_ticket_changed(event: dict[str, Any], language: str) -> str | None:
     return render_in(language, {"kind": "refresh", "ticket_id": event["ticket_id"]})
 
@@ -138,20 +101,9 @@ def ticket_changed_row(group: str, payload: dict[str, Any]) -> list:
     return [(realtime.AGENTS_GROUP, "inbox.ticket", {"ticket_id": payload["ticket_id"]})]
 
 
-def _toast_template():
-    return select_template(TOAST_TEMPLATES)
-
-
-def toast_html(*, level: str, text: Any) -> Html:
-    """``text`` may be a lazy translation: it is rendered in each language."""
-    return render_languages(
-        {"kind": "toast", "level": level, "text": text, "toast_template": _toast_template()}
-    )
-
-
 @realtime.register("ticket.assigned")
 def render_ticket_assigned(event: dict[str, Any], language: str) -> str | None:
-    ticket = _row_ticket(event["ticket_id"])
+    ticket = inbox_row(event["ticket_id"])
     if ticket is None:
         return None
     with translation.override(language):
@@ -161,26 +113,5 @@ def render_ticket_assigned(event: dict[str, Any], language: str) -> str | None:
         }
         return render_to_string(
             LIVE_TEMPLATE,
-            {"kind": "toast", "level": "info", "text": text, "toast_template": _toast_template()},
+            {"kind": "toast", "level": "info", "text": text, "toast_template": TOAST_TEMPLATE},
         )
-
-
-@realtime.register("toast")
-def render_toast(event: dict[str, Any], language: str) -> str | None:
-    """A bare toast (plain text); ``toast()`` below publishes them pre-rendered."""
-    return render_in(
-        language,
-        {
-            "kind": "toast",
-            "level": event.get("level", "info"),
-            "text": event.get("text", ""),
-            "toast_template": _toast_template(),
-        },
-    )
-
-
-def toast(*, user_id: int, level: str, text: Any) -> None:
-    """A notice for one agent, in the top-right corner of every page they have open."""
-    realtime.publish(
-        realtime.agent_group(user_id), "toast", html=toast_html(level=level, text=text)
-    )

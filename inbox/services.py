@@ -8,10 +8,15 @@ which were refused and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from customers.models import Customer
+from customers.services import customer_update
+from omnico.core import realtime
 from tickets import services
 from tickets.errors import TicketRuleError
 from tickets.models import Ticket
@@ -67,3 +72,14 @@ def tickets_bulk_update(
     for missing in sorted(set(ticket_ids) - found):
         result.refused.append((missing, _("this ticket does not exist.")))
     return result
+
+
+@transaction.atomic
+def ticket_customer_update(*, ticket: Ticket, **changes: Any) -> Customer:
+    """Edit the ticket's customer from its panel; after commit, its watchers re-fetch the panel
+    and every agent gets its row."""
+    customer = customer_update(customer=ticket.customer, **changes)
+    realtime.publish(
+        realtime.ticket_group(ticket.pk), "ticket.changed", ticket_id=ticket.pk, change="customer"
+    )
+    return customer

@@ -218,7 +218,7 @@ def panel_context(ticket_id: int, user=None, *, ticket: Ticket | None = None) ->
         if category.parent_id is not None:
             by_parent.setdefault(category.parent_id, []).append(category)
     for category in top:
-        category.subcategories_active = by_parent.get(category.pk, [])
+        category.subcategories_active = by_parent.get(category.pk, [])  # type: ignore[attr-defined]
     return {
         "ticket": ticket,
         "customer": ticket.customer,

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_adapters import services as channel_services
-from customers import services as customer_services
+from inbox import services as inbox_services
 from inbox import ticket_selectors as selectors
 from inbox.ticket_forms import (
     ActivityForm,
@@ -34,7 +34,6 @@ from inbox.ticket_forms import (
     TagForm,
 )
 from inbox.views import inbox_screen_context
-from omnico.core import realtime
 from tickets import services
 from tickets.errors import TicketRuleError
 from tickets.models import Priority, Ticket, TicketStatus
@@ -251,13 +250,7 @@ def ticket_customer(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if request.method == "POST":
         form = CustomerForm(request.POST, customer=customer)
         if form.is_valid():
-            customer_services.customer_update(customer=customer, **form.changes())
-            realtime.publish(
-                realtime.ticket_group(ticket.pk),
-                "ticket.changed",
-                ticket_id=ticket.pk,
-                change="customer",
-            )
+            inbox_services.ticket_customer_update(ticket=ticket, **form.changes())
             messages.success(request, _("Customer details saved."))
             if not request.htmx:
                 return redirect("ticket-detail", ticket_id=ticket_id)

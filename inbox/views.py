@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,14 +22,15 @@ from django.views.decorators.http import require_GET, require_POST
 from inbox import selectors
 from inbox import services as inbox_services
 from inbox.forms import BulkActionForm, InboxFilterForm, TicketFilterForm
+from omnico.core.http import AgentRequest
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AgentRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"page": selectors.home_page(user=request.user)})
 
 
-def inbox_screen_context(request: HttpRequest, *, rows: bool = True) -> dict[str, Any]:
+def inbox_screen_context(request: AgentRequest, *, rows: bool = True) -> dict[str, Any]:
     """The left column of the agent screen: its filters and first page of rows.
 
     The view that opens a ticket on the same screen (``/inbox/<id>/``) merges this into its own
@@ -67,7 +68,7 @@ def inbox_screen_context(request: HttpRequest, *, rows: bool = True) -> dict[str
 
 @login_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AgentRequest) -> HttpResponse:
     """The agent screen: every conversation on the left, the open one beside it."""
     ticket_id = request.GET.get("ticket", "")
     if ticket_id.isdigit():
@@ -83,7 +84,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def inbox_list(request: HttpRequest) -> HttpResponse:
+def inbox_list(request: AgentRequest) -> HttpResponse:
     """The inbox rows for htmx: a filter change, "load more" (``cursor``) or a resync."""
     partial = "rows" if request.GET.get("cursor") else "list"
     response = render(request, f"inbox/list/{partial}.html", inbox_screen_context(request))
@@ -99,7 +100,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def ticket_list(request: HttpRequest) -> HttpResponse:
+def ticket_list(request: AgentRequest) -> HttpResponse:
     """Messages > Ticket: every ticket, filtered and sorted, with bulk changes."""
     form = TicketFilterForm(request.GET)
     cursor = request.GET.get("cursor")
@@ -120,7 +121,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def tickets_bulk(request: HttpRequest) -> HttpResponse:
+def tickets_bulk(request: AgentRequest) -> HttpResponse:
     """Apply one change to the checked tickets; a toast tells what was done and what refused."""
     form = BulkActionForm(request.POST)
     if not form.is_valid():
@@ -140,5 +141,5 @@ def tickets_bulk(request: HttpRequest) -> HttpResponse:
 def _first_error(form: forms.Form) -> str:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else errors[0]
+        return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Please check the form.")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Model
 
 from configuration.models import (
     ActivityCategory,
@@ -241,7 +241,7 @@ class DemoResult:
     tickets_created: int
 
 
-def _named(model: type[Model], name: str, position: int, **extra) -> Model:
+def _named(model: type[Any], name: str, position: int, **extra: Any) -> Any:
     obj = model.objects.filter(name__iexact=name, **extra).first()
     if obj is None:
         obj = model.objects.create(name=name, position=position, **extra)
@@ -354,7 +354,7 @@ def _seed_tickets(customers: list[Customer]) -> int:
     group_types = {g.name: g for g in GroupType.objects.all()}
     departments = {d.name: d for d in Department.objects.all()}
     categories = {
-        (c.parent.name if c.parent_id else None, c.name): c
+        (c.parent.name if c.parent else None, c.name): c
         for c in ActivityCategory.objects.select_related("parent")
     }
     admin = get_user_model().objects.get(username="admin")
@@ -384,11 +384,13 @@ def _seed_tickets(customers: list[Customer]) -> int:
                 ticket = received.ticket
                 created += int(received.ticket_created)
             else:
+                assert ticket is not None  # every demo conversation opens with the customer
                 message = ticket_services.message_add_outbound(
                     ticket=ticket, author=agent or admin, body=text
                 )
                 # Demo history: these replies count as delivered long ago, not as a queue.
                 Message.objects.filter(pk=message.pk).update(delivery=Message.Delivery.SENT)
+        assert ticket is not None
         if agent is not None:
             ticket_services.ticket_assign(ticket=ticket, assignee=agent, actor=admin)
         if spec.department:

@@ -59,7 +59,7 @@ def healthz_worker(request):
 
     token = uuid.uuid4().hex
     try:
-        result = ping.apply_async(args=[token], ignore_result=False)
+        result = ping.apply_async(args=(token,), ignore_result=False)
         answer = result.get(timeout=10)
     except Exception as exc:  # noqa: BLE001
         logger.warning("worker health check failed: %s", exc.__class__.__name__)

@@ -1,7 +1,16 @@
+from pathlib import Path
+
 import pytest
 from django.utils import translation
 
 from tests.factories import make_account, make_user
+
+# CI=true: a skip for a missing service is a failure (the hooks live in tests/skip_policy.py).
+from tests.skip_policy import (  # noqa: F401
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
 
 
 @pytest.fixture
@@ -49,3 +58,18 @@ def english_after_each_test():
     """A Turkish request leaves Turkish active in the thread; the next test starts in English."""
     yield
     translation.deactivate()
+
+
+#: Per-test timeout (pytest-timeout) of the tests that start browsers or whole processes.
+SLOW_TEST_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(config, items):
+    """The e2e tests and the tests marked ``services`` get SLOW_TEST_TIMEOUT unless they set
+    their own ``@pytest.mark.timeout``; the rest keep the 120 s of pyproject.toml."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        if item.path.is_relative_to(e2e) or item.get_closest_marker("services") is not None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 
 from configuration.models import ChannelKind
 from tickets.models import SLOT_STATUSES, AgentPresence, BreakLog, Ticket, TicketStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class HomeCounts:
     open_total: int
 
 
-def home_counts(*, user) -> HomeCounts:
+def home_counts(*, user: User) -> HomeCounts:
     """The homepage's numbers in one aggregate query."""
     counts = Ticket.objects.aggregate(
         my_works=Count("id", filter=Q(assignee=user, status__in=SLOT_STATUSES)),
@@ -86,12 +91,14 @@ def pool_list(*, limit: int = 50) -> list[Ticket]:
     )
 
 
-def agent_is_active(*, user) -> bool:
+def agent_is_active(*, user: User) -> bool:
     """Whether the agent takes new tickets now (no presence row yet: not active)."""
     return AgentPresence.objects.filter(user=user, is_active=True).exists()
 
 
-def break_list(*, agent=None, since=None, until=None) -> list[BreakLog]:
+def break_list(
+    *, agent: User | None = None, since: datetime | None = None, until: datetime | None = None
+) -> list[BreakLog]:
     """Logged breaks, newest first; a break still running has ``ended_at`` None."""
     breaks = BreakLog.objects.select_related("agent", "reason").order_by("-started_at", "-id")
     if agent is not None:
@@ -103,7 +110,7 @@ def break_list(*, agent=None, since=None, until=None) -> list[BreakLog]:
     return list(breaks)
 
 
-def agent_choices() -> QuerySet:
+def agent_choices() -> QuerySet[User]:
     """Users who can hold tickets: agents (with a capacity) and staff."""
     return (
         get_user_model()

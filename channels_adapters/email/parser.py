@@ -20,6 +20,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
+from typing import cast
 
 import nh3
 from django.utils.translation import gettext as _
@@ -351,7 +352,7 @@ def _filename(part: Message) -> str:
     if not name:
         for key in ("name", "filename"):
             try:
-                name = part.get_param(key, header="content-type") or ""
+                name = part.get_param(key, header="content-type") or ""  # type: ignore[assignment]
             except Exception:
                 name = ""
             if isinstance(name, tuple):  # RFC 2231 (charset, language, value)
@@ -398,7 +399,7 @@ class _Walker:
         if part.is_multipart() and maintype != "message":
             payload = part.get_payload()
             for sub in payload if isinstance(payload, list) else []:
-                self.walk(sub, depth + 1)
+                self.walk(cast(Message, sub), depth + 1)
             return
         if maintype == "multipart":  # its boundary did not match: find the real one
             salvaged = _salvage_multipart(part) if depth < 8 else None
@@ -434,10 +435,10 @@ class _Walker:
     def _attach_message(self, part: Message) -> None:
         payload = part.get_payload()
         if part.get_content_type() == "message/rfc822" and isinstance(payload, list) and payload:
-            content = _message_bytes(payload[0])
+            content = _message_bytes(cast(Message, payload[0]))
             name = _filename(part) or self._default_name("message/rfc822")
         elif isinstance(payload, list):
-            content = b"\n".join(_message_bytes(block) for block in payload)
+            content = b"\n".join(_message_bytes(cast(Message, block)) for block in payload)
             name = _filename(part) or f"{part.get_content_subtype()}.txt"
         else:
             content = _payload_bytes(part)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from channels_adapters.base import InboundMessage
 from channels_adapters.email.parser import SYNTHETIC_DOMAIN
 from configuration.models import ChannelAccount, ChannelKind
@@ -38,8 +40,13 @@ def mail_thread_ticket_id(*, account: ChannelAccount, message: InboundMessage) -
     return None
 
 
-def _is_real_id(value: str | None) -> bool:
-    return bool(value) and not value.endswith("@" + SYNTHETIC_DOMAIN) and not value.startswith("h:")
+def _is_real_id(value: str | None) -> TypeGuard[str]:
+    return (
+        value is not None
+        and bool(value)
+        and not value.endswith("@" + SYNTHETIC_DOMAIN)
+        and not value.startswith("h:")
+    )
 
 
 def mail_reply_thread(*, message: Message) -> tuple[str, list[str]]:

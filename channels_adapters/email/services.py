@@ -31,7 +31,7 @@ def _check_imap(account: MailAccount) -> tuple[str, bool, str]:
             imap_select(client, account.imap_folder or "INBOX")
         finally:
             with contextlib.suppress(Exception):  # the check already has its answer
-                client.logout()
+                client.logout()  # type: ignore[no-untyped-call]  # imapclient: unannotated
     except Exception as exc:
         return (
             label,

@@ -50,9 +50,11 @@ def _enqueue_ingest(event_id: int) -> None:
 
 
 def _eager() -> bool:
-    from omnico.celery import app
+    """Embedded mode: Celery runs tasks in the caller (the project's app is Celery's current
+    one; asked through Celery so that apps never import omnico's wiring)."""
+    from celery import current_app
 
-    return bool(app.conf.task_always_eager)
+    return bool(current_app.conf.task_always_eager)
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import logging
 from dataclasses import asdict
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,7 +40,7 @@ def event_ingest(*, event_id: int) -> InboundEvent | None:
     return _ingest_one(InboundEvent.objects.filter(pk=event_id))
 
 
-def _ingest_one(candidates) -> InboundEvent | None:
+def _ingest_one(candidates: QuerySet[InboundEvent]) -> InboundEvent | None:
     event_id = None
     try:
         with transaction.atomic():

@@ -106,7 +106,7 @@ def _contact_names(contacts: list[dict[str, Any]]) -> dict[str, str]:
 def _message(item: dict[str, Any], names: dict[str, str]) -> InboundMessage:
     sender = str(item.get("from") or item.get("from_user_id") or "")
     kind = item.get("type") or "unknown"
-    content = item.get(kind) if isinstance(item.get(kind), dict) else {}
+    content: dict[str, Any] = item.get(kind) if isinstance(item.get(kind), dict) else {}  # type: ignore[assignment]
     text, attachments, meta = _content(kind, content, item)
     if item.get("context"):
         meta["reply_to"] = item["context"].get("id", "")

@@ -4,18 +4,22 @@ Group names live here. ``publish`` sends a bare event (ids only, plus an ``event
 group only after the surrounding transaction commits, so no browser ever sees a change that was
 rolled back, and nothing is rendered where the event happens (a Celery worker, a view).
 
-Fragments are rendered where the sockets are: a consumer asks ``render(message, language)``,
-which runs the *renderer* registered for the event type (``inbox/realtime.py`` registers the
-agent screen's) at most once per event and language in that process, shared by every socket
-of the process (a small memo keyed by the event uuid). A process with no socket in the group
-renders nothing. A message may also arrive pre-rendered (``"html": {"en": ..., "tr": ...}``,
-e.g. toasts whose text is a lazy translation); it is forwarded as is.
+Who receives it: not the sockets. Each web process subscribes one channel per group its sockets
+are in (``omnico.core.realtime_hub``), so an event is one channel-layer message per web process;
+the process renders the frame there once per language its sockets need, with the *renderer*
+registered for the event type (``inbox/realtime.py`` registers the agent screen's), and hands it
+to its sockets, which coalesce what a slow connection has not taken yet. A process with no
+socket in the group gets and renders nothing. A message may also arrive pre-rendered
+(``"html": {"en": ..., "tr": ...}``, e.g. toasts whose text is a lazy translation); it is
+forwarded as is.
 
 Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived event loop in a
 background thread per process, so the Redis connections are reused instead of one new
-connection per publish; events are sent in the order they were committed. The in-memory layer
+connection per publish; events are sent in the order they were committed, and those committed
+while the previous send was under way go out together, one channel-layer message per group
+(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). The in-memory layer
 (embedded mode and tests without Redis) is in-process and loop-bound, so it is sent to in the
-caller's thread as before.
+caller's thread.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -32,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
@@ -46,7 +52,15 @@ Renderer = Callable[[dict[str, Any], str], str | None]
 #: one (no database: decided from the payload alone), e.g. a changed ticket's list row.
 Fanout = Callable[[str, dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]
 
+#: ``event -> key``: events of one type with the same key render the same thing (the row of one
+#: ticket): of several waiting together only the last is rendered, since a renderer reads the
+#: object as it is now. None: every event is rendered.
+Coalesce = Callable[[dict[str, Any]], Any]
+#: ``(earlier, later) -> event``: what the two coalesced events render as (default: ``later``).
+Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
 _renderers: dict[str, Renderer] = {}
+_coalesce: dict[str, tuple[Coalesce, Merge | None]] = {}
 _fanouts: dict[str, Fanout] = {}
 
 
@@ -81,14 +95,40 @@ def visitor_group(session_key: str) -> str:
     return f"visitor.{session_key}"
 
 
-def register(event_type: str) -> Callable[[Renderer], Renderer]:
-    """Decorator: ``fn(event, language) -> str | None`` renders ``event_type``."""
+def register(
+    event_type: str, *, key: Coalesce | None = None, merge: Merge | None = None
+) -> Callable[[Renderer], Renderer]:
+    """Decorator: ``fn(event, language) -> str | None`` renders ``event_type``; ``key`` and
+    ``merge`` say which events waiting together it renders once (see ``Coalesce``)."""
 
     def decorate(fn: Renderer) -> Renderer:
         _renderers[event_type] = fn
+        if key is not None:
+            _coalesce[event_type] = (key, merge)
         return fn
 
     return decorate
+
+
+def coalesce(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(group, event)`` pairs in the order they came, less those a later event to the same
+    group makes redundant; a merged event takes the place of the later one."""
+    if len(items) < 2:
+        return items
+    kept: dict[Any, tuple[str, dict[str, Any]]] = {}
+    for n, (group, event) in enumerate(items):
+        kind = event.get("type", "")
+        rule = _coalesce.get(kind)
+        if rule is None:
+            kept[n] = (group, event)
+            continue
+        key_of, merge = rule
+        key = (group, kind, key_of(event))
+        earlier = kept.pop(key, None)
+        if earlier is not None and merge is not None:
+            event = merge(earlier[1], event)
+        kept[key] = (group, event)
+    return list(kept.values())
 
 
 def fanout(event_type: str) -> Callable[[Fanout], Fanout]:
@@ -129,6 +169,23 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
                 logger.exception("realtime push to %s failed", group)
         return
     _Sender.get().submit(messages)
+
+
+#: Events to one group that leave a process together travel as one channel-layer message of
+#: this type (``{"type": BATCH, "events": [...]}``); the receiving hub unpacks it.
+BATCH = "realtime.batch"
+BATCH_MAX = 200
+
+
+def _batched(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``messages`` as one message per group, each group's events in their order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for group, message in messages:
+        groups.setdefault(group, []).append(message)
+    return [
+        (group, events[0] if len(events) == 1 else {"type": BATCH, "events": events})
+        for group, events in groups.items()
+    ]
 
 
 class _Sender:
@@ -176,14 +233,16 @@ class _Sender:
             await self.wakeup.wait()
             self.wakeup.clear()
             while self.queue:
-                group, message = self.queue.popleft()
-                try:
-                    layer = get_channel_layer()  # settings may swap it (tests)
-                    await layer.group_send(group, message)
-                except Exception:  # a dead Redis must not stop later pushes
-                    logger.exception("realtime push to %s failed", group)
+                # What was committed meanwhile goes out together: one message per group.
+                taken = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH_MAX))]
+                for group, message in _batched(taken):
+                    try:
+                        layer = get_channel_layer()  # settings may swap it (tests)
+                        await layer.group_send(group, message)
+                    except Exception:  # a dead Redis must not stop later pushes
+                        logger.exception("realtime push to %s failed", group)
                 with self.sent:
-                    self.unsent -= 1
+                    self.unsent -= len(taken)
                     if not self.unsent:
                         self.sent.notify_all()
 
@@ -203,42 +262,67 @@ def flush(timeout: float = 2.0) -> bool:
 atexit.register(flush)
 
 
-# --- rendering (where the consumers are) ----------------------------------------------------
+# --- rendering (where the sockets are) -----------------------------------------------------
 
-#: ``(event uuid, language) -> future text``, shared by the consumers of this process.
-_MEMO_SIZE = 2048
-_memo: collections.OrderedDict[tuple[str, str], asyncio.Future] = collections.OrderedDict()
+#: Renders run on their own threads, not on the thread Django's sync views share, so a burst of
+#: pushes never queues behind page requests (or they behind it). Per process (re-made after a
+#: fork); two threads overlap one render's database round trip with another's work.
+_executor: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+
+
+def _render_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="omnico-render")
+        _executor = (os.getpid(), pool)
+    return _executor[1]
+
+
+async def render_many(
+    events: list[dict[str, Any]], language: str
+) -> list[str | None | NotRendered]:
+    """The frame of each of ``events`` in ``language`` (in one hop to a render thread): text,
+    None when there is nothing to send (the object is gone), or a ``NotRendered`` when no
+    renderer knows the event or rendering failed (the page should re-fetch instead).
+
+    Called by the process's hub (``omnico.core.realtime_hub``) once per event and language,
+    whatever the number of sockets.
+    """
+    frames: list[Any] = [None] * len(events)
+    todo = []
+    for n, event in enumerate(events):
+        html = event.get("html")
+        if isinstance(html, dict) and html:  # pre-rendered
+            frames[n] = html.get(language) or next(iter(html.values()))
+        elif event.get("type", "") in _renderers:
+            todo.append(n)
+        else:
+            frames[n] = NotRendered(event.get("type"))
+    if todo:
+
+        def run() -> list[Any]:
+            out = []
+            for n in todo:
+                event = events[n]
+                try:
+                    out.append(_renderers[event["type"]](event, language))
+                except Exception as exc:  # a broken template must not lose the event
+                    logger.exception("rendering realtime event %s failed", event.get("type"))
+                    out.append(NotRendered(event.get("type")))
+                    del exc
+            return out
+
+        rendered = await database_sync_to_async(
+            run, thread_sensitive=False, executor=_render_executor()
+        )()
+        for n, frame in zip(todo, rendered, strict=True):
+            frames[n] = frame
+    return frames
 
 
 async def render(message: dict[str, Any], language: str) -> str | None:
-    """The frame for ``message`` in ``language``; None when there is nothing to send.
-
-    Raises ``NotRendered`` when no renderer knows the event or rendering failed.
-    """
-    html = message.get("html")
-    if isinstance(html, dict) and html:
-        return html.get(language) or next(iter(html.values()))
-    renderer = _renderers.get(message.get("type", ""))
-    if renderer is None:
-        raise NotRendered(message.get("type"))
-    event_id = message.get("event")
-    if not event_id:
-        return await _render_in_thread(renderer, message, language)
-    key = (str(event_id), language)
-    future = _memo.get(key)
-    if future is None or future.get_loop() is not asyncio.get_running_loop():
-        future = asyncio.ensure_future(_render_in_thread(renderer, message, language))
-        _memo[key] = future
-        while len(_memo) > _MEMO_SIZE:
-            _memo.popitem(last=False)
-    return await asyncio.shield(future)
-
-
-async def _render_in_thread(renderer: Renderer, message: dict[str, Any], language: str):
-    from channels.db import database_sync_to_async
-
-    try:
-        return await database_sync_to_async(renderer)(message, language)
-    except Exception as exc:  # a broken template must not lose the event: re-fetch instead
-        logger.exception("rendering realtime event %s failed", message.get("type"))
-        raise NotRendered(message.get("type")) from exc
+    """The frame for one event (see ``render_many``); raises ``NotRendered``."""
+    (frame,) = await render_many([message], language)
+    if isinstance(frame, NotRendered):
+        raise frame
+    return frame

@@ -1,7 +1,7 @@
 /* Omnico live updates: one websocket per agent page, at /ws/agent/.
  *
  * The server pushes HTML rendered once per event and language in each web process, shared by
- * all its sockets (omnico/realtime.py render, inbox/realtime.py renderers), wrapped in
+ * all its sockets (omnico/core/realtime_hub.py, inbox/realtime.py renderers), wrapped in
  * <template data-live="..."> envelopes (templates/inbox/fragments/live.html):
  *   row      a list row with its facets; placed in #inbox-list if it belongs to the tab shown,
  *            at its place in the order, or removed when it no longer belongs; when the page
@@ -17,6 +17,9 @@
  * The page says which ticket it shows ({"action": "watch"}), found as #conversation-<id>.
  * A dropped socket reconnects with backoff; on reconnect the page re-fetches what it missed by
  * triggering "resync" on #inbox-list, on the open conversation and on [data-live-resync].
+ * A screen that falls behind gets the latest state of each row and message (the server keeps
+ * only the newest frame of each thing it has not sent yet), or one "resync" for a long backlog.
+ * No visible text is written here: the page provides it in #live-labels.
  */
 (function () {
   "use strict";
@@ -26,13 +29,9 @@
   var MIN_DELAY = 500;
   var MAX_DELAY = 15000;
   var CLOSE_SIGNED_OUT = 4401;
-  var TR = document.documentElement.lang === "tr";
-  var LABELS = {
-    live: TR ? "Canlı" : "Live",
-    connecting: TR ? "Bağlanıyor…" : "Connecting…",
-    reconnecting: TR ? "Yeniden bağlanıyor…" : "Reconnecting…",
-    "signed-out": TR ? "Oturum kapandı: sayfayı yenileyin" : "Signed out: reload the page",
-  };
+  // The indicator's words come from the page, translated by Django
+  // (templates/inbox/fragments/live_labels.html): {live, connecting, reconnecting, signedOut}.
+  var LABELS = (document.getElementById("live-labels") || { dataset: {} }).dataset;
   var COLOURS = { live: "#1a7f37", connecting: "#9a6700", reconnecting: "#9a6700", "signed-out": "#cf222e" };
 
   var socket = null;
@@ -64,7 +63,8 @@
     var el = indicator();
     if (!el) { return; }
     el.dataset.state = state;
-    el.textContent = "\u25CF " + LABELS[state];
+    var label = LABELS[state === "signed-out" ? "signedOut" : state] || "";
+    el.textContent = label ? "\u25CF " + label : "\u25CF";
     el.style.color = COLOURS[state];
   }
 

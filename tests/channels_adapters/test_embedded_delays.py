@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from channels_adapters import services, tasks
+from channels_adapters import services
+from channels_adapters.services import outbound
 from customers.services import customer_resolve
 from omnico.celery import app as celery_app
 from omnico.scheduler import Scheduler
@@ -48,7 +49,7 @@ def _reply(account, django_capture_on_commit_callbacks) -> Message:
 def test_delivery_retries_wait_their_backoff_then_fail_visibly(
     channel, fake, scheduler, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(tasks, "_backoff", lambda retries: 0.4)
+    monkeypatch.setattr(outbound, "delivery_backoff", lambda attempts: 0.4)
     fake.fail_next(10, status=503)
     started = time.monotonic()
 
@@ -65,7 +66,7 @@ def test_delivery_retries_wait_their_backoff_then_fail_visibly(
 def test_a_retry_that_succeeds_sends_the_reply_once(
     channel, fake, scheduler, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(tasks, "_backoff", lambda retries: 0.3)
+    monkeypatch.setattr(outbound, "delivery_backoff", lambda attempts: 0.3)
     fake.fail_next(1, status=500)
 
     message = _reply(channel("telegram"), django_capture_on_commit_callbacks)

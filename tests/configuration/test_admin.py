@@ -9,6 +9,7 @@ from django.contrib import admin as django_admin
 from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.html import escape
 
 from configuration.models import ActivityCategory, BreakReason, ChannelAccount, Subject
 from tests.factories import make_account
@@ -178,7 +179,13 @@ def test_every_admin_page_opens_on_the_demo_data(admin_client, settings):
         assert listing.status_code == 200, opts.label
         obj = model_admin.get_queryset(listing.wsgi_request).first()
         if obj is not None:
-            detail = admin_client.get(reverse(f"{base}_change", args=[obj.pk]))
+            change_url = reverse(f"{base}_change", args=[obj.pk])
+            # the list shows the demo rows, each a link to its page, which shows that row
+            assert f'href="{change_url}"' in listing.content.decode(), opts.label
+            detail = admin_client.get(change_url)
             assert detail.status_code == 200, opts.label
+            assert escape(str(obj)) in detail.content.decode(), opts.label
         if model_admin.has_add_permission(listing.wsgi_request):
-            assert admin_client.get(reverse(f"{base}_add")).status_code == 200, opts.label
+            add = admin_client.get(reverse(f"{base}_add"))
+            assert add.status_code == 200, opts.label
+            assert 'name="_save"' in add.content.decode(), opts.label

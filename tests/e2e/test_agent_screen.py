@@ -453,6 +453,7 @@ def test_an_agent_working_in_turkish_gets_live_rows_in_turkish(live, telegram, a
     page.wait_for_function("document.documentElement.lang === 'tr'")
     open_inbox(page)
     expect(page.locator("html")).to_have_attribute("lang", "tr")
+    expect(page.locator("#live-status")).to_have_text("\u25cf Canlı")  # the socket's state
 
     customer_writes(live, telegram, chat_id=777031, name="Ahmet Kılıç", text="Sipariş iptali")
     ticket = eventually(lambda: Ticket.objects.first())

@@ -491,3 +491,48 @@ def test_an_event_that_could_not_be_rendered_asks_the_page_to_resync(agent_a):
         await ws.disconnect()
 
     run(scenario)
+
+
+# --- one channel-layer message per process, fanned out locally -----------------------------
+
+
+def test_a_process_subscribes_once_per_group_for_all_its_sockets_and_unsubscribes_after_the_last():
+    cookies = [session_cookie(make_user(f"shared-{n}")) for n in range(4)]
+    ticket = make_ticket()
+    layer = get_channel_layer()
+    adds, discards = [], []
+    real_add, real_discard = layer.group_add, layer.group_discard
+
+    async def add(group, channel):
+        adds.append(group)
+        await real_add(group, channel)
+
+    async def discard(group, channel):
+        discards.append(group)
+        await real_discard(group, channel)
+
+    async def scenario():
+        with (
+            mock.patch.object(layer, "group_add", add),
+            mock.patch.object(layer, "group_discard", discard),
+        ):
+            sockets = [await connected(cookie) for cookie in cookies]
+            for ws in sockets:
+                await ws.send_json_to({"action": "watch", "ticket": ticket.pk})
+                await frame(ws, "watching", ticket=ticket.pk)
+            assert adds.count("agents") == 1
+            assert adds.count(f"ticket.{ticket.pk}") == 1
+            await database_sync_to_async(services.ticket_set_status)(
+                ticket=ticket, status=TicketStatus.PENDING, actor=None
+            )
+            for ws in sockets:  # one message per group reached all four sockets
+                await frame(ws, "refresh", ticket=ticket.pk)
+                await frame(ws, "row", ticket=ticket.pk)
+            for ws in sockets[:-1]:
+                await ws.disconnect()
+            assert "agents" not in discards
+            await sockets[-1].disconnect()
+            assert discards.count("agents") == 1
+            assert discards.count(f"ticket.{ticket.pk}") == 1
+
+    run(scenario)

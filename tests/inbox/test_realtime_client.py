@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.template.loader import render_to_string
+from django.utils import translation
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -31,7 +33,7 @@ StubSocket.OPEN = 1;
 window.WebSocket = StubSocket;
 """
 
-PAGE = """<!doctype html><html lang="en"><body>
+PAGE = """<!doctype html><html lang="{language}"><head>{labels}</head><body>
 <header class="topbar"><div class="topbar-right"></div></header>
 <div id="toasts"></div>
 <ul id="inbox-list" data-live-filter='{"tab": "mine"}'>
@@ -62,10 +64,21 @@ def browser():
         browser.close()
 
 
+def page_html(language: str = "en") -> str:
+    """The test page, with the indicator's labels as base.html renders them in ``language``."""
+    with translation.override(language):
+        labels = render_to_string("inbox/fragments/live_labels.html")
+    return PAGE.replace("{language}", language).replace("{labels}", labels)
+
+
 @pytest.fixture
 def page(browser):
+    yield from open_page(browser, "en")
+
+
+def open_page(browser, language: str):
     page = browser.new_page()
-    page.set_content(PAGE)
+    page.set_content(page_html(language))
     page.add_script_tag(content=STUB)
     page.add_script_tag(path=str(ROOT / "static" / "vendor" / "htmx.min.js"))
     page.evaluate(
@@ -165,3 +178,20 @@ def test_an_ended_session_stops_reconnecting(page):
     page.wait_for_timeout(1200)
     assert page.evaluate("window.sockets.length") == 1
     assert "Signed out" in page.inner_text("#live-status")
+
+
+@pytest.fixture
+def turkish_page(browser):
+    yield from open_page(browser, "tr")
+
+
+def test_the_connection_indicator_speaks_the_language_the_page_is_in(turkish_page):
+    assert turkish_page.inner_text("#live-status") == "\u25cf Canlı"
+    turkish_page.evaluate("window.sockets[0].drop(1006)")
+    assert "Yeniden bağlanıyor" in turkish_page.inner_text("#live-status")
+
+
+def test_live_js_writes_no_visible_text_of_its_own():
+    script = (ROOT / "static" / "js" / "live.js").read_text()
+    for words in ("Canlı", "Bağlanıyor", "Live", "Connecting", "Reconnecting", "Signed out"):
+        assert f'"{words}' not in script

@@ -114,3 +114,4 @@ def test_earlier_messages_page_runs_the_same_queries_whatever_the_thread_length(
     status, large, sql = count_queries(agent_client, url, **HTMX)
     assert status == 200
     assert small == large, "\n".join(sql)
+    assert large <= 6, "\n".join(sql)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -192,3 +194,12 @@ def test_customer_text_is_escaped_everywhere(agent_client, agent, account):
         content = agent_client.get(url).content.decode()
         assert evil not in content, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content, url
+
+
+def test_the_turkish_inbox_gives_the_live_indicator_its_turkish_words(agent_client):
+    page = agent_client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+    labels = re.search(r'<template id="live-labels"[^>]*>', page)
+    assert labels, "static/js/live.js reads its words from #live-labels"
+    turkish = ("Canlı", "Bağlanıyor…", "Yeniden bağlanıyor…", "Oturum kapandı: sayfayı yenileyin")
+    for text in turkish:
+        assert text in labels.group(0)

@@ -51,7 +51,7 @@ def collectstatic_if_needed() -> bool:
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Serve Omnico over ASGI (HTTP and websockets) with uvicorn.")
+    help = gettext_lazy("Serve Omnico over ASGI (HTTP and websockets) with uvicorn.")  # type: ignore[assignment]
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help=gettext_lazy("Address to bind."))

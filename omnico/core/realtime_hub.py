@@ -1,0 +1,311 @@
+"""Where pushes meet sockets: one channel-layer subscription per web process and group.
+
+A socket never joins a channel-layer group itself. It asks this process's ``Hub`` to ``join``
+a group; the first local socket in a group makes the hub subscribe one channel of its own to
+it (``group_add``), the last one to leave unsubscribes it (``group_discard``). So a publish
+costs the channel layer one message per web *process* that has a socket in the group, not one
+per socket, and the process fans it out locally:
+
+1. the group's reader takes events off the layer as they come and queues them for the hub's
+   one dispatcher, which keeps the order the process received them in across groups;
+2. the dispatcher takes everything that came since its last round (one event when idle, a
+   batch under load), drops the events a later one about the same thing makes redundant
+   (``omnico.core.realtime.coalesce``: renderers read the object as it is now), and renders
+   the rest once per language among the groups' local sockets in one hop to the render
+   threads (``omnico.core.realtime.render_many``), never per socket, and not at all when no
+   socket is left;
+3. it hands each event and its frame to each socket's ``deliver``, which must not wait: the
+   socket puts the frame in its ``Outbox``.
+
+An ``Outbox`` holds what one socket has still to send, keyed by what each frame replaces (the
+row of ticket 12, message 7): a newer frame with the same key replaces the pending one in its
+place, and a writer task sends them in order as fast as the socket takes them (``send`` waits
+while the connection's write buffer is full). A slow screen therefore gets the latest state of
+each thing, coalesced, never a growing backlog; past ``Outbox.limit`` distinct things pending
+it gets one "re-fetch everything" frame instead.
+
+One hub per event loop and channel layer (the web process's loop in production; each test's
+own loop in tests); it works the same over channels-redis and the in-memory layer. Redis forgets
+a group membership after the layer's ``group_expiry``: the hub renews its subscriptions well
+before that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Protocol
+
+from omnico.core import realtime
+
+logger = logging.getLogger(__name__)
+
+#: What ``Member.deliver`` gets when the event has no renderer or rendering it failed.
+FAILED = object()
+
+
+class Member(Protocol):
+    """A socket as the hub sees it."""
+
+    language: str
+
+    def deliver(self, event: dict[str, Any], frame: Any) -> None:
+        """Take ``event`` (with its ``frame`` in ``self.language``: text, None when there is
+        nothing to show, or ``FAILED``); must return without waiting."""
+
+
+class Hub:
+    """This process's subscriptions to the channel layer and the local sockets of each group."""
+
+    _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Hub]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    #: channels-redis waits for a message with ``BZPOPMIN`` blocking 5 s, and redis-py (5+)
+    #: reads every reply with a 5 s socket timeout: the two race, the read fails with a
+    #: TimeoutError, and a message popped at that moment is lost. The hub polls for 2 s.
+    poll_seconds = 2
+
+    def __init__(self, layer: Any) -> None:
+        if getattr(layer, "brpop_timeout", 0) > self.poll_seconds:
+            layer.brpop_timeout = self.poll_seconds
+        self.layer = layer
+        self.members: dict[str, set[Member]] = {}
+        #: group -> the hub's channel subscribed to it and the tasks that read and deliver
+        self.readers: dict[str, _Subscription] = {}
+        self.lock = asyncio.Lock()  # subscribing and unsubscribing, one at a time
+        self.inbox: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.dispatcher: asyncio.Task | None = None
+        self.renewer: asyncio.Task | None = None
+
+    @classmethod
+    def get(cls, layer: Any) -> Hub:
+        """The hub of the running event loop for ``layer``."""
+        loop = asyncio.get_running_loop()
+        hubs = cls._hubs.setdefault(loop, {})
+        hub = hubs.get(id(layer))
+        if hub is None or hub.layer is not layer:
+            hub = hubs[id(layer)] = cls(layer)
+        return hub
+
+    async def join(self, group: str, member: Member) -> None:
+        """``member`` gets the group's events from now on (subscribed when this returns)."""
+        self.members.setdefault(group, set()).add(member)
+        if group not in self.readers:
+            try:
+                await self._settle(group)
+            except BaseException:  # the layer is down: the socket fails, nothing stays behind
+                self._forget(group, member)
+                raise
+
+    async def leave(self, group: str, member: Member) -> None:
+        """``member`` gets nothing more from ``group``; the last one out unsubscribes."""
+        self._forget(group, member)
+        if group not in self.members:
+            await self._settle(group)
+
+    def _forget(self, group: str, member: Member) -> None:
+        members = self.members.get(group)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.members[group]
+
+    async def _settle(self, group: str) -> None:
+        """Subscribe to ``group`` if a local socket is in it, else unsubscribe; one change at a
+        time, each deciding from the state when it runs (a join and a leave may race)."""
+        async with self.lock:
+            wanted = group in self.members
+            if wanted and group not in self.readers:
+                channel = await self.layer.new_channel()
+                await self.layer.group_add(group, channel)
+                self.readers[group] = _Subscription(self, group, channel)
+                if self.renewer is None or self.renewer.done():
+                    self.renewer = asyncio.ensure_future(self._renew())
+            elif not wanted and group in self.readers:
+                subscription = self.readers.pop(group)
+                subscription.stop()
+                try:
+                    await self.layer.group_discard(group, subscription.channel)
+                except Exception:  # the membership expires on its own
+                    logger.exception("realtime: leaving %s failed", group)
+
+    def local_count(self, group: str) -> int:
+        return len(self.members.get(group, ()))
+
+    def received(self, group: str, event: dict[str, Any]) -> None:
+        """A subscription's reader got ``event`` for ``group`` (a batch is unpacked)."""
+        if event.get("type") == realtime.BATCH:
+            self.inbox.extend((group, one) for one in event.get("events") or ())
+        else:
+            self.inbox.append((group, event))
+        self.wakeup.set()
+        if self.dispatcher is None or self.dispatcher.done():
+            self.dispatcher = asyncio.ensure_future(self._dispatch_forever())
+
+    async def _dispatch_forever(self) -> None:
+        """One dispatcher for every group, so a socket gets events in the order the process
+        received them (one Redis list per process keeps publish order across groups)."""
+        while True:
+            while not self.inbox:
+                self.wakeup.clear()
+                await self.wakeup.wait()
+            items = list(self.inbox)
+            self.inbox.clear()
+            try:
+                await self.dispatch(items)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("realtime: dispatching %s events failed", len(items))
+
+    async def dispatch(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Render ``(group, event)`` pairs (what came in together, less what a later one
+        replaces) once per language among the groups' sockets and hand each socket its
+        frames, in order."""
+        items = [
+            (group, event) for group, event in realtime.coalesce(items) if group in self.members
+        ]
+        if not items:
+            return
+        wanted: dict[str, list[int]] = {}  # language -> indexes of the events it needs
+        for n, (group, _event) in enumerate(items):
+            for language in {member.language for member in self.members[group]}:
+                wanted.setdefault(language, []).append(n)
+        languages = sorted(wanted)
+        rendered = await asyncio.gather(
+            *(
+                realtime.render_many([items[n][1] for n in wanted[language]], language)
+                for language in languages
+            )
+        )
+        frames: dict[tuple[str, int], Any] = {}
+        for language, texts in zip(languages, rendered, strict=True):
+            for n, text in zip(wanted[language], texts, strict=True):
+                frames[language, n] = FAILED if isinstance(text, realtime.NotRendered) else text
+        for n, (group, event) in enumerate(items):
+            for member in list(self.members.get(group, ())):
+                try:
+                    member.deliver(event, frames.get((member.language, n), FAILED))
+                except Exception:
+                    logger.exception("realtime: delivering %s failed", event.get("type"))
+
+    async def _renew(self) -> None:
+        """Re-add every subscription well before the layer's group expiry drops it."""
+        every = max(60.0, getattr(self.layer, "group_expiry", 86400) / 4)
+        while self.readers:
+            await asyncio.sleep(every)
+            for group, subscription in list(self.readers.items()):
+                try:
+                    await self.layer.group_add(group, subscription.channel)
+                except Exception:
+                    logger.exception("realtime: renewing %s failed", group)
+
+
+class _Subscription:
+    """One group's channel and the task that takes its events off the layer as they come and
+    hands them to the hub's dispatcher. The dispatcher takes everything that came in since its
+    last round, so under load events are rendered in batches (one hop to a render thread per
+    language) and a row changed five times while the previous batch was rendering is rendered
+    once."""
+
+    def __init__(self, hub: Hub, group: str, channel: str) -> None:
+        self.hub = hub
+        self.group = group
+        self.channel = channel
+        self.task = asyncio.ensure_future(self._read())
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                event = await self.hub.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis gone for a moment: keep reading
+                logger.exception("realtime: reading %s failed", self.group)
+                await asyncio.sleep(0.5)
+                continue
+            self.hub.received(self.group, event)
+
+
+#: A frame for the outbox: text to send, or a ``Close`` to end the socket with.
+class Close:
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class Outbox:
+    """What one socket has still to send, latest state first-come first-sent (see above)."""
+
+    limit = 500
+
+    def __init__(
+        self,
+        *,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[int], Awaitable[None]],
+        overflow: Callable[[], str] | None = None,
+    ) -> None:
+        self._send = send
+        self._close = close
+        self._overflow = overflow
+        self._pending: collections.OrderedDict[Hashable, str | Close] = collections.OrderedDict()
+        self._wakeup = asyncio.Event()
+        self.coalesced = 0  # frames replaced before they were sent
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Begin sending (frames put before are kept, in order)."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._write())
+
+    def put(self, key: Hashable, frame: str | Close, *, first: bool = False) -> None:
+        """Send ``frame`` soon (before everything pending if ``first``); it replaces a pending
+        frame with the same ``key``."""
+        pending = self._pending
+        if key in pending:
+            self.coalesced += 1
+        elif len(pending) >= self.limit and self._overflow is not None:
+            self.coalesced += len(pending)
+            pending.clear()
+            key, frame = ("overflow",), self._overflow()
+        pending[key] = frame
+        if first:
+            pending.move_to_end(key, last=False)
+        self._wakeup.set()
+
+    def close_now(self, code: int) -> None:
+        """Drop what is pending and close the socket."""
+        self._pending.clear()
+        self.put(("close",), Close(code))
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _write(self) -> None:
+        pending = self._pending
+        try:
+            while True:
+                while not pending:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                _key, frame = pending.popitem(last=False)
+                if isinstance(frame, Close):
+                    await self._close(frame.code)
+                    return
+                await self._send(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the connection is gone: its consumer is ending
+            logger.debug("realtime: socket write failed", exc_info=True)

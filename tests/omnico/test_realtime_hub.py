@@ -1,0 +1,251 @@
+"""The per-process realtime hub and a socket's outbox, without a server.
+
+The hub is what makes a push one channel-layer message per web process: its sockets share one
+subscription per group. The outbox is what a slow screen gets: the latest state of each thing
+it shows, coalesced, not a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer
+
+from omnico.core import realtime, realtime_hub
+
+
+def run(coroutine_fn):
+    return async_to_sync(coroutine_fn)()
+
+
+class StalledSocket:
+    """A connection that takes one frame and then stalls until ``release``."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate = asyncio.Event()
+        self.closed: int | None = None
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+        if len(self.sent) == 1:
+            await self.gate.wait()
+
+    async def close(self, code: int) -> None:
+        self.closed = code
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_slow_socket_gets_the_latest_state_of_each_thing_in_order():
+    async def scenario():
+        sock = StalledSocket()
+        outbox = realtime_hub.Outbox(send=sock.send, close=sock.close)
+        outbox.start()
+        outbox.put(("row", 1), "row 1 v1")
+        await settle()  # sent; the connection now stalls
+        for version in range(2, 6):
+            outbox.put(("row", 1), f"row 1 v{version}")
+        outbox.put(("message", 7), "message 7")
+        outbox.put(("row", 2), "row 2 v1")
+        outbox.put(("message", 7), "message 7 delivered")
+        assert outbox.pending() == 3
+        sock.release()
+        await settle()
+        assert sock.sent == ["row 1 v1", "row 1 v5", "message 7 delivered", "row 2 v1"]
+        assert outbox.coalesced == 4
+        outbox.stop()
+
+    run(scenario)
+
+
+def test_a_backlog_past_the_limit_becomes_one_resync():
+    async def scenario():
+        sock = StalledSocket()
+        outbox = realtime_hub.Outbox(send=sock.send, close=sock.close, overflow=lambda: "resync")
+        outbox.limit = 10
+        outbox.start()
+        outbox.put(("row", 0), "row 0")
+        await settle()
+        for n in range(1, 25):
+            outbox.put(("row", n), f"row {n}")
+        assert outbox.pending() <= 10
+        sock.release()
+        await settle()
+        assert sock.sent[:2] == ["row 0", "resync"]
+        assert "row 24" in sock.sent  # what came after the resync still goes out
+        outbox.stop()
+
+    run(scenario)
+
+
+def test_closing_drops_what_is_pending_and_closes_the_socket():
+    async def scenario():
+        sock = StalledSocket()
+        outbox = realtime_hub.Outbox(send=sock.send, close=sock.close)
+        outbox.start()
+        outbox.put(("row", 1), "row 1")
+        await settle()
+        outbox.put(("row", 2), "row 2")
+        outbox.close_now(4401)
+        sock.release()
+        await settle()
+        assert sock.sent == ["row 1"]
+        assert sock.closed == 4401
+
+    run(scenario)
+
+
+class Member:
+    def __init__(self, language: str = "en") -> None:
+        self.language = language
+        self.got: list[tuple[str, object]] = []
+
+    def deliver(self, event, frame) -> None:
+        self.got.append((event["type"], frame))
+
+
+class CountingLayer(InMemoryChannelLayer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds: list[str] = []
+        self.discards: list[str] = []
+
+    async def group_add(self, group, channel):
+        self.adds.append(group)
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        self.discards.append(group)
+        await super().group_discard(group, channel)
+
+
+def test_sockets_of_a_process_share_one_subscription_per_group_and_the_last_one_out_ends_it():
+    async def scenario():
+        layer = CountingLayer()
+        hub = realtime_hub.Hub.get(layer)
+        members = [Member() for _ in range(5)]
+        for member in members:
+            await hub.join("agents", member)
+        assert layer.adds == ["agents"]
+        assert len(layer.groups["agents"]) == 1  # one channel for five sockets
+        await layer.group_send("agents", {"type": "toast", "html": {"en": "hi"}})
+        await asyncio.sleep(0.05)
+        assert [m.got for m in members] == [[("toast", "hi")]] * 5
+        for member in members[:-1]:
+            await hub.leave("agents", member)
+        assert layer.discards == []
+        await hub.leave("agents", members[-1])
+        assert layer.discards == ["agents"]
+        assert "agents" not in layer.groups
+        assert hub.readers == {}
+
+    run(scenario)
+
+
+def test_an_event_is_rendered_once_per_language_among_the_sockets(db, monkeypatch):
+    calls = []
+
+    def renderer(event, language):
+        calls.append(language)
+        return f"<{language}>"
+
+    monkeypatch.setitem(realtime._renderers, "test.thing", renderer)
+
+    async def scenario():
+        layer = InMemoryChannelLayer()
+        hub = realtime_hub.Hub.get(layer)
+        members = [Member(language) for language in ("en", "tr", "en", "tr", "en")]
+        for member in members:
+            await hub.join("agents", member)
+        await layer.group_send("agents", {"type": "test.thing", "event": "e1"})
+        for _ in range(100):
+            if all(m.got for m in members):
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(calls) == ["en", "tr"]
+        assert [m.got[0][1] for m in members] == ["<en>", "<tr>", "<en>", "<tr>", "<en>"]
+        for member in members:
+            await hub.leave("agents", member)
+
+    run(scenario)
+
+
+def test_a_leave_racing_the_first_join_leaves_no_subscription_behind():
+    async def scenario():
+        layer = CountingLayer()
+        hub = realtime_hub.Hub.get(layer)
+        member = Member()
+        joining = asyncio.ensure_future(hub.join("ticket.5", member))
+        await asyncio.sleep(0)
+        await hub.leave("ticket.5", member)
+        await joining
+        assert hub.readers == {}
+        assert "ticket.5" not in layer.groups
+
+    run(scenario)
+
+
+def test_a_socket_that_could_not_subscribe_leaves_nothing_behind():
+    class DownLayer(InMemoryChannelLayer):
+        async def group_add(self, group, channel):
+            raise ConnectionError("redis is down")
+
+    async def scenario():
+        hub = realtime_hub.Hub.get(DownLayer())
+        member = Member()
+        with pytest.raises(ConnectionError):
+            await hub.join("agents", member)
+        assert hub.members == {}
+        assert hub.readers == {}
+
+    run(scenario)
+
+
+def test_the_hub_waits_on_redis_for_less_than_redis_py_reads_before_timing_out():
+    """channels-redis blocks BZPOPMIN 5 s; redis-py reads with a 5 s socket timeout by default.
+    Racing, the read fails now and then and takes the message popped at that moment with it."""
+    from channels_redis.core import RedisChannelLayer
+    from redis._defaults import DEFAULT_SOCKET_TIMEOUT
+
+    async def scenario():
+        layer = RedisChannelLayer(hosts=["redis://127.0.0.1:1"])
+        realtime_hub.Hub.get(layer)
+        assert layer.brpop_timeout < DEFAULT_SOCKET_TIMEOUT
+
+    run(scenario)
+
+
+def test_events_committed_together_travel_as_one_message_per_group_and_arrive_in_order():
+    sent = [
+        ("agents", {"type": "toast", "html": {"en": "one"}}),
+        ("ticket.5", {"type": "toast", "html": {"en": "message"}}),
+        ("agents", {"type": "toast", "html": {"en": "two"}}),
+    ]
+    batched = realtime._batched(sent)
+    assert [group for group, _message in batched] == ["agents", "ticket.5"]
+    assert batched[0][1]["type"] == realtime.BATCH
+
+    async def scenario():
+        layer = InMemoryChannelLayer()
+        hub = realtime_hub.Hub.get(layer)
+        member = Member()
+        await hub.join("agents", member)
+        for group, message in batched:
+            await layer.group_send(group, message)
+        for _ in range(100):
+            if len(member.got) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert member.got == [("toast", "one"), ("toast", "two")]
+        await hub.leave("agents", member)
+
+    run(scenario)
