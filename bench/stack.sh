@@ -38,17 +38,20 @@ start_stack() {
         --workers "${OMNICO_BENCH_WEB_WORKERS:-2}" --no-access-log --log-level warning \
         >"$work/web.log" 2>&1 &
     WEB_PID=$!
-    setsid uv run --frozen celery -A omnico worker --loglevel WARNING \
-        --concurrency "${OMNICO_BENCH_CELERY_CONCURRENCY:-4}" --pool "${OMNICO_BENCH_POOL:-prefork}" \
-        >"$work/worker.log" 2>&1 &
-    WORKER_PID=$!
+    # bench/faults.py starts (and kills) its own worker and beat: OMNICO_BENCH_NO_WORKER=1.
+    if [ "${OMNICO_BENCH_NO_WORKER:-0}" != 1 ]; then
+        setsid uv run --frozen celery -A omnico worker --loglevel WARNING \
+            --concurrency "${OMNICO_BENCH_CELERY_CONCURRENCY:-4}" \
+            --pool "${OMNICO_BENCH_POOL:-prefork}" >"$work/worker.log" 2>&1 &
+        WORKER_PID=$!
+    fi
     local i
     for i in $(seq 1 150); do
         curl -fs "$BENCH_URL/healthz" >/dev/null 2>&1 && break
         [ "$i" = 150 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
         sleep 0.2
     done
-    log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid $WORKER_PID)"
+    log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid ${WORKER_PID:-none})"
 }
 
 _stop_group() {
