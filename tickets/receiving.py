@@ -44,7 +44,7 @@ class Incoming:
     sent_at: datetime | None = None
     external_id: str | None = None
     title: str = ""
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     is_automatic: bool = False
     subject_id: int | None = None
     group_type_id: int | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -17,6 +18,9 @@ from channels_adapters.models import InboundEvent
 from channels_adapters.webchat.adapter import external_id
 from configuration.models import ChannelKind, GroupType, Subject, SupportPage
 from tickets.models import Message, Ticket, TicketEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def support_page_get(*, name: str | None) -> SupportPage:
@@ -42,7 +46,7 @@ def subjects_for_visitors() -> list[Subject]:
     return list(Subject.objects.filter(is_active=True).order_by("position", "name"))
 
 
-def agent_display_name(user) -> str:
+def agent_display_name(user: User | None) -> str:
     """What a visitor is told an agent is called: their name, never their username."""
     if user is None:
         return _("An agent")
@@ -117,7 +121,7 @@ def visitor_conversation(*, account_id: int, visitor_id: str) -> Conversation:
     return Conversation(ticket=ticket, entries=entries)
 
 
-def _agent_names(ids: list) -> dict[int, str]:
+def _agent_names(ids: list[int]) -> dict[int, str]:
     from django.contrib.auth import get_user_model
 
     wanted = {i for i in ids if isinstance(i, int)}

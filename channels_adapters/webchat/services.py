@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import InboundError
@@ -37,7 +39,7 @@ class Intake:
     email: str = ""
     phone: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "group_type": self.group_type_id,
             "subject": self.subject_id,
@@ -47,7 +49,7 @@ class Intake:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Intake:
+    def from_dict(cls, data: dict[str, Any]) -> Intake:
         def number(key: str) -> int | None:
             value = data.get(key)
             return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -116,7 +118,7 @@ def intake_clean(
     )
 
 
-def _visitor_replies(*, account_id: int, visitor_id: str):
+def _visitor_replies(*, account_id: int, visitor_id: str) -> QuerySet[Message]:
     return Message.objects.filter(
         channel_account_id=account_id,
         direction=Message.Direction.OUTBOUND,
