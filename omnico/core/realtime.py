@@ -164,7 +164,7 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if isinstance(layer, InMemoryChannelLayer):
         for group, message in messages:
             try:
-                async_to_sync(layer.group_send)(group, message)
+                async_to_sync(layer.group_send)(group, _sequence().stamp(group, message))
             except Exception:  # a broken layer must not break the request that committed
                 logger.exception("realtime push to %s failed", group)
         return
@@ -186,6 +186,43 @@ def _batched(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict
         (group, events[0] if len(events) == 1 else {"type": BATCH, "events": events})
         for group, events in groups.items()
     ]
+
+
+class _Sequence:
+    """Numbers what this process sends to each group, so a receiving hub can tell when a message
+    between two it got went missing (the layer dropped it: over capacity, expired) and have its
+    sockets re-fetch instead of silently showing less. Every message leaves as a ``BATCH``
+    carrying ``source`` (this process) and ``seq`` (1, 2, 3... per group). The counters of the
+    groups least recently sent to are forgotten past ``keep``; a group's count then starts over
+    at 1, which a hub takes as a new start, not a gap."""
+
+    keep = 10_000
+
+    def __init__(self) -> None:
+        self.source = uuid.uuid4().hex[:16]
+        self.counters: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def stamp(self, group: str, message: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            seq = self.counters.pop(group, 0) + 1
+            self.counters[group] = seq
+            if len(self.counters) > self.keep:
+                self.counters.popitem(last=False)
+        events = message["events"] if message.get("type") == BATCH else [message]
+        return {"type": BATCH, "events": events, "source": self.source, "seq": seq}
+
+
+_sequences: dict[int, _Sequence] = {}
+
+
+def _sequence() -> _Sequence:
+    """This process's numbering (a forked child gets its own)."""
+    pid = os.getpid()
+    sequence = _sequences.get(pid)
+    if sequence is None:
+        sequence = _sequences.setdefault(pid, _Sequence())
+    return sequence
 
 
 class _Sender:
@@ -238,7 +275,7 @@ class _Sender:
                 for group, message in _batched(taken):
                     try:
                         layer = get_channel_layer()  # settings may swap it (tests)
-                        await layer.group_send(group, message)
+                        await layer.group_send(group, _sequence().stamp(group, message))
                     except Exception:  # a dead Redis must not stop later pushes
                         logger.exception("realtime push to %s failed", group)
                 with self.sent:
