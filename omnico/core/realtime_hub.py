@@ -352,7 +352,11 @@ class _RedisFeed:
         key = layer.prefix + self.prefix
         index = layer.consistent_hash(self.prefix)
         capacity = layer.get_capacity(self.new_channel())
+        task = asyncio.current_task()
         while self.channels:
+            # redis-py may turn a cancellation that lands in a read into a timeout error
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             try:
                 connection = layer.connection(index)
                 async with connection.pipeline(transaction=True) as pipe:

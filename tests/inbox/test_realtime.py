@@ -493,6 +493,29 @@ def test_an_event_that_could_not_be_rendered_asks_the_page_to_resync(agent_a):
     run(scenario)
 
 
+def test_messages_the_channel_layer_dropped_make_the_page_resync_instead_of_going_missing(agent_a):
+    """channels-redis drops a message silently when the receiving channel is full; the
+    numbers the realtime module puts on what it sends show the gap."""
+    cookie = session_cookie(agent_a)
+    sequence = realtime._Sequence()
+
+    def toast(text):
+        return {"type": "toast", "html": {"en": text}}
+
+    async def scenario():
+        ws = await connected(cookie)
+        layer = get_channel_layer()
+        await layer.group_send("agents", sequence.stamp("agents", toast("first")))
+        assert await ws.receive_from(timeout=WAIT) == "first"
+        sequence.stamp("agents", toast("dropped by the layer"))  # numbered, never arrives
+        await layer.group_send("agents", sequence.stamp("agents", toast("third")))
+        got = [await ws.receive_from(timeout=WAIT), await ws.receive_from(timeout=WAIT)]
+        assert 'data-live="resync"' in got[0] and got[1] == "third"
+        await ws.disconnect()
+
+    run(scenario)
+
+
 # --- one channel-layer message per process, fanned out locally -----------------------------
 
 
