@@ -11,9 +11,9 @@ per socket, and the process fans it out locally:
 2. the dispatcher takes everything that came since its last round (one event when idle, a
    batch under load), drops the events a later one about the same thing makes redundant
    (``omnico.core.realtime.coalesce``: renderers read the object as it is now), and renders
-   the rest once per language among the groups' local sockets in one hop to the render
-   threads (``omnico.core.realtime.render_many``), never per socket, and not at all when no
-   socket is left;
+   the rest once per language among the groups' local sockets in one hop to a render
+   thread (``omnico.core.realtime.render_languages``: each type's objects fetched once for the
+   batch), never per socket, and not at all when no socket is left;
 3. it hands each event and its frame to each socket's ``deliver``, which must not wait: the
    socket puts the frame in its ``Outbox``.
 
@@ -240,15 +240,11 @@ class Hub:
         for n, (group, _event) in enumerate(items):
             for language in {member.language for member in self.members[group]}:
                 wanted.setdefault(language, []).append(n)
-        languages = sorted(wanted)
-        rendered = await asyncio.gather(
-            *(
-                realtime.render_many([items[n][1] for n in wanted[language]], language)
-                for language in languages
-            )
+        rendered = await realtime.render_languages(
+            {language: [items[n][1] for n in wanted[language]] for language in sorted(wanted)}
         )
         frames: dict[tuple[str, int], Any] = {}
-        for language, texts in zip(languages, rendered, strict=True):
+        for language, texts in rendered.items():
             for n, text in zip(wanted[language], texts, strict=True):
                 frames[language, n] = FAILED if isinstance(text, realtime.NotRendered) else text
         self.stats["rendered"] += len(frames)

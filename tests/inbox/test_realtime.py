@@ -453,6 +453,21 @@ def test_rendering_a_row_runs_the_same_few_queries_whatever_its_tags():
     assert queries_for(plain) == queries_for(tagged) <= 2
 
 
+def test_a_batch_of_rows_in_two_languages_is_fetched_in_the_queries_of_one_row():
+    tickets = [make_ticket(body=f"row {n}") for n in range(6)]
+    tickets[0].tags.create(name="vip")
+    events = [{"type": "inbox.ticket", "ticket_id": t.pk} for t in tickets]
+    events.append({"type": "inbox.ticket", "ticket_id": 999999})  # deleted since
+    with CaptureQueriesContext(connection) as ctx:
+        frames = realtime.render_now({"en": events, "tr": events})
+    assert len(ctx.captured_queries) <= 2
+    for language in ("en", "tr"):
+        for ticket, html in zip(tickets, frames[language], strict=False):
+            assert f'id="ticket-row-{ticket.pk}"' in html and f"row {tickets.index(ticket)}" in html
+        assert frames[language][-1] is None
+    assert "Unassigned" in frames["en"][0] and "Unassigned" not in frames["tr"][0]
+
+
 def test_agent_language_comes_from_the_language_cookie_then_accept_language():
     assert scope_language({"cookies": {"django_language": "tr"}, "headers": []}) == "tr"
     accept = [(b"accept-language", b"tr-TR,tr;q=0.9,en;q=0.5")]
