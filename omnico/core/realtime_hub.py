@@ -421,6 +421,7 @@ class Outbox:
         self._pending: collections.OrderedDict[Hashable, str | Close] = collections.OrderedDict()
         self._wakeup = asyncio.Event()
         self.coalesced = 0  # frames replaced before they were sent
+        self.sent = 0
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -467,6 +468,7 @@ class Outbox:
                     await self._close(frame.code)
                     return
                 await self._send(frame)
+                self.sent += 1
         except asyncio.CancelledError:
             raise
         except Exception:  # the connection is gone: its consumer is ending
