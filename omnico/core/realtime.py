@@ -17,7 +17,9 @@ Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived ev
 background thread per process, so the Redis connections are reused instead of one new
 connection per publish; events are sent in the order they were committed, and those committed
 while the previous send was under way go out together, one channel-layer message per group
-(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). The in-memory layer
+(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). Every message
+is numbered per sending process and group (``_Sequence``), so a hub notices one the layer
+dropped and has its sockets re-fetch. The in-memory layer
 (embedded mode and tests without Redis) is in-process and loop-bound, so it is sent to in the
 caller's thread.
 """
