@@ -218,6 +218,15 @@ class AgentConsumer(AsyncWebsocketConsumer):
     def on_toast(self, event: dict[str, Any], frame: Any) -> None:
         self._forward(("toast", event.get("event") or id(event)), frame, fallback=None)
 
+    def on_realtime_lost(self, event: dict[str, Any], frame: Any) -> None:
+        """The channel layer dropped events of a group this socket is in: the page re-fetches
+        what that group shows (the open ticket, or the list)."""
+        group = event.get("group")
+        if self.watching is not None and group == realtime.ticket_group(self.watching):
+            self._queue(("resync", self.watching), kind="resync", ticket_id=self.watching)
+        else:
+            self._queue(("resync", None), kind="resync", ticket_id=None)
+
     def on_session_ended(self, event: dict[str, Any], frame: Any) -> None:
         """Logged out (this session) or deactivated (every session): the socket ends too."""
         if event.get("session") in ("", self.session):

@@ -29,7 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from inbox.selectors import SORTS, cursor_encode, inbox_row
+from inbox.selectors import SORTS, cursor_encode, inbox_row, inbox_rows_by_id
 from inbox.ticket_selectors import message_for_render
 from omnico.core import realtime
 from tickets.models import ACTIVE_STATUSES, SLOT_STATUSES, Ticket
@@ -63,11 +63,21 @@ def _either_created(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str,
     return {**later, "created": bool(earlier.get("created") or later.get("created"))}
 
 
+def _load_rows(events: list[dict[str, Any]]) -> dict[int, Ticket]:
+    return inbox_rows_by_id([event["ticket_id"] for event in events])
+
+
 # A row, a message, a panel show the object as it is when rendered: of several events about one
-# that wait together, the last is rendered (a new ticket's row keeps its "new" mark).
-@realtime.register("inbox.ticket", key=lambda event: event["ticket_id"], merge=_either_created)
+# that wait together, the last is rendered (a new ticket's row keeps its "new" mark). The rows
+# of a batch are fetched together.
+@realtime.register(
+    "inbox.ticket",
+    key=lambda event: event["ticket_id"],
+    merge=_either_created,
+    load=_load_rows,
+)
 def render_inbox_ticket(event: dict[str, Any], language: str) -> str | None:
-    ticket = inbox_row(event["ticket_id"])
+    ticket = realtime.loaded(event, lambda: inbox_row(event["ticket_id"]))
     if ticket is None:  # deleted since
         return None
     return render_in(language, _row_context(ticket, created=bool(event.get("created"))))

@@ -216,6 +216,12 @@ def inbox_row(ticket_id: int) -> Ticket | None:
     return _list_rows().filter(pk=ticket_id).first()
 
 
+def inbox_rows_by_id(ticket_ids: list[int]) -> dict[int, Ticket]:
+    """Tickets as list rows by id (2 queries whatever their number), for a batch of pushes;
+    the gone are left out."""
+    return {ticket.pk: ticket for ticket in _list_rows().filter(pk__in=ticket_ids)}
+
+
 def ticket_list_page(
     *,
     filters: TicketFilters | None = None,

@@ -161,9 +161,19 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # capacity: pushes a socket may have waiting before the layer drops new ones (the
-            # default, 100, dropped rows for busy agent screens in a burst of 50 messages/s).
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "omnico", "capacity": 1000},
+            # channels-redis drops (silently, but for the sender's log) a message to a channel
+            # already holding its capacity. The agent sockets have no channel of their own: each
+            # web process's realtime hub reads one set of its own ("specific.hub*") that gets
+            # every group's messages for that process; it reads up to 500 a round trip, so it
+            # fills only when the process stalls. 10,000 is more than the layer's 60 s expiry
+            # holds at 100 messages/s; past it (or on any gap in a sender's numbering) the hub
+            # has its sockets re-fetch (omnico/core/realtime_hub.py). Any other channel: 1,000.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": "omnico",
+                "capacity": 1000,
+                "channel_capacity": {"specific.hub*": 10_000},
+            },
         }
     }
     CACHES = {

@@ -17,7 +17,9 @@ Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived ev
 background thread per process, so the Redis connections are reused instead of one new
 connection per publish; events are sent in the order they were committed, and those committed
 while the previous send was under way go out together, one channel-layer message per group
-(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). The in-memory layer
+(an ingest batch of 20 messages is one message to the ``agents`` group, not 20). Every message
+is numbered per sending process and group (``_Sequence``), so a hub notices one the layer
+dropped and has its sockets re-fetch. The in-memory layer
 (embedded mode and tests without Redis) is in-process and loop-bound, so it is sent to in the
 caller's thread.
 """
@@ -40,6 +42,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +62,15 @@ Coalesce = Callable[[dict[str, Any]], Any]
 #: ``(earlier, later) -> event``: what the two coalesced events render as (default: ``later``).
 Merge = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
+#: ``events -> {key: object}``: what several events of one type render, fetched in one go (by
+#: their ``Coalesce`` key; a missing key: the object is gone). Renderers read it with ``loaded``.
+Load = Callable[[list[dict[str, Any]]], dict[Any, Any]]
+
 _renderers: dict[str, Renderer] = {}
 _coalesce: dict[str, tuple[Coalesce, Merge | None]] = {}
+_loaders: dict[str, Load] = {}
 _fanouts: dict[str, list[Fanout]] = {}
+_batch = threading.local()  # the objects the loaders fetched for the batch being rendered
 
 
 class NotRendered(Exception):
@@ -101,18 +110,37 @@ def visitor_ticket_group(ticket_id: int) -> str:
 
 
 def register(
-    event_type: str, *, key: Coalesce | None = None, merge: Merge | None = None
+    event_type: str,
+    *,
+    key: Coalesce | None = None,
+    merge: Merge | None = None,
+    load: Load | None = None,
 ) -> Callable[[Renderer], Renderer]:
     """Decorator: ``fn(event, language) -> str | None`` renders ``event_type``; ``key`` and
-    ``merge`` say which events waiting together it renders once (see ``Coalesce``)."""
+    ``merge`` say which events waiting together it renders once (see ``Coalesce``); ``load``
+    fetches the objects of all the events of a batch at once (see ``Load``; needs ``key``)."""
+    if load is not None and key is None:
+        raise ValueError("load needs key: the objects it returns are looked up by it")
 
     def decorate(fn: Renderer) -> Renderer:
         _renderers[event_type] = fn
         if key is not None:
             _coalesce[event_type] = (key, merge)
+        if load is not None:
+            _loaders[event_type] = load
         return fn
 
     return decorate
+
+
+def loaded(event: dict[str, Any], fetch: Callable[[], Any]) -> Any:
+    """In a renderer: the object its type's ``load`` fetched for ``event`` with the rest of the
+    batch (None when it is gone), or ``fetch()`` when nothing was loaded for it."""
+    objects = getattr(_batch, "objects", None)
+    kind = event.get("type", "")
+    if not objects or kind not in objects:
+        return fetch()
+    return objects[kind].get(_coalesce[kind][0](event))
 
 
 def coalesce(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
@@ -171,7 +199,7 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if isinstance(layer, InMemoryChannelLayer):
         for group, message in messages:
             try:
-                async_to_sync(layer.group_send)(group, message)
+                async_to_sync(layer.group_send)(group, _sequence().stamp(group, message))
             except Exception:  # a broken layer must not break the request that committed
                 logger.exception("realtime push to %s failed", group)
         return
@@ -193,6 +221,43 @@ def _batched(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict
         (group, events[0] if len(events) == 1 else {"type": BATCH, "events": events})
         for group, events in groups.items()
     ]
+
+
+class _Sequence:
+    """Numbers what this process sends to each group, so a receiving hub can tell when a message
+    between two it got went missing (the layer dropped it: over capacity, expired) and have its
+    sockets re-fetch instead of silently showing less. Every message leaves as a ``BATCH``
+    carrying ``source`` (this process) and ``seq`` (1, 2, 3... per group). The counters of the
+    groups least recently sent to are forgotten past ``keep``; a group's count then starts over
+    at 1, which a hub takes as a new start, not a gap."""
+
+    keep = 10_000
+
+    def __init__(self) -> None:
+        self.source = uuid.uuid4().hex[:16]
+        self.counters: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def stamp(self, group: str, message: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            seq = self.counters.pop(group, 0) + 1
+            self.counters[group] = seq
+            if len(self.counters) > self.keep:
+                self.counters.popitem(last=False)
+        events = message["events"] if message.get("type") == BATCH else [message]
+        return {"type": BATCH, "events": events, "source": self.source, "seq": seq}
+
+
+_sequences: dict[int, _Sequence] = {}
+
+
+def _sequence() -> _Sequence:
+    """This process's numbering (a forked child gets its own)."""
+    pid = os.getpid()
+    sequence = _sequences.get(pid)
+    if sequence is None:
+        sequence = _sequences.setdefault(pid, _Sequence())
+    return sequence
 
 
 class _Sender:
@@ -245,7 +310,7 @@ class _Sender:
                 for group, message in _batched(taken):
                     try:
                         layer = get_channel_layer()  # settings may swap it (tests)
-                        await layer.group_send(group, message)
+                        await layer.group_send(group, _sequence().stamp(group, message))
                     except Exception:  # a dead Redis must not stop later pushes
                         logger.exception("realtime push to %s failed", group)
                 with self.sent:
@@ -285,46 +350,82 @@ def _render_executor() -> concurrent.futures.ThreadPoolExecutor:
     return _executor[1]
 
 
+async def render_languages(
+    wanted: dict[str, list[dict[str, Any]]],
+) -> dict[str, list[str | None | NotRendered]]:
+    """For each language, the frame of each of its events (see ``render_now``), in one hop to
+    a render thread (none when every event came pre-rendered). Called by the process's hub
+    (``omnico.core.realtime_hub``) once per batch, whatever the number of sockets."""
+    if not any(
+        event.get("type", "") in _renderers and not event.get("html")
+        for events in wanted.values()
+        for event in events
+    ):
+        return render_now(wanted)
+    return await database_sync_to_async(
+        render_now, thread_sensitive=False, executor=_render_executor()
+    )(wanted)
+
+
+def render_now(
+    wanted: dict[str, list[dict[str, Any]]],
+) -> dict[str, list[str | None | NotRendered]]:
+    """For each language, the frame of each of its events: text, None when there is nothing
+    to send (the object is gone), or a ``NotRendered`` when no renderer knows the event or
+    rendering failed (the page should re-fetch instead). The objects of each event type with
+    a ``load`` are fetched once for all the events and languages. Sync (ORM): a render thread.
+    """
+    frames: dict[str, list[Any]] = {}
+    todo: list[tuple[str, int]] = []
+    for language, events in wanted.items():
+        frames[language] = out = [None] * len(events)
+        for n, event in enumerate(events):
+            html = event.get("html")
+            if isinstance(html, dict) and html:  # pre-rendered
+                out[n] = html.get(language) or next(iter(html.values()))
+            elif event.get("type", "") in _renderers:
+                todo.append((language, n))
+            else:
+                out[n] = NotRendered(event.get("type"))
+    if not todo:
+        return frames
+    _batch.objects = _load([wanted[language][n] for language, n in todo])
+    try:
+        for language, n in todo:
+            event = wanted[language][n]
+            try:
+                with translation.override(language):
+                    frames[language][n] = _renderers[event["type"]](event, language)
+            except Exception as exc:  # a broken template must not lose the event
+                logger.exception("rendering realtime event %s failed", event.get("type"))
+                frames[language][n] = NotRendered(event.get("type"))
+                del exc
+    finally:
+        _batch.objects = None
+    return frames
+
+
+def _load(events: list[dict[str, Any]]) -> dict[str, dict[Any, Any]]:
+    """What the loaders fetch for ``events``, by type; a type whose load fails is left out
+    (its renderers fetch one by one)."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        if event.get("type") in _loaders:
+            by_type.setdefault(event["type"], []).append(event)
+    objects = {}
+    for kind, some in by_type.items():
+        try:
+            objects[kind] = _loaders[kind](some)
+        except Exception:
+            logger.exception("loading realtime events %s failed", kind)
+    return objects
+
+
 async def render_many(
     events: list[dict[str, Any]], language: str
 ) -> list[str | None | NotRendered]:
-    """The frame of each of ``events`` in ``language`` (in one hop to a render thread): text,
-    None when there is nothing to send (the object is gone), or a ``NotRendered`` when no
-    renderer knows the event or rendering failed (the page should re-fetch instead).
-
-    Called by the process's hub (``omnico.core.realtime_hub``) once per event and language,
-    whatever the number of sockets.
-    """
-    frames: list[Any] = [None] * len(events)
-    todo = []
-    for n, event in enumerate(events):
-        html = event.get("html")
-        if isinstance(html, dict) and html:  # pre-rendered
-            frames[n] = html.get(language) or next(iter(html.values()))
-        elif event.get("type", "") in _renderers:
-            todo.append(n)
-        else:
-            frames[n] = NotRendered(event.get("type"))
-    if todo:
-
-        def run() -> list[Any]:
-            out = []
-            for n in todo:
-                event = events[n]
-                try:
-                    out.append(_renderers[event["type"]](event, language))
-                except Exception as exc:  # a broken template must not lose the event
-                    logger.exception("rendering realtime event %s failed", event.get("type"))
-                    out.append(NotRendered(event.get("type")))
-                    del exc
-            return out
-
-        rendered = await database_sync_to_async(
-            run, thread_sensitive=False, executor=_render_executor()
-        )()
-        for n, frame in zip(todo, rendered, strict=True):
-            frames[n] = frame
-    return frames
+    """The frame of each of ``events`` in ``language`` (see ``render_languages``)."""
+    return (await render_languages({language: events}))[language]
 
 
 async def render(message: dict[str, Any], language: str) -> str | None:

@@ -11,9 +11,9 @@ per socket, and the process fans it out locally:
 2. the dispatcher takes everything that came since its last round (one event when idle, a
    batch under load), drops the events a later one about the same thing makes redundant
    (``omnico.core.realtime.coalesce``: renderers read the object as it is now), and renders
-   the rest once per language among the groups' local sockets in one hop to the render
-   threads (``omnico.core.realtime.render_many``), never per socket, and not at all when no
-   socket is left;
+   the rest once per language among the groups' local sockets in one hop to a render
+   thread (``omnico.core.realtime.render_languages``: each type's objects fetched once for the
+   batch), never per socket, and not at all when no socket is left;
 3. it hands each event and its frame to each socket's ``deliver``, which must not wait: the
    socket puts the frame in its ``Outbox``.
 
@@ -28,6 +28,17 @@ One hub per event loop and channel layer (the web process's loop in production; 
 own loop in tests); it works the same over channels-redis and the in-memory layer. Redis forgets
 a group membership after the layer's ``group_expiry``: the hub renews its subscriptions well
 before that.
+
+Over channels-redis the hub reads for all its groups at once (``_RedisFeed``): its channels
+share one Redis sorted set of the hub's own, which one task empties a batch at a time (one
+round trip for up to ``_RedisFeed.batch`` messages; channels-redis' ``receive`` costs four per
+message and a lock dance per waiting group).
+
+Nothing is lost silently. channels-redis drops a message when the receiving channel is over
+``capacity`` or the message is older than ``expiry``, and says so only in the sender's log.
+Every message ``omnico.core.realtime`` sends is numbered per sending process and group; a gap,
+or a backlog at the channel's capacity, makes the hub deliver ``LOST`` for the groups
+concerned, and the sockets tell their pages to re-fetch.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
@@ -45,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 #: What ``Member.deliver`` gets when the event has no renderer or rendering it failed.
 FAILED = object()
+
+#: The type of the event a member gets when the hub knows it missed events of ``event["group"]``
+#: (the channel layer dropped them): what the member shows of that group may be stale.
+LOST = "realtime.lost"
 
 
 class Member(Protocol):
@@ -81,6 +97,11 @@ class Hub:
         self.wakeup = asyncio.Event()
         self.dispatcher: asyncio.Task | None = None
         self.renewer: asyncio.Task | None = None
+        #: group -> sending process -> the number of the last message it sent there that came
+        self.sequences: dict[str, dict[str, int]] = {}
+        self.feed = _RedisFeed(self) if _RedisFeed.supports(layer) else None
+        #: what happened, for logs and the benchmark
+        self.stats: collections.Counter[str] = collections.Counter()
 
     @classmethod
     def get(cls, layer: Any) -> Hub:
@@ -121,14 +142,20 @@ class Hub:
         async with self.lock:
             wanted = group in self.members
             if wanted and group not in self.readers:
-                channel = await self.layer.new_channel()
-                await self.layer.group_add(group, channel)
-                self.readers[group] = _Subscription(self, group, channel)
+                if self.feed is not None:
+                    channel = self.feed.new_channel()
+                    await self.layer.group_add(group, channel)
+                    self.readers[group] = self.feed.subscribe(group, channel)
+                else:
+                    channel = await self.layer.new_channel()
+                    await self.layer.group_add(group, channel)
+                    self.readers[group] = _Subscription(self, group, channel)
                 if self.renewer is None or self.renewer.done():
                     self.renewer = asyncio.ensure_future(self._renew())
             elif not wanted and group in self.readers:
                 subscription = self.readers.pop(group)
                 subscription.stop()
+                self.sequences.pop(group, None)
                 try:
                     await self.layer.group_discard(group, subscription.channel)
                 except Exception:  # the membership expires on its own
@@ -139,13 +166,50 @@ class Hub:
 
     def received(self, group: str, event: dict[str, Any]) -> None:
         """A subscription's reader got ``event`` for ``group`` (a batch is unpacked)."""
+        self.stats["messages"] += 1
         if event.get("type") == realtime.BATCH:
-            self.inbox.extend((group, one) for one in event.get("events") or ())
+            self._check_sequence(group, event)
+            events = event.get("events") or ()
+            self.inbox.extend((group, one) for one in events)
+            self.stats["events"] += len(events)
         else:
             self.inbox.append((group, event))
+            self.stats["events"] += 1
+        self._wake()
+
+    def _wake(self) -> None:
         self.wakeup.set()
         if self.dispatcher is None or self.dispatcher.done():
             self.dispatcher = asyncio.ensure_future(self._dispatch_forever())
+
+    def _check_sequence(self, group: str, message: dict[str, Any]) -> None:
+        """A gap in what one process sent to ``group``: the layer dropped messages."""
+        source, seq = message.get("source"), message.get("seq")
+        if not isinstance(source, str) or not isinstance(seq, int):
+            return
+        seen = self.sequences.setdefault(group, {})
+        last = seen.pop(source, None)
+        seen[source] = seq
+        if len(seen) > 1000:  # senders come and go (worker restarts): keep the recent ones
+            del seen[next(iter(seen))]
+        if last is not None and seq > last + 1:
+            self.lost([group], count=seq - last - 1)
+
+    def lost(self, groups: list[str], *, count: int | None = None) -> None:
+        """Events of ``groups`` were dropped before they reached this hub: their members get
+        ``LOST`` (in order: after what came before the gap) and re-fetch."""
+        groups = [group for group in groups if group in self.members]
+        if not groups:
+            return
+        self.stats["lost"] += count or 0
+        self.stats["lost_notices"] += len(groups)
+        logger.warning(
+            "realtime: %s events to %s were dropped by the channel layer; sockets re-fetch",
+            "some" if count is None else count,
+            ", ".join(groups[:5]) + (" ..." if len(groups) > 5 else ""),
+        )
+        self.inbox.extend((group, {"type": LOST, "group": group}) for group in groups)
+        self._wake()
 
     async def _dispatch_forever(self) -> None:
         """One dispatcher for every group, so a socket gets events in the order the process
@@ -176,23 +240,22 @@ class Hub:
         for n, (group, _event) in enumerate(items):
             for language in {member.language for member in self.members[group]}:
                 wanted.setdefault(language, []).append(n)
-        languages = sorted(wanted)
-        rendered = await asyncio.gather(
-            *(
-                realtime.render_many([items[n][1] for n in wanted[language]], language)
-                for language in languages
-            )
+        rendered = await realtime.render_languages(
+            {language: [items[n][1] for n in wanted[language]] for language in sorted(wanted)}
         )
         frames: dict[tuple[str, int], Any] = {}
-        for language, texts in zip(languages, rendered, strict=True):
+        for language, texts in rendered.items():
             for n, text in zip(wanted[language], texts, strict=True):
                 frames[language, n] = FAILED if isinstance(text, realtime.NotRendered) else text
+        self.stats["rendered"] += len(frames)
         for n, (group, event) in enumerate(items):
             for member in list(self.members.get(group, ())):
                 try:
                     member.deliver(event, frames.get((member.language, n), FAILED))
                 except Exception:
                     logger.exception("realtime: delivering %s failed", event.get("type"))
+                else:
+                    self.stats["delivered"] += 1
 
     async def _renew(self) -> None:
         """Re-add every subscription well before the layer's group expiry drops it."""
@@ -235,6 +298,105 @@ class _Subscription:
             self.hub.received(self.group, event)
 
 
+class _RedisFeed:
+    """Every subscription of one hub over channels-redis, read by one task.
+
+    The hub's channels are named ``specific.hub<token>!<uuid>``: channels-redis keeps all the
+    messages for channels before the same ``!`` in one sorted set (ordered by send time), which
+    only this feed reads. Each round takes up to ``batch`` messages and the count left in one
+    round trip (``ZPOPMIN`` + ``ZCARD``), or, when there are none, waits for one with
+    ``BZPOPMIN`` for less than redis-py's read timeout. A message for several of the hub's
+    channels names them all (``__asgi_channel__``); each goes to its group.
+
+    channels-redis refuses a message when the set already holds the channel's capacity: when a
+    round finds the set that full, the feed cannot tell what was refused and every group is
+    ``lost`` (its sockets re-fetch)."""
+
+    batch = 500
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.prefix = f"specific.hub{uuid.uuid4().hex}!"
+        self.channels: dict[str, str] = {}  # channel -> group
+        self.task: asyncio.Task | None = None
+
+    @staticmethod
+    def supports(layer: Any) -> bool:
+        try:
+            from channels_redis.core import RedisChannelLayer
+        except ImportError:  # pragma: no cover - channels-redis is a dependency
+            return False
+        return isinstance(layer, RedisChannelLayer)
+
+    def new_channel(self) -> str:
+        return self.prefix + uuid.uuid4().hex
+
+    def subscribe(self, group: str, channel: str) -> _FeedSubscription:
+        self.channels[channel] = group
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._read())
+        return _FeedSubscription(self, channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        self.channels.pop(channel, None)
+        if not self.channels and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _read(self) -> None:
+        layer = self.hub.layer
+        key = layer.prefix + self.prefix
+        index = layer.consistent_hash(self.prefix)
+        capacity = layer.get_capacity(self.new_channel())
+        task = asyncio.current_task()
+        while self.channels:
+            # redis-py may turn a cancellation that lands in a read into a timeout error
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            try:
+                connection = layer.connection(index)
+                async with connection.pipeline(transaction=True) as pipe:
+                    pipe.zpopmin(key, self.batch)
+                    pipe.zcard(key)
+                    popped, left = await pipe.execute()
+                if not popped:
+                    got = await connection.bzpopmin(key, timeout=self.hub.poll_seconds)
+                    if got is None:
+                        continue
+                    popped, left = [(got[1], got[2])], 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis gone for a moment: keep reading
+                logger.exception("realtime: reading the hub's channel failed")
+                await asyncio.sleep(0.5)
+                continue
+            self.hub.stats["reads"] += 1
+            if len(popped) + left >= capacity:
+                self.hub.lost(list(self.hub.readers))
+            for member, _score in popped:
+                try:
+                    message = layer.deserialize(member)
+                except Exception:
+                    logger.exception("realtime: an unreadable message on the hub's channel")
+                    continue
+                targets = message.pop("__asgi_channel__", ())
+                for channel in [targets] if isinstance(targets, str) else targets:
+                    group = self.channels.get(channel)
+                    if group is not None:
+                        self.hub.received(group, message)
+
+
+class _FeedSubscription:
+    """One group's channel in a ``_RedisFeed``."""
+
+    def __init__(self, feed: _RedisFeed, channel: str) -> None:
+        self.feed = feed
+        self.channel = channel
+
+    def stop(self) -> None:
+        self.feed.unsubscribe(self.channel)
+
+
 #: A frame for the outbox: text to send, or a ``Close`` to end the socket with.
 class Close:
     def __init__(self, code: int) -> None:
@@ -259,6 +421,7 @@ class Outbox:
         self._pending: collections.OrderedDict[Hashable, str | Close] = collections.OrderedDict()
         self._wakeup = asyncio.Event()
         self.coalesced = 0  # frames replaced before they were sent
+        self.sent = 0
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -305,6 +468,7 @@ class Outbox:
                     await self._close(frame.code)
                     return
                 await self._send(frame)
+                self.sent += 1
         except asyncio.CancelledError:
             raise
         except Exception:  # the connection is gone: its consumer is ending

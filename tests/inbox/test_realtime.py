@@ -453,6 +453,21 @@ def test_rendering_a_row_runs_the_same_few_queries_whatever_its_tags():
     assert queries_for(plain) == queries_for(tagged) <= 2
 
 
+def test_a_batch_of_rows_in_two_languages_is_fetched_in_the_queries_of_one_row():
+    tickets = [make_ticket(body=f"row {n}") for n in range(6)]
+    tickets[0].tags.create(name="vip")
+    events = [{"type": "inbox.ticket", "ticket_id": t.pk} for t in tickets]
+    events.append({"type": "inbox.ticket", "ticket_id": 999999})  # deleted since
+    with CaptureQueriesContext(connection) as ctx:
+        frames = realtime.render_now({"en": events, "tr": events})
+    assert len(ctx.captured_queries) <= 2
+    for language in ("en", "tr"):
+        for ticket, html in zip(tickets, frames[language], strict=False):
+            assert f'id="ticket-row-{ticket.pk}"' in html and f"row {tickets.index(ticket)}" in html
+        assert frames[language][-1] is None
+    assert "Unassigned" in frames["en"][0] and "Unassigned" not in frames["tr"][0]
+
+
 def test_agent_language_comes_from_the_language_cookie_then_accept_language():
     assert scope_language({"cookies": {"django_language": "tr"}, "headers": []}) == "tr"
     accept = [(b"accept-language", b"tr-TR,tr;q=0.9,en;q=0.5")]
@@ -488,6 +503,29 @@ def test_an_event_that_could_not_be_rendered_asks_the_page_to_resync(agent_a):
                 "agents", {"type": "inbox.ticket", "ticket_id": 1, "created": True}
             )
             await frame(ws, "resync")
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_messages_the_channel_layer_dropped_make_the_page_resync_instead_of_going_missing(agent_a):
+    """channels-redis drops a message silently when the receiving channel is full; the
+    numbers the realtime module puts on what it sends show the gap."""
+    cookie = session_cookie(agent_a)
+    sequence = realtime._Sequence()
+
+    def toast(text):
+        return {"type": "toast", "html": {"en": text}}
+
+    async def scenario():
+        ws = await connected(cookie)
+        layer = get_channel_layer()
+        await layer.group_send("agents", sequence.stamp("agents", toast("first")))
+        assert await ws.receive_from(timeout=WAIT) == "first"
+        sequence.stamp("agents", toast("dropped by the layer"))  # numbered, never arrives
+        await layer.group_send("agents", sequence.stamp("agents", toast("third")))
+        got = [await ws.receive_from(timeout=WAIT), await ws.receive_from(timeout=WAIT)]
+        assert 'data-live="resync"' in got[0] and got[1] == "third"
         await ws.disconnect()
 
     run(scenario)

@@ -8,6 +8,8 @@ it shows, coalesced, not a backlog.
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -247,5 +249,86 @@ def test_events_committed_together_travel_as_one_message_per_group_and_arrive_in
             await asyncio.sleep(0.01)
         assert member.got == [("toast", "one"), ("toast", "two")]
         await hub.leave("agents", member)
+
+    run(scenario)
+
+
+def numbered(sequence, group, text):
+    return sequence.stamp(group, {"type": "toast", "html": {"en": text}})
+
+
+def test_a_gap_in_a_senders_numbers_makes_the_groups_sockets_re_fetch():
+    """The in-memory layer, like channels-redis, drops what a full channel cannot take."""
+
+    async def scenario():
+        layer = InMemoryChannelLayer(capacity=2)
+        hub = realtime_hub.Hub.get(layer)
+        member, elsewhere = Member(), Member()
+        await hub.join("agents", member)
+        await hub.join("ticket.5", elsewhere)
+        reader = hub.readers["agents"]
+        reader.task.cancel()  # the process falls behind: nothing is read for a while
+        await asyncio.sleep(0)
+        sequence = realtime._Sequence()
+        for n in range(1, 6):  # the channel is full at 2: the layer drops the rest
+            await layer.group_send("agents", numbered(sequence, "agents", f"toast {n}"))
+        reader.task = asyncio.ensure_future(reader._read())
+        await asyncio.sleep(0.05)
+        await layer.group_send("agents", numbered(sequence, "agents", "toast 6"))
+        for _ in range(100):
+            if len(member.got) == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert [kind for kind, _frame in member.got] == [
+            "toast",
+            "toast",
+            realtime_hub.LOST,
+            "toast",
+        ]
+        assert [frame for _kind, frame in member.got if frame is not realtime_hub.FAILED] == [
+            "toast 1",
+            "toast 2",
+            "toast 6",
+        ]
+        assert elsewhere.got == []  # only the group that lost events re-fetches
+        assert hub.stats["lost"] == 3
+        for group, one in (("agents", member), ("ticket.5", elsewhere)):
+            await hub.leave(group, one)
+
+    run(scenario)
+
+
+@pytest.mark.services
+@pytest.mark.skipif(not os.environ.get("OMNICO_TEST_SERVICES"), reason="needs scripts/test's Redis")
+def test_a_hub_whose_redis_channel_reached_its_capacity_makes_every_socket_re_fetch(settings):
+    from channels_redis.core import RedisChannelLayer
+
+    async def scenario():
+        layer = RedisChannelLayer(
+            hosts=[settings.REDIS_URL],
+            prefix=f"t{uuid.uuid4().hex[:12]}",
+            channel_capacity={"specific.hub*": 5},
+        )
+        hub = realtime_hub.Hub.get(layer)
+        assert hub.feed is not None  # one reader for all the hub's groups
+        members = {group: Member() for group in ("agents", "agent.7", "ticket.5")}
+        for group, member in members.items():
+            await hub.join(group, member)
+        hub.feed.task.cancel()  # the process falls behind: nothing is read for a while
+        sequence = realtime._Sequence()
+        for n in range(8):  # the last 3 are refused by channels-redis (logged by the sender)
+            await layer.group_send("agents", numbered(sequence, "agents", f"row {n}"))
+        hub.feed.task = asyncio.ensure_future(hub.feed._read())
+        for _ in range(200):
+            if all(realtime_hub.LOST in [kind for kind, _f in m.got] for m in members.values()):
+                break
+            await asyncio.sleep(0.01)
+        shown = [f for _k, f in members["agents"].got if f is not realtime_hub.FAILED]
+        assert shown == [f"row {n}" for n in range(len(shown))] and len(shown) < 8
+        for member in members.values():
+            assert realtime_hub.LOST in [kind for kind, _frame in member.got]
+        for group, member in members.items():
+            await hub.leave(group, member)
+        await layer.flush()
 
     run(scenario)

@@ -18,7 +18,7 @@ from django.test import Client
 
 from channels_adapters.services import reply_send
 from channels_adapters.webchat.consumers import CLOSE_NO_VISITOR
-from channels_adapters.webchat.visitor import COOKIE
+from channels_adapters.webchat.visitor import COOKIE, visitor_from_cookies
 from customers.models import Identity
 from omnico.asgi import application
 from omnico.core import realtime
@@ -209,3 +209,24 @@ async def _assign(ticket, agent):
         ticket_services.ticket_assign(ticket=ticket, assignee=agent, actor=agent)
 
     await database_sync_to_async(assign)()
+
+
+def test_replies_the_channel_layer_dropped_make_the_support_page_re_fetch(page):
+    """channels-redis drops a message silently when the receiving channel is full; the numbers
+    the realtime module puts on what it sends show the gap, and the visitor's page re-fetches
+    its conversation instead of missing the agent's reply."""
+    client, cookie = visitor(page)
+    group = realtime.visitor_group(visitor_from_cookies({COOKIE: cookie}))
+    sequence = realtime._Sequence()
+
+    async def scenario():
+        ws = await opened(cookie)
+        layer = realtime.get_channel_layer()
+        await layer.group_send(group, sequence.stamp(group, {"type": "visitor.unknown"}))
+        await ws.receive_nothing(timeout=0.3)
+        sequence.stamp(group, {"type": "visitor.message", "message_id": 0})  # never arrives
+        await layer.group_send(group, sequence.stamp(group, {"type": "visitor.unknown"}))
+        assert json.loads(await ws.receive_from(timeout=WAIT)) == {"kind": "resync"}
+        await ws.disconnect()
+
+    run(scenario)
