@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -98,7 +98,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.session = realtime.session_tag(getattr(self.scope.get("session"), "session_key", ""))
-        self.language = scope_language(self.scope)
+        self.language = scope_language(cast(dict[str, Any], self.scope))
         self.outbox = realtime_hub.Outbox(
             send=self._send_text, close=self._close_with, overflow=self._overflow_frame
         )
@@ -116,12 +116,14 @@ class AgentConsumer(AsyncWebsocketConsumer):
             self.outbox.stop()
 
     async def _join(self, group: str) -> None:
+        assert self.hub is not None  # set by connect
         await self.hub.join(group, self)
         self.groups_joined.append(group)
 
     async def _leave(self, group: str) -> None:
         if group in self.groups_joined:
             self.groups_joined.remove(group)
+        assert self.hub is not None  # set by connect
         await self.hub.leave(group, self)
 
     # --- from the browser ---------------------------------------------------------------------
@@ -181,6 +183,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     def _queue(self, key: tuple, **context: Any) -> None:
         """A small control frame (no database, no text), rendered here."""
+        assert self.outbox is not None  # set by connect
         self.outbox.put(key, _envelope(**context))
 
     def deliver(self, event: dict[str, Any], frame: Any) -> None:
@@ -195,6 +198,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             if fallback is not None:
                 self._queue(("resync", fallback.get("ticket_id")), **fallback)
         elif frame:  # None: the object is gone, nothing to show
+            assert self.outbox is not None  # set by connect
             self.outbox.put(key, frame)
 
     def on_inbox_ticket(self, event: dict[str, Any], frame: Any) -> None:
@@ -230,6 +234,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
     def on_session_ended(self, event: dict[str, Any], frame: Any) -> None:
         """Logged out (this session) or deactivated (every session): the socket ends too."""
         if event.get("session") in ("", self.session):
+            assert self.outbox is not None  # set by connect
             self.outbox.close_now(CLOSE_UNAUTHENTICATED)
 
     def on_presence_changed(self, event: dict[str, Any], frame: Any) -> None:

@@ -298,18 +298,23 @@ class _Sender:
         with self.sent:
             self.unsent += len(messages)
         self.queue.extend(messages)  # deque appends are thread-safe
-        self.loop.call_soon_threadsafe(self.wakeup.set)
+        wakeup = self.wakeup
+        assert wakeup is not None  # made by the thread before __init__ returned
+        self.loop.call_soon_threadsafe(wakeup.set)
 
     async def _drain_forever(self) -> None:
+        wakeup = self.wakeup
+        assert wakeup is not None  # made in _run before this starts
         while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
+            await wakeup.wait()
+            wakeup.clear()
             while self.queue:
                 # What was committed meanwhile goes out together: one message per group.
                 taken = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH_MAX))]
                 for group, message in _batched(taken):
                     try:
                         layer = get_channel_layer()  # settings may swap it (tests)
+                        assert layer is not None  # _send returns early without one
                         await layer.group_send(group, _sequence().stamp(group, message))
                     except Exception:  # a dead Redis must not stop later pushes
                         logger.exception("realtime push to %s failed", group)
@@ -378,7 +383,8 @@ def render_now(
     frames: dict[str, list[Any]] = {}
     todo: list[tuple[str, int]] = []
     for language, events in wanted.items():
-        frames[language] = out = [None] * len(events)
+        out: list[Any] = [None] * len(events)
+        frames[language] = out
         for n, event in enumerate(events):
             html = event.get("html")
             if isinstance(html, dict) and html:  # pre-rendered

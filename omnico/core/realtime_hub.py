@@ -91,7 +91,7 @@ class Hub:
         self.layer = layer
         self.members: dict[str, set[Member]] = {}
         #: group -> the hub's channel subscribed to it and the tasks that read and deliver
-        self.readers: dict[str, _Subscription] = {}
+        self.readers: dict[str, _Subscription | _FeedSubscription] = {}
         self.lock = asyncio.Lock()  # subscribing and unsubscribing, one at a time
         self.inbox: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self.wakeup = asyncio.Event()
