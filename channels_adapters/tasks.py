@@ -28,7 +28,9 @@ def ingest_pending(slot: int = 0) -> int:
 
 @shared_task(name="channels_adapters.sweep_events")
 @retry_on_lost_connection
-def sweep_events(older_than_seconds: int = 60) -> int:
+def sweep_events(older_than_seconds: int | None = None) -> int:
+    if older_than_seconds is None:
+        return services.events_sweep()
     return services.events_sweep(older_than=timedelta(seconds=older_than_seconds))
 
 

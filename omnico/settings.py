@@ -226,7 +226,8 @@ MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 60.0},
+    # Events whose task was lost (a killed worker, a dead broker): pending over 15 s, every 10 s.
+    "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 10.0},
     # Replies whose task is overdue (lost with a dead worker or broker): 30 s + the sweep's 15 s
     # grace puts a lost reply back in the queue within 45 s of when it was due.
     "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 30.0},

@@ -161,19 +161,31 @@ def event_retry(*, event_id: int) -> bool:
     return bool(changed)
 
 
-def events_sweep(*, older_than: timedelta = timedelta(seconds=60), limit: int = 500) -> int:
-    """Queue again events still pending after ``older_than`` (dead broker or killed worker)."""
+#: An event still pending this long after it was stored has lost the task that was to take it.
+SWEEP_AFTER = timedelta(seconds=15)
+
+
+def events_sweep(*, older_than: timedelta = SWEEP_AFTER, limit: int = 500) -> int:
+    """Queue a task for events still pending after ``older_than``; returns how many there are
+    (up to ``limit``).
+
+    The backstop of the kick protocol (``events_ingest_pending``): a worker killed while it held
+    the queued ``ingest_pending`` task, or a dead broker. Every event stored in the kick's TTL
+    after it found the slot's kick set and queued nothing, so the kick is cleared here (it
+    stands for a task that will not come) and set again with a fresh task, which works every
+    pending event from the oldest. A backlog that is merely slow costs one extra task a sweep.
+    """
     cutoff = timezone.now() - older_than
-    ids = list(
+    stuck = list(
         InboundEvent.objects.filter(status=InboundEvent.Status.PENDING, received_at__lt=cutoff)
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )
-    from channels_adapters.tasks import ingest_event
-
-    for event_id in ids:
-        ingest_event.delay(event_id)
-    return len(ids)
+    if stuck:
+        with contextlib.suppress(Exception):  # cache down: ingest_kick logs it below
+            _kick_clear(_kick_key(0))
+        ingest_kick(slot=0)
+    return len(stuck)
 
 
 def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:

@@ -124,8 +124,12 @@ def test_a_dead_broker_loses_nothing_and_the_sweep_queues_the_event(
     InboundEvent.objects.filter(pk=event.pk).update(
         received_at=timezone.now() - timedelta(minutes=5)
     )
+    # The broker is back (beat's sweep reaches a worker through it).
+    monkeypatch.setattr(tasks.ingest_pending, "delay", lambda *a: queued.append(("pending", *a)))
     assert services.events_sweep() == 1
-    assert queued == [("event", event.pk)]
+    assert queued == [("pending", 0)]  # a task that works every pending event, this one first
+    assert services.events_ingest_pending(slot=0) == 1
+    assert Message.objects.count() == 1
 
 
 def _store_many(account, customers: list[str], capture, start: int = 0) -> list[int]:
@@ -350,3 +354,24 @@ def test_another_installations_kick_on_a_shared_redis_does_not_hold_back_this_on
     assert queued == [("pending", 0)]
     for name in ("another_installation", connection.settings_dict["NAME"]):
         inbound._kick_clear(inbound.KICK_KEY.format(db=name, slot=0))
+
+
+def test_events_behind_the_kick_of_a_task_lost_with_its_worker_are_swept_within_seconds(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    # The worker died holding the queued task: the slot's kick stays set for its TTL, so the
+    # events stored meanwhile queue nothing. Once they are older than SWEEP_AFTER, the sweep
+    # takes the dead kick back and queues a task that works them all.
+    account = channel("api")
+    for n in range(3):
+        _store(account, n, capture=django_capture_on_commit_callbacks)
+    assert queued == [("pending", 0)]  # the task the dead worker took with it
+    queued.clear()
+    assert services.events_sweep() == 0  # not stuck yet: the task may still come
+
+    InboundEvent.objects.update(received_at=timezone.now() - inbound.SWEEP_AFTER)
+    assert services.events_sweep() == 3
+
+    assert queued == [("pending", 0)]
+    assert services.events_ingest_pending(slot=0) == 3
+    assert Message.objects.count() == 3
