@@ -117,6 +117,33 @@ def message_delivery_requeued(*, message_id: int, attempts: int, next_at: dateti
     )
 
 
+def messages_delivery_bring_forward(
+    *, channel_account_id: int, limit: int = 500
+) -> list[tuple[int, int]]:
+    """The account's replies waiting out a retry's backoff after a transient failure are due
+    now (the provider answered again); returns ``(id, attempts)`` of each, the claim token of
+    the task the caller queues. One claimed by a running task is left to it; a copy of its own
+    retry task that comes later finds the attempts moved on and sends nothing."""
+    now = timezone.now()
+    waiting = (
+        Message.objects.filter(
+            channel_account_id=channel_account_id,
+            direction=Message.Direction.OUTBOUND,
+            delivery=Message.Delivery.PENDING,
+            delivery_attempts__gt=0,
+            delivery_next_at__gt=now,
+        )
+        .exclude(delivery_claimed_until__gt=now)
+        .order_by("delivery_next_at")
+    )
+    due = list(waiting.values_list("pk", "delivery_attempts")[:limit])
+    if due:
+        Message.objects.filter(
+            pk__in=[pk for pk, _attempts in due], delivery=Message.Delivery.PENDING
+        ).update(delivery_next_at=now)
+    return due
+
+
 def message_mark_sent(*, message: Message, external_id: str | None) -> Message:
     """The channel took the message (``external_id``: its id there, for later updates)."""
     with transaction.atomic():

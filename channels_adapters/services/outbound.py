@@ -32,6 +32,7 @@ from tickets.delivery import (
     message_fail,
     message_mark_sent,
     message_note_delivery_error,
+    messages_delivery_bring_forward,
     messages_delivery_update,
 )
 from tickets.models import Message, Ticket
@@ -169,7 +170,13 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
             message_id=message_id,
             reason=_("Sending was interrupted. Press retry to send this reply again."),
         )
-    return message_mark_sent(message=message, external_id=external_id)
+    sent = message_mark_sent(message=message, external_id=external_id)
+    if message.delivery_attempts > 1:
+        # A retry went through: the provider is back, so the account's other replies waiting
+        # out their backoff go now rather than up to two minutes later.
+        for waiting_id, attempts in messages_delivery_bring_forward(channel_account_id=account.pk):
+            _queue_delivery(waiting_id, attempt=attempts)
+    return sent
 
 
 @transaction.atomic

@@ -253,3 +253,29 @@ def test_a_database_error_before_the_send_gives_the_claim_back(channel, fake, mo
     reply.refresh_from_db()
     assert (reply.delivery, reply.delivery_attempts) == (Message.Delivery.SENT, 1)
     assert len(fake.calls("callback")) == 1
+
+
+def test_a_retry_that_goes_through_brings_forward_the_accounts_replies_waiting_out_backoff(
+    channel, fake, monkeypatch
+):
+    # The provider was down: both replies failed and wait out their backoff (up to two
+    # minutes). The first retry that goes through shows the provider is back: the other is
+    # queued at once with its claim token, not when its own backoff ends.
+    account = channel("api")
+    first = _pending_reply(account)
+    second = _pending_reply(account, age=timedelta(seconds=1))
+    fake.fail_next(2, status=503)
+    for reply in (first, second):
+        with pytest.raises(services.DeliveryRetry):
+            services.message_deliver(message_id=reply.pk, attempt=0)
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.deliver_message, "delay", lambda *a, **kw: queued.append((a, kw)))
+
+    services.message_deliver(message_id=first.pk, attempt=1)  # its retry, the provider back
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.delivery == Message.Delivery.SENT
+    assert queued == [((second.pk,), {"attempt": 1})]
+    assert second.delivery == Message.Delivery.PENDING
+    assert second.delivery_next_at <= timezone.now()
