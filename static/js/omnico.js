@@ -38,9 +38,9 @@
     var toast = document.createElement("div");
     toast.className = "toast toast-error";
     toast.setAttribute("role", "alert");
-    toast.textContent = document.documentElement.lang === "tr"
-      ? "Bir hata oluştu. Sayfayı yenileyip tekrar deneyin."
-      : "Something went wrong. Reload the page and try again.";
+    // The words come from Django's translations (templates/base.html, #ui-labels).
+    var labels = document.getElementById("ui-labels");
+    toast.textContent = labels ? labels.dataset.requestFailed : "";
     box.appendChild(toast);
     armToasts(box);
   });

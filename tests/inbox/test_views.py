@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.factories import make_account, make_customer, make_ticket, make_user
@@ -203,3 +205,12 @@ def test_the_turkish_inbox_gives_the_live_indicator_its_turkish_words(agent_clie
     turkish = ("Canlı", "Bağlanıyor…", "Yeniden bağlanıyor…", "Oturum kapandı: sayfayı yenileyin")
     for text in turkish:
         assert text in labels.group(0)
+
+
+def test_a_failed_request_toast_takes_its_words_from_the_pages_language(agent_client):
+    page = agent_client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+    labels = re.search(r'<template id="ui-labels"[^>]*>', page)
+    assert labels, "static/js/omnico.js reads its words from #ui-labels"
+    assert "Bir hata oluştu. Sayfayı yenileyip tekrar deneyin." in labels.group(0)
+    script = (Path(settings.BASE_DIR) / "static" / "js" / "omnico.js").read_text()
+    assert "Bir hata" not in script and "Something went wrong" not in script
