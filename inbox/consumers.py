@@ -26,34 +26,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import translation
-from django.utils.translation.trans_real import parse_accept_lang_header
 
 from omnico.core import realtime, realtime_hub
+from omnico.core.language import scope_language
 from tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 LIVE_TEMPLATE = "inbox/fragments/live.html"
-
-
-def scope_language(scope: dict[str, Any]) -> str:
-    """The language the agent's pages are in: the language cookie, else Accept-Language."""
-    candidates = []
-    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-    if cookie:
-        candidates.append(cookie)
-    for name, value in scope.get("headers", []):
-        if name == b"accept-language":
-            accept = value.decode("latin-1")
-            candidates += [code for code, _q in parse_accept_lang_header(accept)]
-    for code in candidates:
-        try:
-            return translation.get_supported_language_variant(code)
-        except LookupError:
-            continue
-    return settings.LANGUAGE_CODE
 
 
 @database_sync_to_async

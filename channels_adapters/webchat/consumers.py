@@ -21,12 +21,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import Http404
-from django.utils import translation
-from django.utils.translation.trans_real import parse_accept_lang_header
 
 from channels_adapters.webchat import selectors, services
 from channels_adapters.webchat.visitor import visitor_from_cookies
 from omnico.core import realtime, realtime_hub
+from omnico.core.language import scope_language
 
 logger = logging.getLogger(__name__)
 
@@ -34,22 +33,6 @@ CLOSE_NO_VISITOR = 4401
 CLOSE_NO_PAGE = 4404
 HELLO = json.dumps({"kind": "hello"})
 RESYNC = json.dumps({"kind": "resync"})
-
-
-def _language(scope: dict[str, Any]) -> str:
-    candidates = []
-    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-    if cookie:
-        candidates.append(cookie)
-    for name, value in scope.get("headers", []):
-        if name == b"accept-language":
-            candidates += [code for code, _q in parse_accept_lang_header(value.decode("latin-1"))]
-    for code in candidates:
-        try:
-            return translation.get_supported_language_variant(code)
-        except LookupError:
-            continue
-    return settings.LANGUAGE_CODE
 
 
 @database_sync_to_async
@@ -100,7 +83,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         self.visitor_id = visitor_id
         self.account, ticket_id = found
-        self.language = _language(cast(dict[str, Any], self.scope))
+        self.language = scope_language(cast(dict[str, Any], self.scope))
         self.outbox = realtime_hub.Outbox(send=self._send_text, close=self._close_with)
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         await self._join(realtime.visitor_group(visitor_id))

@@ -26,9 +26,10 @@ from django.urls import reverse
 
 from channels_adapters.services import message_fail
 from inbox import realtime as inbox_realtime
-from inbox.consumers import CLOSE_UNAUTHENTICATED, scope_language
+from inbox.consumers import CLOSE_UNAUTHENTICATED
 from omnico.asgi import application
 from omnico.core import realtime
+from omnico.core.language import scope_language
 from tests.factories import make_account, make_customer, make_ticket, make_user
 from tickets import routing, services
 from tickets.models import Ticket, TicketStatus
