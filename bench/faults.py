@@ -45,7 +45,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,7 +62,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections  #
 from django.db.models import Count  # noqa: E402
 
 from channels_adapters.models import InboundEvent  # noqa: E402
-from configuration.models import ChannelAccount, MailAccount  # noqa: E402
+from configuration.models import ChannelAccount  # noqa: E402
 from tests.fakes.provider import FakeProvider  # noqa: E402
 from tickets.models import Message, Ticket  # noqa: E402
 
@@ -661,33 +660,14 @@ def _slow_poll() -> None:
 
 
 def scenario_mail(ctx: Context) -> dict:
-    from imapclient import IMAPClient
+    from bench.ingest import mailbox_seed
 
     mails = 100
-    host = os.environ["OMNICO_TEST_IMAP_HOST"]
-    port = int(os.environ["OMNICO_TEST_IMAP_PORT"])
-    user = os.environ["OMNICO_TEST_IMAP_USER"]
-    password = os.environ["OMNICO_TEST_IMAP_PASSWORD"]
-    folder = f"faults-{uuid.uuid4().hex[:8]}"
-    with IMAPClient(host, port=port, ssl=False) as client:
-        client.login(user, password)
-        client.create_folder(folder)
-        for i in range(mails):
-            msg = EmailMessage()
-            msg["From"] = f"Müşteri {i % 20} <{folder}-customer{i % 20}@example.com>"
-            msg["To"] = "support@example.com"
-            msg["Subject"] = f"Sipariş {i}"
-            msg["Message-ID"] = f"<{folder}-{i}@faults.example.com>"
-            msg.set_content(f"Merhaba, siparişim {i} gelmedi.\n")
-            client.append(folder, msg.as_bytes())
     logs = offsets(ctx)
-    # Beat must not take the lock first: it is stopped until the poll is killed.
+    # Beat must not take the lock first: it is stopped (before the demo account points at the
+    # new folder) until the poll is killed.
     ctx.stack.beat_stop()
-    account = MailAccount.objects.get(name="demo")
-    account.enabled = True
-    account.imap_host, account.imap_port, account.imap_security = host, port, "none"
-    account.username, account.password, account.imap_folder = user, password, folder
-    account.save()
+    account, folder = mailbox_seed(prefix="faults", mails=mails, senders=20)
     events = InboundEvent.objects.filter(
         channel_account_id=account.pk, dedupe_key__contains=f"{folder}-"
     )

@@ -280,14 +280,17 @@ def _warm_up() -> None:
         conn.release()
 
 
-def imap(mails: int, senders: int = 50) -> dict:
+def mailbox_seed(*, prefix: str, mails: int, senders: int) -> tuple[MailAccount, str]:
+    """Append ``mails`` mails from ``senders`` customers to a new folder of the stack's Dovecot
+    and point the demo mail account at it; returns the account and the folder (every mail's
+    Message-ID and sender carry the folder's name)."""
     from imapclient import IMAPClient
 
     host = os.environ["OMNICO_TEST_IMAP_HOST"]
     port = int(os.environ["OMNICO_TEST_IMAP_PORT"])
     user = os.environ["OMNICO_TEST_IMAP_USER"]
     password = os.environ["OMNICO_TEST_IMAP_PASSWORD"]
-    folder = f"bench-{uuid.uuid4().hex[:8]}"
+    folder = f"{prefix}-{uuid.uuid4().hex[:8]}"
     with IMAPClient(host, port=port, ssl=False) as client:
         client.login(user, password)
         client.create_folder(folder)
@@ -296,7 +299,7 @@ def imap(mails: int, senders: int = 50) -> dict:
             msg["From"] = f"Müşteri {i % senders} <{folder}-customer{i % senders}@example.com>"
             msg["To"] = "support@example.com"
             msg["Subject"] = f"Sipariş {i}"
-            msg["Message-ID"] = f"<{folder}-{i}@bench.example.com>"
+            msg["Message-ID"] = f"<{folder}-{i}@{prefix}.example.com>"
             msg.set_content(f"Merhaba, siparişim {i} gelmedi.\n")
             client.append(folder, msg.as_bytes())
     account = MailAccount.objects.get(name="demo")
@@ -304,6 +307,11 @@ def imap(mails: int, senders: int = 50) -> dict:
     account.imap_host, account.imap_port, account.imap_security = host, port, "none"
     account.username, account.password, account.imap_folder = user, password, folder
     account.save()
+    return account, folder
+
+
+def imap(mails: int, senders: int = 50) -> dict:
+    account, folder = mailbox_seed(prefix="bench", mails=mails, senders=senders)
     from channels_adapters.email.poller import mailbox_poll
 
     _warm_up()
