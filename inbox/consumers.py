@@ -42,7 +42,7 @@ def _ticket_exists(ticket_id: int) -> bool:
     return Ticket.objects.filter(pk=ticket_id).exists()
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     """One agent page's socket; a member of this process's realtime hub, not of the layer."""
 
     # No channel of its own: the process's hub receives the groups' events once and delivers
@@ -56,17 +56,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
     groups_joined: list[str]
     hub: realtime_hub.Hub | None = None
     outbox: realtime_hub.Outbox | None = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' own dispatch first closes stale database connections, through
-        ``sync_to_async`` on the process's one sync thread, for every message: with many
-        sockets that queue alone delayed frames by seconds. This consumer reaches the database
-        only through ``database_sync_to_async``, which closes them around each call itself,
-        so the handler is called directly."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         self.groups_joined = []

@@ -15,7 +15,6 @@ import json
 import logging
 from typing import Any, cast
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -52,7 +51,7 @@ def _ack(account: Any, visitor_id: str, message_id: int) -> int:
     )
 
 
-class VisitorConsumer(AsyncWebsocketConsumer):
+class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     channel_layer_alias = None  # type: ignore[assignment]  # the hub delivers (see inbox)
 
     language: str = settings.LANGUAGE_CODE
@@ -62,12 +61,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     hub: realtime_hub.Hub | None = None
     outbox: realtime_hub.Outbox | None = None
     groups_joined: list[str]
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         self.groups_joined = []

@@ -51,6 +51,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
+from channels.consumer import get_handler_name
+
 from omnico.core import realtime
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,22 @@ FAILED = object()
 #: The type of the event a member gets when the hub knows it missed events of ``event["group"]``
 #: (the channel layer dropped them): what the member shows of that group may be stale.
 LOST = "realtime.lost"
+
+
+class DirectDispatch:
+    """Mixin for the hub's websocket consumers (put it before ``AsyncWebsocketConsumer``).
+
+    Channels' own dispatch first closes stale database connections, through ``sync_to_async``
+    on the process's one sync thread, for every message: with many sockets that queue alone
+    delayed frames by seconds. These consumers reach the database only through
+    ``database_sync_to_async``, which closes them around each call itself, so the handler is
+    called directly."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 class Member(Protocol):
