@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import shlex
@@ -46,7 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 #: The children (worker, beat, poll_mail) get the stack's environment; this process uses plain
 #: connections (no pool), so PostgreSQL restarts only cost it a reconnect.
@@ -61,6 +58,7 @@ django.setup()
 from django.db import InterfaceError, OperationalError, close_old_connections  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
+from bench.client import Connection  # noqa: E402
 from channels_adapters.models import InboundEvent  # noqa: E402
 from configuration.models import ChannelAccount  # noqa: E402
 from tests.fakes.provider import FakeProvider  # noqa: E402
@@ -89,66 +87,6 @@ def db(fn: Callable, *, attempts: int = 60):
 
 
 # --- the webhook client -------------------------------------------------------------------
-class Connection:
-    """A keep-alive HTTP/1.1 client connection (as bench/ingest.py), keeping Retry-After."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.path = parts.path or "/"
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, body: bytes, secret: str) -> tuple[int, str | None]:
-        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Omnico-Signature: sha256={signature}\r\n\r\n"
-        ).encode()
-        for attempt in (1, 2):
-            fresh = self.writer is None
-            if fresh:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            try:
-                self.writer.write(head + body)
-                return await self._response()
-            except (ConnectionError, asyncio.IncompleteReadError):
-                self.close()
-                if fresh or attempt == 2:  # only a reused keep-alive connection is retried
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _response(self) -> tuple[int, str | None]:
-        assert self.reader is not None
-        line = await self.reader.readline()
-        if not line:
-            raise ConnectionError("connection closed")
-        status = int(line.split()[1])
-        length, close, retry_after = 0, False, None
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-            elif name == b"retry-after":
-                retry_after = value.strip().decode()
-        await self.reader.readexactly(length)
-        if close:
-            self.close()
-        return status, retry_after
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
 @dataclass
 class Sent:
     n: int
@@ -182,7 +120,7 @@ async def stream(
     """``rate`` webhooks a second for ``seconds`` over at most ``connections`` connections, each
     request bounded by ``timeout``. A request whose turn comes while every connection is busy
     is not sent (counted: the client is stuck)."""
-    idle = [Connection(url) for _ in range(connections)]
+    idle = [Connection(url, retry_fresh=False) for _ in range(connections)]
     sent: list[Sent] = []
     not_sent = 0
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import statistics
@@ -26,8 +24,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from urllib.parse import urlsplit
 
+from bench.client import Connection
 from bench.report import print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
@@ -63,67 +61,6 @@ def _body(run: str, n: int, customers: int) -> bytes:
             "time": datetime.now(UTC).isoformat(),
         }
     ).encode()
-
-
-class _Connection:
-    """A minimal keep-alive HTTP/1.1 client connection.
-
-    httpx costs ~2 ms of CPU per request: on a 2-core machine the client, not the server, was
-    the limit. This one costs a few tens of microseconds, so the figures are the server's.
-    """
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.path = parts.path or "/"
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, body: bytes, secret: str) -> int:
-        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Omnico-Signature: sha256={signature}\r\n\r\n"
-        ).encode()
-        for attempt in (1, 2):
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            try:
-                self.writer.write(head + body)
-                return await self._response()
-            except (ConnectionError, asyncio.IncompleteReadError, ValueError):
-                self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _response(self) -> int:
-        assert self.reader is not None
-        line = await self.reader.readline()
-        if not line:  # the server closed an idle keep-alive connection: reconnect, send again
-            raise ConnectionError("connection closed")
-        status = int(line.split()[1])
-        length, close = 0, False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-        await self.reader.readexactly(length)
-        if close:
-            self.close()
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
 
 
 #: How long each part waits for its messages (--wait), then all of them together for what was
@@ -182,10 +119,10 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
     statuses: dict[int, int] = {}
 
     async def worker() -> None:
-        connection = _Connection(url)
+        connection = Connection(url)
         try:
             while bodies:
-                code = await connection.post(bodies.pop(), secret)
+                code, _retry_after = await connection.post(bodies.pop(), secret)
                 statuses[code] = statuses.get(code, 0) + 1
         finally:
             connection.close()
@@ -223,12 +160,13 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
 async def paced(url: str, secret: str, rate: float, seconds: float, customers: int) -> dict:
     run = f"p{uuid.uuid4().hex[:8]}"
     n = int(rate * seconds)
-    idle: list[_Connection] = []
+    idle: list[Connection] = []
 
     async def send(i: int) -> int:
-        connection = idle.pop() if idle else _Connection(url)
+        connection = idle.pop() if idle else Connection(url)
         try:
-            return await connection.post(_body(run, i, customers), secret)
+            status, _retry_after = await connection.post(_body(run, i, customers), secret)
+            return status
         finally:
             idle.append(connection)
 
