@@ -12,7 +12,6 @@ runs, its tasks racing the commits.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -27,17 +26,11 @@ from django.urls import reverse
 from channels_adapters.models import InboundEvent
 from channels_adapters.signing import sign
 from configuration.models import ChannelAccount, ChannelKind
-from tests.omnico.helpers import Process, clean_env, free_port, wait_until_ok
+from tests.omnico.helpers import NEEDS_SERVICES, Process, clean_env, free_port, wait_until_ok
 from tests.omnico.test_stack_smoke import live_database_url
 from tickets.models import Message
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.skipif(
-        not os.environ.get("OMNICO_TEST_SERVICES"),
-        reason="needs the PostgreSQL and Redis that scripts/test starts (OMNICO_TEST_SERVICES=1)",
-    ),
-]
+pytestmark = NEEDS_SERVICES
 
 #: Its own Redis database (the stack smoke test uses 15): broker, kicks and channel layer of
 #: this test stay apart from the other tests'.

@@ -25,20 +25,14 @@ from django.utils import timezone
 from configuration.models import ChannelAccount, ChannelKind
 from customers.services import customer_resolve
 from tests.factories import make_user
-from tests.omnico.helpers import Process, clean_env
+from tests.omnico.helpers import NEEDS_SERVICES, Process, clean_env
 from tests.omnico.test_stack_smoke import live_database_url
 from tickets.delivery import message_delivery_claim
 from tickets.models import Message
 from tickets.receiving import Incoming, ticket_receive
 from tickets.services import message_add_outbound
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.skipif(
-        not os.environ.get("OMNICO_TEST_SERVICES"),
-        reason="needs the PostgreSQL and Redis that scripts/test starts (OMNICO_TEST_SERVICES=1)",
-    ),
-]
+pytestmark = NEEDS_SERVICES
 
 #: Its own Redis database (the stack smoke test uses 15, the ingest burst 14).
 RECOVERY_REDIS_DB = 12

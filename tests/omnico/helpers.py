@@ -12,7 +12,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+#: ``pytestmark`` of a module that runs Omnico's processes against the real services.
+NEEDS_SERVICES = [
+    pytest.mark.services,
+    pytest.mark.skipif(
+        not os.environ.get("OMNICO_TEST_SERVICES"),
+        reason="needs the PostgreSQL and Redis that scripts/test starts (OMNICO_TEST_SERVICES=1)",
+    ),
+]
 
 # Everything omnico/settings.py reads, so a subprocess sees only what a test gives it.
 SETTINGS_ENV = {

@@ -9,7 +9,6 @@ are stored again and ingested."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -24,16 +23,10 @@ from django.db import connection
 
 from channels_adapters.signing import sign
 from tests.channels_adapters.conftest import SECRET, make_channel
-from tests.omnico.helpers import Process, clean_env, free_port, wait_until_ok
+from tests.omnico.helpers import NEEDS_SERVICES, Process, clean_env, free_port, wait_until_ok
 from tests.omnico.throwaway_postgres import ThrowawayPostgres
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.skipif(
-        not os.environ.get("OMNICO_TEST_SERVICES"),
-        reason="needs the PostgreSQL and Redis that scripts/test starts (OMNICO_TEST_SERVICES=1)",
-    ),
-]
+pytestmark = NEEDS_SERVICES
 
 # Its own Redis database (broker, kicks): the other tests that start a worker use 12, 14, 15.
 RESTART_REDIS_DB = 10

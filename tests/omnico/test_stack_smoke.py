@@ -1,6 +1,5 @@
 """The full stack for real: a web process and a separate Celery worker on PostgreSQL + Redis."""
 
-import os
 import sys
 from urllib.parse import quote
 
@@ -8,15 +7,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.omnico.helpers import Process, clean_env, free_port, wait_until_ok
+from tests.omnico.helpers import NEEDS_SERVICES, Process, clean_env, free_port, wait_until_ok
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.skipif(
-        not os.environ.get("OMNICO_TEST_SERVICES"),
-        reason="needs the PostgreSQL and Redis that scripts/test starts (OMNICO_TEST_SERVICES=1)",
-    ),
-]
+pytestmark = NEEDS_SERVICES
 
 # Its own Redis database: the broker, results and channel layer of this test stay apart from
 # whatever the other tests (and xdist workers) put into the shared test Redis.
