@@ -133,6 +133,7 @@ def test_the_waiting_visitors_place_moves_live_and_the_panel_goes_when_an_agent_
     _first_cookie, first = _visitor_live(page, 1)
     cookie, second = _visitor_live(page, 2)
     agent = make_user("ayla.d", first_name="Ayla", last_name="Demir")
+    urgent = make_ticket()  # arrived after this visitor
 
     async def scenario():
         ws = await opened(cookie)
@@ -141,8 +142,7 @@ def test_the_waiting_visitors_place_moves_live_and_the_panel_goes_when_an_agent_
         frame = await _frame(ws)
         assert frame["kind"] == "queue" and frame["position"] == 1
         assert frame["text"] == "You are number 1 in the queue."
-        # an urgent ticket arrives: it goes ahead
-        urgent = await database_sync_to_async(make_ticket)()
+        # a ticket behind is made urgent: it goes ahead
         await database_sync_to_async(ticket_services.ticket_set_priority)(
             ticket=urgent, priority="urgent"
         )
@@ -153,6 +153,7 @@ def test_the_waiting_visitors_place_moves_live_and_the_panel_goes_when_an_agent_
         joined = next(f for f in frames if f["kind"] == "system")
         assert joined["joined"] is True and "Ayla Demir joined the chat." in joined["html"]
         assert {"kind": "queue", "position": None} in frames
+        await ws.receive_nothing(timeout=0.5)  # nothing more: the socket left the pool's group
         await ws.disconnect()
 
     async_to_sync(scenario)()
