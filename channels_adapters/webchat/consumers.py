@@ -26,7 +26,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import Http404
-from django.utils import translation
 
 from channels_adapters.webchat import selectors, services
 from channels_adapters.webchat.realtime import QueueFrame
@@ -168,8 +167,7 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         if shown == self.queue_shown:
             return
         self.queue_shown = shown
-        with translation.override(self.language):
-            self.outbox.put(("queue",), json.dumps(status.as_frame()))
+        self.outbox.put(("queue",), json.dumps(status.as_frame(self.language)))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.visitor_id is None:

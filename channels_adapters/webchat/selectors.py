@@ -6,14 +6,16 @@ Every read of a conversation starts from the visitor id of the signed cookie
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from channels_adapters.models import InboundEvent
 from channels_adapters.webchat.adapter import external_id
@@ -171,26 +173,46 @@ class QueueStatus:
 
     @property
     def position_text(self) -> str:
-        return _("You are number %(position)d in the queue.") % {"position": self.position}
+        return _position_text(get_language(), self.position)
 
     @property
     def wait_text(self) -> str:
-        if self.wait_minutes is None:
+        return _wait_text(get_language(), self.wait_minutes)
+
+    def as_frame(self, language: str) -> dict[str, object]:
+        """What the visitor's socket sends, worded in ``language``."""
+        return {
+            "kind": "queue",
+            "position": self.position,
+            "text": _position_text(language, self.position),
+            "wait": _wait_text(language, self.wait_minutes),
+        }
+
+
+# The words are looked up once per language (and wait), not once per waiting socket: a pool
+# change moves every waiting visitor's place at once.
+
+
+@functools.lru_cache(maxsize=16)
+def _position_template(language: str | None) -> str:
+    with translation.override(language):
+        return _("You are number %(position)d in the queue.")
+
+
+def _position_text(language: str | None, position: int) -> str:
+    return _position_template(language) % {"position": position}
+
+
+@functools.lru_cache(maxsize=1024)
+def _wait_text(language: str | None, minutes: int | None) -> str:
+    with translation.override(language):
+        if minutes is None:
             return _("An agent will be with you as soon as one is free.")
         return ngettext(
             "Estimated wait: about %(minutes)d minute.",
             "Estimated wait: about %(minutes)d minutes.",
-            self.wait_minutes,
-        ) % {"minutes": self.wait_minutes}
-
-    def as_frame(self) -> dict[str, object]:
-        """What the visitor's socket sends (texts in the active language)."""
-        return {
-            "kind": "queue",
-            "position": self.position,
-            "text": self.position_text,
-            "wait": self.wait_text,
-        }
+            minutes,
+        ) % {"minutes": minutes}
 
 
 def visitor_queue(*, ticket_id: int | None) -> QueueStatus | None:
