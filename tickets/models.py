@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -121,6 +122,12 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    #: When the ticket last entered the pool: created, unassigned, or back to open/pending
+    #: without an agent. Kept after it is assigned, so ``assigned_at - pool_entered_at`` is its
+    #: last pool wait (``tickets.selectors.pool_wait_stats``).
+    pool_entered_at = models.DateTimeField(_("entered the pool"), default=timezone.now)
+    #: When the ticket was last given to an agent (by routing or by hand).
+    assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -156,6 +163,11 @@ class Ticket(models.Model):
                 name="ticket_pool",
             ),
             models.Index(fields=["source", "-last_message_at"], name="ticket_source_recent"),
+            models.Index(
+                fields=["assigned_at"],
+                condition=Q(assigned_at__isnull=False),
+                name="ticket_assigned_at",
+            ),
         ]
 
     def __str__(self) -> str:

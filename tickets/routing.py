@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,6 +47,18 @@ logger = logging.getLogger(__name__)
 
 
 # --- routing --------------------------------------------------------------------------------
+
+
+#: The order the pool is taken in: priority (urgent first), then arrival, then id (a total
+#: order, so no two pool tickets ever share a place).
+POOL_ORDER = ("priority_rank", "created_at", "id")
+
+
+def pool_tickets() -> QuerySet[Ticket]:
+    """The pool (open or pending, no agent) in the order ``pool_drain`` takes it."""
+    return Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES).order_by(
+        *POOL_ORDER
+    )
 
 
 def _lock_active_agents() -> list[AgentPresence]:
@@ -98,7 +110,7 @@ def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None
         by_agent[presence.user_id].append(ticket_id)
     for user_id, ticket_ids in by_agent.items():
         Ticket.objects.filter(pk__in=ticket_ids, assignee__isnull=True).update(
-            assignee_id=user_id, updated_at=now
+            assignee_id=user_id, assigned_at=now, updated_at=now
         )
     TicketEvent.objects.bulk_create(
         TicketEvent(
@@ -172,12 +184,7 @@ def _pool_drain_locked() -> list[tuple[int, int]]:
     total = sum(n for n in free.values() if n > 0)
     if total <= 0:
         return []
-    pool = list(
-        Ticket.objects.select_for_update()
-        .filter(assignee__isnull=True, status__in=SLOT_STATUSES)
-        .order_by("priority_rank", "created_at", "id")
-        .values_list("pk", flat=True)[:total]
-    )
+    pool = list(pool_tickets().select_for_update().values_list("pk", flat=True)[:total])
     now = timezone.now()
     assignments: list[tuple[int, AgentPresence]] = []
     turn: dict[int, int] = {}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from configuration.models import ChannelKind
+from tickets import routing
 from tickets.models import SLOT_STATUSES, AgentPresence, BreakLog, Ticket, TicketStatus
 
 if TYPE_CHECKING:
@@ -84,11 +87,99 @@ def home_counts(*, user: User) -> HomeCounts:
 
 def pool_list(*, limit: int = 50) -> list[Ticket]:
     """Tickets waiting for a free slot, in the order routing takes them (priority, arrival)."""
-    return list(
-        Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES)
-        .select_related("customer", "channel_account")
-        .order_by("priority_rank", "created_at", "id")[:limit]
+    return list(routing.pool_tickets().select_related("customer", "channel_account")[:limit])
+
+
+# --- the pool as a waiting customer sees it -------------------------------------------------
+
+#: Assignments older than this say nothing about how fast the pool moves now.
+PACE_WINDOW = timedelta(minutes=30)
+#: Fewer pool departures than this in the window: too few to estimate a wait from.
+PACE_MIN_SAMPLES = 3
+#: A ticket assigned within this of entering the pool found a free slot: it did not wait, and
+#: says how fast tickets arrive, not how fast slots free.
+PACE_WAITED = timedelta(seconds=5)
+
+
+class _Count(Subquery):
+    """The number of rows of a subquery, as a column."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
+    output_field = IntegerField()
+
+
+def pool_position(*, ticket_id: int) -> int | None:
+    """The ticket's place in the pool (1: routing takes it next), or None when it is not in
+    the pool. 1 + the pool tickets ``routing.pool_drain`` takes before it (priority, then
+    arrival, then id: ``routing.POOL_ORDER``), counted in one statement, so in one snapshot:
+    two tickets never share a place. One query."""
+    pool = routing.pool_tickets()
+    rank, created = OuterRef("priority_rank"), OuterRef("created_at")
+    ahead = pool.filter(
+        Q(priority_rank__lt=rank)
+        | Q(priority_rank=rank, created_at__lt=created)
+        | Q(priority_rank=rank, created_at=created, id__lt=OuterRef("id"))
     )
+    found = (
+        pool.filter(pk=ticket_id)
+        .annotate(ahead=_Count(ahead.order_by().values("id")))
+        .values_list("ahead", flat=True)
+        .first()
+    )
+    return None if found is None else found + 1
+
+
+def pool_positions(*, source: str | None = None) -> dict[int, int]:
+    """``{ticket id: place}`` for every pool ticket (of ``source`` only, when given; the
+    places count every ticket). One query over the pool's index."""
+    rows = routing.pool_tickets().values_list("pk", "source")
+    return {
+        pk: place
+        for place, (pk, kind) in enumerate(rows, start=1)
+        if source is None or kind == source
+    }
+
+
+@dataclass(frozen=True)
+class PoolPace:
+    """How fast the pool moves now: one ticket leaves it for an agent every ``interval``
+    seconds (None: too few recent departures to say)."""
+
+    interval: float | None
+    samples: int
+
+    def wait_minutes(self, position: int) -> int | None:
+        """The estimated wait of the ticket at ``position``, in whole minutes (at least 1), or
+        None when the pace is unknown. See ``pool_pace``."""
+        if self.interval is None:
+            return None
+        return max(1, math.ceil(position * self.interval / 60))
+
+
+def pool_pace(*, now: datetime | None = None) -> PoolPace:
+    """The pool's recent pace, from assignment times (one query).
+
+    The formula: take the tickets assigned in the last ``PACE_WINDOW`` (30 minutes) after
+    waiting in the pool at least ``PACE_WAITED`` (5 s; one assigned at once found a free slot
+    and says nothing about how fast slots free). With ``n`` of them (``n >= PACE_MIN_SAMPLES``)
+    and the first assigned at ``t0``, a pool ticket leaves for an agent every
+    ``interval = (now - t0) / n`` seconds: the time since the first departure, so a pool that
+    has stopped moving reads slower and slower instead of keeping its old pace. The ticket at
+    position ``p`` then waits about ``p * interval`` (``PoolPace.wait_minutes``). This is the
+    rate at which the whole team frees slots, so the number of active agents and their
+    capacity are already in it. Too few departures: no estimate (the page says so) rather
+    than an invented one.
+    """
+    now = now or timezone.now()
+    found = Ticket.objects.filter(
+        assigned_at__gte=now - PACE_WINDOW,
+        assigned_at__lte=now,
+        assigned_at__gt=F("pool_entered_at") + PACE_WAITED,
+    ).aggregate(n=Count("id"), first=Min("assigned_at"))
+    n, first = found["n"], found["first"]
+    if n < PACE_MIN_SAMPLES or first is None:
+        return PoolPace(interval=None, samples=n)
+    return PoolPace(interval=max((now - first).total_seconds(), 1.0) / n, samples=n)
 
 
 def agent_is_active(*, user: User) -> bool:

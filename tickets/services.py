@@ -99,9 +99,19 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None = None)
     else:
         ticket.resolved_at = None
         ticket.closed_at = None
+    if ticket.assignee_id is None and old not in SLOT_STATUSES and status in SLOT_STATUSES:
+        ticket.pool_entered_at = now  # back in the pool: its wait starts again
     try:
         with transaction.atomic():
-            ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+            ticket.save(
+                update_fields=[
+                    "status",
+                    "resolved_at",
+                    "closed_at",
+                    "pool_entered_at",
+                    "updated_at",
+                ]
+            )
     except IntegrityError:
         raise TicketRuleError(
             _("This customer already has an active ticket on this channel; work that one.")
@@ -138,7 +148,11 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None =
     if assignee is not None and not assignee.is_active:
         raise TicketRuleError(_("This user is deactivated and cannot take tickets."))
     ticket.assignee = assignee
-    ticket.save(update_fields=["assignee", "updated_at"])
+    if assignee is not None:
+        ticket.assigned_at = timezone.now()
+    else:
+        ticket.pool_entered_at = timezone.now()  # unassigned: waits in the pool again
+    ticket.save(update_fields=["assignee", "assigned_at", "pool_entered_at", "updated_at"])
     _record(
         ticket,
         actor,

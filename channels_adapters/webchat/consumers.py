@@ -6,6 +6,12 @@ agents' replies, ``adapter.send``) and in its ticket's visitor group (who joined
 this process's realtime hub, like the agent screen. From the browser it takes one thing:
 ``{"action": "ack", "message": <id>}``, a reply shown (delivered), accepted only for the
 visitor's own replies.
+
+While the visitor's ticket waits in the pool the socket is also in the one pool group
+(``realtime.VISITOR_QUEUE_GROUP``): each change of the pool is one snapshot per web process
+(``webchat.realtime.QueueFrame``), from which every socket takes its own place and sends it
+when it moved (``{"kind": "queue", "position", "text", "wait"}``; ``position`` null: no
+longer waiting).
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from django.conf import settings
 from django.http import Http404
 
 from channels_adapters.webchat import selectors, services
+from channels_adapters.webchat.realtime import QueueFrame
 from channels_adapters.webchat.visitor import visitor_from_cookies
 from omnico.core import realtime, realtime_hub
 from omnico.core.language import scope_language
+from tickets.models import SLOT_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +40,22 @@ CLOSE_NO_VISITOR = 4401
 CLOSE_NO_PAGE = 4404
 HELLO = json.dumps({"kind": "hello"})
 RESYNC = json.dumps({"kind": "resync"})
+QUEUE_DONE = json.dumps({"kind": "queue", "position": None})
+UNKNOWN = object()
 
 
 @database_sync_to_async
-def _page_and_ticket(name: str, visitor_id: str) -> tuple[Any, int | None] | None:
+def _page_and_ticket(name: str, visitor_id: str) -> tuple[Any, int | None, bool] | None:
+    """The page's account, the visitor's ticket, and whether that may wait in the pool."""
     try:
         page = selectors.support_page_get(name=name)
     except Http404:
         return None
     ticket = selectors.visitor_ticket(account_id=page.channel_account_id, visitor_id=visitor_id)
-    return page.channel_account, (ticket.pk if ticket else None)
+    if ticket is None:
+        return page.channel_account, None, False
+    waiting = ticket.assignee_id is None and ticket.status in SLOT_STATUSES
+    return page.channel_account, ticket.pk, waiting
 
 
 @database_sync_to_async
@@ -61,6 +75,9 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     hub: realtime_hub.Hub | None = None
     outbox: realtime_hub.Outbox | None = None
     groups_joined: list[str]
+    #: What this socket last told the page of its place in the pool: None when not waiting,
+    #: ``UNKNOWN`` when the page read it itself (``views.support_queue``).
+    queue_shown: tuple[int, int | None] | object | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -75,13 +92,13 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NO_PAGE)
             return
         self.visitor_id = visitor_id
-        self.account, ticket_id = found
+        self.account, ticket_id, waiting = found
         self.language = scope_language(cast(dict[str, Any], self.scope))
         self.outbox = realtime_hub.Outbox(send=self._send_text, close=self._close_with)
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         await self._join(realtime.visitor_group(visitor_id))
         if ticket_id is not None:
-            await self._follow(ticket_id, resync=False)
+            await self._follow(ticket_id, resync=False, waiting=waiting)
         # "hello" first: the page fetches what it missed while it was not connected.
         self.outbox.put(("hello",), HELLO, first=True)
         self.outbox.start()
@@ -99,7 +116,7 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         await self.hub.join(group, self)
         self.groups_joined.append(group)
 
-    async def _follow(self, ticket_id: int, *, resync: bool = True) -> None:
+    async def _follow(self, ticket_id: int, *, resync: bool = True, waiting: bool = True) -> None:
         """Be told who joins ``ticket_id`` (the visitor's current ticket). A ticket just opened
         may have been given to an agent in the same transaction, before this socket was in its
         group: the page re-fetches its history once subscribed, so that line is not missed."""
@@ -113,8 +130,44 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
                 await self.hub.leave(old, self)
         self.ticket_id = ticket_id
         await self._join(realtime.visitor_ticket_group(ticket_id))
+        if waiting:
+            await self._watch_queue()
         if resync and self.outbox is not None:
             self.outbox.put(("resync",), RESYNC)
+
+    async def _watch_queue(self) -> None:
+        """Follow the pool's changes (the ticket may wait there). Subscribed before the page
+        is told to (re-)read the conversation and its place ("hello", "resync"), so no change
+        falls in between; the first snapshot without the ticket ends it. No query here."""
+        group = realtime.VISITOR_QUEUE_GROUP
+        if group not in self.groups_joined:
+            await self._join(group)
+        self.queue_shown = UNKNOWN
+
+    async def _leave_queue(self) -> None:
+        group = realtime.VISITOR_QUEUE_GROUP
+        if group in self.groups_joined and self.queue_shown is None:
+            self.groups_joined.remove(group)
+            assert self.hub is not None  # set by connect
+            await self.hub.leave(group, self)
+
+    def _queue_moved(self, frame: QueueFrame) -> None:
+        """A pool snapshot: this socket's own place from it, sent only when it changed; once
+        the ticket is out of the pool (an agent took it, it was closed) the panel goes and
+        the socket leaves the pool's group."""
+        if self.outbox is None or self.queue_shown is None:
+            return
+        status = frame.status(self.ticket_id)
+        if status is None:
+            self.outbox.put(("queue",), QUEUE_DONE)
+            self.queue_shown = None
+            asyncio.ensure_future(self._leave_queue())
+            return
+        shown = (status.position, status.wait_minutes)
+        if shown == self.queue_shown:
+            return
+        self.queue_shown = shown
+        self.outbox.put(("queue",), json.dumps(status.as_frame(self.language)))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.visitor_id is None:
@@ -144,9 +197,11 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
             asyncio.ensure_future(self._follow(event["ticket_id"]))
         elif kind == "visitor.message" and isinstance(frame, str) and frame:
             self.outbox.put(("message", event["message_id"]), frame)
+        elif kind == "visitor.queue" and isinstance(frame, QueueFrame):
+            self._queue_moved(frame)
         elif kind == "visitor.joined" and isinstance(frame, str) and frame:
             self.outbox.put(("joined", event["ticket_id"], event.get("event")), frame)
         elif frame is realtime_hub.FAILED and kind in ("visitor.message", realtime_hub.LOST):
             # A reply that could not be drawn, or events the channel layer dropped: the page
-            # re-fetches the conversation.
+            # re-fetches the conversation (and its place in the pool).
             self.outbox.put(("resync",), RESYNC)

@@ -1,4 +1,5 @@
-"""What a visitor's socket is sent: the agent's replies and a line when an agent joins.
+"""What a visitor's socket is sent: the agent's replies, a line when an agent joins, and its
+place in the pool while it waits.
 
 Registered with ``omnico.core.realtime`` and rendered once per web process and language by its
 hub, like the agent screen's fragments. Frames are JSON: ``{"kind", "html"?, "id"?}``; the
@@ -13,9 +14,12 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from channels_adapters.webchat.selectors import Entry, agent_display_name
+from channels_adapters.webchat.selectors import Entry, QueueStatus, agent_display_name
+from configuration.models import ChannelKind
 from omnico.core import realtime
+from tickets import selectors as ticket_selectors
 from tickets.models import Message, Ticket, TicketEvent
+from tickets.selectors import PoolPace
 
 ENTRY_TEMPLATE = "support/fragments/entry.html"
 
@@ -48,7 +52,8 @@ def render_joined(event: dict[str, Any], language: str) -> str | None:
 
         text = _("%(name)s joined the chat.") % {"name": agent_display_name(ticket.assignee)}
     entry = Entry(kind="system", at=ticket.updated_at, text=text)
-    return json.dumps({"kind": "system", "html": _entry_html(entry, language)})
+    # "joined": the page drops its queue panel with this line.
+    return json.dumps({"kind": "system", "joined": True, "html": _entry_html(entry, language)})
 
 
 @realtime.register("visitor.ticket")
@@ -63,3 +68,68 @@ def joined_fanout(group: str, payload: dict[str, Any]) -> list[tuple[str, str, d
         return []
     ticket_id = payload["ticket_id"]
     return [(realtime.visitor_ticket_group(ticket_id), "visitor.joined", {"ticket_id": ticket_id})]
+
+
+# --- the pool -------------------------------------------------------------------------------
+
+#: Ticket changes that may move the pool: one arrives, leaves (assigned, closed) or reorders.
+POOL_CHANGES = frozenset(
+    {
+        TicketEvent.Kind.STATUS,
+        TicketEvent.Kind.PRIORITY,
+        TicketEvent.Kind.ASSIGNEE,
+        TicketEvent.Kind.REOPENED,
+    }
+)
+QUEUE_KEY = "pool"
+
+
+class QueueFrame(str):
+    """The frame of a ``visitor.queue`` event: the pool as one snapshot (every waiting web-chat
+    ticket's place, and the pace), read once per web process and change whatever the number
+    of waiting sockets; each socket picks its own place from it (``VisitorConsumer``)."""
+
+    positions: dict[int, int]
+    pace: PoolPace
+
+    def status(self, ticket_id: int | None) -> QueueStatus | None:
+        position = self.positions.get(ticket_id) if ticket_id is not None else None
+        return None if position is None else QueueStatus.at(position, self.pace)
+
+
+def queue_snapshot() -> QueueFrame:
+    """The pool now: two queries (the pool in routing's order, the recent assignments)."""
+    frame = QueueFrame(QUEUE_KEY)
+    frame.positions = ticket_selectors.pool_positions(source=ChannelKind.WEBCHAT)
+    frame.pace = ticket_selectors.pool_pace()
+    return frame
+
+
+def _load_queue(events: list[dict[str, Any]]) -> dict[Any, Any]:
+    return {QUEUE_KEY: queue_snapshot()}  # once for every language of the batch
+
+
+@realtime.register("visitor.queue", key=lambda event: QUEUE_KEY, load=_load_queue)
+def render_queue(event: dict[str, Any], language: str) -> str | None:
+    """The same snapshot for every language: the socket words its own place."""
+    return realtime.loaded(event, queue_snapshot)
+
+
+def _pool_moved() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(realtime.VISITOR_QUEUE_GROUP, "visitor.queue", {})]
+
+
+@realtime.fanout("ticket.changed")
+def queue_fanout_changed(
+    group: str, payload: dict[str, Any]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """A ticket assigned, closed, reopened or reprioritised: the waiting visitors' places."""
+    return _pool_moved() if payload.get("change") in POOL_CHANGES else []
+
+
+@realtime.fanout("inbox.ticket")
+def queue_fanout_created(
+    group: str, payload: dict[str, Any]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """A new ticket entered the pool (an urgent one goes ahead of the waiting visitors)."""
+    return _pool_moved() if payload.get("created") else []

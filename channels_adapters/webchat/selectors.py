@@ -6,18 +6,23 @@ Every read of a conversation starts from the visitor id of the signed cookie
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.http import Http404
+from django.utils import translation
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from channels_adapters.models import InboundEvent
 from channels_adapters.webchat.adapter import external_id
 from configuration.models import ChannelKind, GroupType, Subject, SupportPage
-from tickets.models import Message, Ticket, TicketEvent
+from tickets import selectors as ticket_selectors
+from tickets.models import SLOT_STATUSES, Message, Ticket, TicketEvent
+from tickets.selectors import PoolPace
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -150,3 +155,92 @@ def _unprocessed(*, account_id: int, visitor_id: str, seen: list[Entry]) -> list
             Entry(kind="in", at=event.received_at, text=str(data.get("text", "")), key=data["id"])
         )
     return found
+
+
+# --- waiting in the pool --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """Where a waiting visitor's ticket is in the pool, and how long it should take."""
+
+    position: int
+    wait_minutes: int | None  # None: too little recent history to estimate
+
+    @classmethod
+    def at(cls, position: int, pace: PoolPace) -> QueueStatus:
+        return cls(position=position, wait_minutes=pace.wait_minutes(position))
+
+    @property
+    def position_text(self) -> str:
+        return _position_text(get_language(), self.position)
+
+    @property
+    def wait_text(self) -> str:
+        return _wait_text(get_language(), self.wait_minutes)
+
+    def as_frame(self, language: str) -> dict[str, object]:
+        """What the visitor's socket sends, worded in ``language``."""
+        return {
+            "kind": "queue",
+            "position": self.position,
+            "text": _position_text(language, self.position),
+            "wait": _wait_text(language, self.wait_minutes),
+        }
+
+
+# The words are looked up once per language (and wait), not once per waiting socket: a pool
+# change moves every waiting visitor's place at once.
+
+
+@functools.lru_cache(maxsize=16)
+def _position_template(language: str | None) -> str:
+    with translation.override(language):
+        return _("You are number %(position)d in the queue.")
+
+
+def _position_text(language: str | None, position: int) -> str:
+    return _position_template(language) % {"position": position}
+
+
+@functools.lru_cache(maxsize=1024)
+def _wait_text(language: str | None, minutes: int | None) -> str:
+    with translation.override(language):
+        if minutes is None:
+            return _("An agent will be with you as soon as one is free.")
+        return ngettext(
+            "Estimated wait: about %(minutes)d minute.",
+            "Estimated wait: about %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+
+
+def visitor_queue(*, ticket_id: int | None) -> QueueStatus | None:
+    """The visitor's place in the pool and estimated wait, or None when their ticket is not
+    waiting (no ticket, an agent has it, or it is closed). The place is
+    ``tickets.selectors.pool_position`` (the order routing takes the pool in); the wait is
+    ``tickets.selectors.pool_pace`` (its docstring has the formula). Two queries when
+    waiting, one otherwise."""
+    if ticket_id is None:
+        return None
+    position = ticket_selectors.pool_position(ticket_id=ticket_id)
+    if position is None:
+        return None
+    return QueueStatus.at(position, ticket_selectors.pool_pace())
+
+
+def visitor_pool_entered_at(*, account_id: int, visitor_id: str) -> datetime | None:
+    """When the visitor's ticket entered the pool, while it waits there (no agent, open or
+    pending); None otherwise. For the "maximum wait" setting. One query."""
+    return (
+        Ticket.objects.filter(
+            channel_account_id=account_id,
+            customer__identities__kind=ChannelKind.WEBCHAT,
+            customer__identities__external_id=visitor_id,
+            assignee__isnull=True,
+            status__in=SLOT_STATUSES,
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("pool_entered_at", flat=True)
+        .first()
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:name>/start/", views.support_start, name="start"),
     path("<slug:name>/messages/", views.support_message, name="messages"),
     path("<slug:name>/history/", views.support_history, name="history"),
+    path("<slug:name>/queue/", views.support_queue, name="queue"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
 ]

@@ -72,10 +72,17 @@ def _urls(page: SupportPage) -> dict[str, str]:
         "start": reverse("support:start", args=[name]),
         "messages": reverse("support:messages", args=[name]),
         "history": reverse("support:history", args=[name]),
+        "queue": reverse("support:queue", args=[name]),
         "theme": reverse("support:theme", args=[name]),
         "logo": reverse("support:logo", args=[name]) if page.logo else "",
         "socket": f"/ws/visitor/{name}/",
     }
+
+
+def _queue(conversation: selectors.Conversation) -> selectors.QueueStatus | None:
+    """The visitor's place in the pool while their ticket waits there (the socket updates it)."""
+    ticket = conversation.ticket
+    return selectors.visitor_queue(ticket_id=ticket.pk if ticket is not None else None)
 
 
 @require_GET
@@ -96,7 +103,11 @@ def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
                 ticket_id=conversation.ticket.pk,
             )
         context.update(
-            step="chat", conversation=conversation, labels=_labels(), client_id=uuid.uuid4()
+            step="chat",
+            conversation=conversation,
+            labels=_labels(),
+            client_id=uuid.uuid4(),
+            queue=_queue(conversation),
         )
         return render(request, "support/page.html", context)
     group_types = selectors.group_types_for_visitors()
@@ -212,6 +223,20 @@ def support_history(request: HttpRequest, name: str) -> HttpResponse:
             account=page.channel_account, visitor_id=visitor_id, ticket_id=conversation.ticket.pk
         )
     return render(request, "support/fragments/entries.html", {"conversation": conversation})
+
+
+@require_GET
+def support_queue(request: HttpRequest, name: str) -> HttpResponse:
+    """The visitor's place in the pool as a fragment: read by the page whenever its socket
+    (re)connects; the socket pushes the changes after that."""
+    page = selectors.support_page_get(name=name)
+    visitor_id = visitor_from_request(request)
+    if visitor_id is None:
+        raise Http404("no visitor")
+    ticket = selectors.visitor_ticket(account_id=page.channel_account_id, visitor_id=visitor_id)
+    queue = selectors.visitor_queue(ticket_id=ticket.pk if ticket is not None else None)
+    context = {"queue": queue, "urls": _urls(page)}
+    return render(request, "support/fragments/queue.html", context)
 
 
 @require_GET

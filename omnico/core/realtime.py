@@ -109,6 +109,11 @@ def visitor_ticket_group(ticket_id: int) -> str:
     return f"visitor-ticket.{ticket_id}"
 
 
+#: Every web-chat visitor socket whose ticket waits in the pool: told when the pool changes.
+#: One group for all accounts, as routing has one pool for every channel.
+VISITOR_QUEUE_GROUP = "visitor-queue"
+
+
 def register(
     event_type: str,
     *,

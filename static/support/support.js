@@ -118,6 +118,31 @@
       }).catch(function () {});
   }
 
+  // Waiting in the pool: the place and the estimated wait, until an agent takes the chat.
+  var queue = root.querySelector("[data-queue]");
+  function showQueue(data) {
+    if (!queue) return;
+    if (!data || data.position === null || data.position === undefined) {
+      queue.hidden = true;
+      return;
+    }
+    queue.querySelector("[data-queue-position]").textContent = data.text;
+    queue.querySelector("[data-queue-wait]").textContent = data.wait;
+    queue.hidden = false;
+  }
+  // The place as the server has it now (the socket pushes what changes after that).
+  function refreshQueue() {
+    if (!queue) return;
+    fetch(queue.dataset.queueUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html;
+        var fresh = t.content.querySelector("[data-queue]");
+        if (fresh) { queue.replaceWith(fresh); queue = fresh; }
+      }).catch(function () {});
+  }
+
   var delay = 500;
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -128,11 +153,15 @@
       try { data = JSON.parse(ev.data); } catch (err) { return; }
       if (data.kind === "hello" || data.kind === "resync") {
         refresh();
+        refreshQueue();
       } else if (data.kind === "message") {
         if (!list.querySelector('[data-message-id="' + Number(data.id) + '"]')) insert(data.html);
         ws.send(JSON.stringify({ action: "ack", message: data.id }));
       } else if (data.kind === "system") {
         insert(data.html);
+        if (data.joined) showQueue(null);
+      } else if (data.kind === "queue") {
+        showQueue(data);
       }
     };
     ws.onclose = function (ev) {
