@@ -150,7 +150,7 @@ def embed_script(*, page: SupportPage, base_url: str) -> str:
         "origin": base_url,
         "colour": page.colour,
         "labels": {
-            "open": _("Open the chat with %(company)s") % {"company": page.company_name},
+            "open": _("Chat with %(company)s") % {"company": page.company_name},
             "close": _("Close the chat"),
             "title": _("Support · %(company)s") % {"company": page.company_name},
         },

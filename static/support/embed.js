@@ -3,7 +3,7 @@
 // Served by /support/<name>/embed.js, which puts the page's settings in place of the
 // __OMNICO_EMBED_CONFIG__ placeholder below. Leaves no global behind. Styles are set through
 // the CSSOM (element.style), which a host page's CSP does not block; the button and panel live
-// in a closed shadow root so the host's stylesheets do not reach them. The host page's CSP must
+// in a shadow root so the host's stylesheets do not reach them. The host page's CSP must
 // allow this script (script-src) and the frame (frame-src) from Omnico's origin.
 (function (config) {
   "use strict";
@@ -44,7 +44,7 @@
     var ink = readableOn(config.colour);
     var host = doc.createElement("div");
     host.setAttribute(MARK, config.name);
-    var root = host.attachShadow ? host.attachShadow({ mode: "closed" }) : host;
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
 
     var panel = set(doc.createElement("div"), {
       position: "fixed", zIndex: "2147483000", display: "none", flexDirection: "column",
@@ -108,7 +108,6 @@
       if (!frame.src) frame.src = config.url;
       panel.style.display = "flex";
       button.setAttribute("aria-expanded", "true");
-      button.setAttribute("aria-label", config.labels.close);
       button.replaceChild(icon(CROSS, ink), button.firstChild);
       layout();
       frame.focus();
@@ -117,7 +116,6 @@
       if (!isOpen()) return;
       panel.style.display = "none";
       button.setAttribute("aria-expanded", "false");
-      button.setAttribute("aria-label", config.labels.open);
       button.replaceChild(icon(CHAT, ink), button.firstChild);
       layout();
       button.focus();
