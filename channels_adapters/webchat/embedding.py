@@ -83,7 +83,7 @@ def embedding_apply(*, request: HttpRequest, response: HttpResponse, page: Suppo
     replace = dict(getattr(response, "_csp_replace", None) or {})
     replace["frame-ancestors"] = ["'self'", *origins]
     response._csp_replace = replace  # type: ignore[attr-defined]  # django-csp reads it
-    response.xframe_options_exempt = True  # type: ignore[attr-defined]  # only with the above
+    response.xframe_options_exempt = True  # only with the frame-ancestors above
     if embed_cookies_possible(request):
         _cookies_for_frames(request, response)
 
