@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -215,4 +218,38 @@ class MailAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
 @admin.register(SupportPage)
 class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("company_name", "channel_account", "is_default")
-    fields = ("channel_account", "company_name", "logo", "colour", "welcome_text", "is_default")
+    fields = (
+        "channel_account",
+        "company_name",
+        "logo",
+        "colour",
+        "welcome_text",
+        "is_default",
+        "embed_origins",
+        "embed_snippet",
+    )
+    readonly_fields = ("embed_snippet",)
+
+    def get_object(self, request, object_id, from_field=None):
+        page = super().get_object(request, object_id, from_field)
+        if page is not None:  # the snippet names the site as customers reach it
+            page._public_url = settings.OMNICO_PUBLIC_URL or request.build_absolute_uri("/")[:-1]
+        return page
+
+    @admin.display(description=gettext_lazy("embed snippet"))
+    def embed_snippet(self, page: SupportPage) -> str:
+        """The one tag to copy onto the company's own site (its origin must be listed in
+        "allowed embedding origins")."""
+        if page is None or page.pk is None:
+            return _("Save the page first: its snippet is shown here then.")
+        base = getattr(page, "_public_url", settings.OMNICO_PUBLIC_URL)
+        src = base + reverse("support:embed", args=[page.channel_account.name])
+        return format_html(
+            '<code class="embed-snippet">&lt;script src="{}" async&gt;&lt;/script&gt;</code>'
+            '<div class="help">{}</div>',
+            src,
+            _(
+                "Put this tag on every page of your site that should show the chat button, "
+                "and list the site's origin above."
+            ),
+        )

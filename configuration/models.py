@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -8,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from omnico.core.crypto import EncryptedTextField
+from omnico.core.origins import origin_parse
 
 
 class NamedTemplate(models.Model):
@@ -255,6 +257,34 @@ class MailAccount(ChannelAccount):
         return self.username or self.email_address
 
 
+def embed_origins_parse(text: str) -> list[str]:
+    """The origins of a support page's "allowed embedding origins" (one a line, blank lines
+    ignored), as ``scheme://host[:port]``, lower case; ValidationError names a bad line."""
+    origins: list[str] = []
+    for line in (text or "").splitlines():
+        origin = line.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        parsed = origin_parse(origin)
+        scheme, _sep, rest = origin.partition("://")
+        if parsed is None or not rest or any(c in rest for c in "/?#@ *"):
+            raise ValidationError(
+                _(
+                    "“%(origin)s” is not an origin such as https://www.example.com or "
+                    "http://localhost:8080 (scheme, host and port only)."
+                ),
+                params={"origin": line.strip()},
+                code="origin",
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def _validate_embed_origins(text: str) -> None:
+    embed_origins_parse(text)
+
+
 class SupportPage(models.Model):
     """How one web-chat account's public support page (``/support/<name>/``) looks."""
 
@@ -288,6 +318,16 @@ class SupportPage(models.Model):
         default=False,
         help_text=_("The page shown at /support/ (without an account name)."),
     )
+    embed_origins = models.TextField(
+        _("allowed embedding origins"),
+        blank=True,
+        default="",
+        validators=[_validate_embed_origins],
+        help_text=_(
+            "The sites that may show this page in a frame (the embed snippet), one origin a "
+            "line, e.g. https://www.example.com. Empty: no other site may frame it."
+        ),
+    )
 
     class Meta:
         verbose_name = _("support page")
@@ -303,3 +343,11 @@ class SupportPage(models.Model):
 
     def __str__(self) -> str:
         return self.company_name
+
+    @property
+    def embed_origin_list(self) -> list[str]:
+        """The allowed embedding origins (a stored value that no longer parses: none)."""
+        try:
+            return embed_origins_parse(self.embed_origins)
+        except ValidationError:
+            return []

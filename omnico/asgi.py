@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from channels_adapters.asgi import WebhookFastPath  # noqa: E402
+from channels_adapters.webchat.embedding import visitor_socket_origins  # noqa: E402
 from omnico.core.origins import SameOriginValidator  # noqa: E402
 from omnico.routing import websocket_urlpatterns  # noqa: E402
 
@@ -23,8 +24,12 @@ def build_application() -> ProtocolTypeRouter:
     return ProtocolTypeRouter(
         {
             "http": http,
-            # The full origin (scheme, host, port): omnico/core/origins.py.
-            "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # The full origin (scheme, host, port): omnico/core/origins.py; a support page's
+            # visitor socket also from its allowed embedding origins.
+            "websocket": SameOriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                extra_origins=visitor_socket_origins,
+            ),
         }
     )
 

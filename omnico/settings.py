@@ -370,6 +370,30 @@ OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 *
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# --- The support page's abuse limits (channels_adapters/webchat/limits.py) ---------------------
+#: Starting a chat, sending a message and the offline form, per client address and per visitor
+#: (the signed cookie), in fixed windows; over one the visitor is told to slow down (429).
+#: Counted in Redis in the full stack (shared by every web process), in memory when embedded.
+OMNICO_SUPPORT_RATE_START_PER_ADDRESS = env_rate("OMNICO_SUPPORT_RATE_START_PER_ADDRESS", "60/hour")
+OMNICO_SUPPORT_RATE_START_PER_VISITOR = env_rate("OMNICO_SUPPORT_RATE_START_PER_VISITOR", "10/hour")
+OMNICO_SUPPORT_RATE_MESSAGE_PER_ADDRESS = env_rate(
+    "OMNICO_SUPPORT_RATE_MESSAGE_PER_ADDRESS", "300/minute"
+)
+OMNICO_SUPPORT_RATE_MESSAGE_PER_VISITOR = env_rate(
+    "OMNICO_SUPPORT_RATE_MESSAGE_PER_VISITOR", "20/minute"
+)
+OMNICO_SUPPORT_RATE_OFFLINE_PER_ADDRESS = env_rate(
+    "OMNICO_SUPPORT_RATE_OFFLINE_PER_ADDRESS", "20/hour"
+)
+OMNICO_SUPPORT_RATE_OFFLINE_PER_VISITOR = env_rate(
+    "OMNICO_SUPPORT_RATE_OFFLINE_PER_VISITOR", "5/hour"
+)
+OMNICO_SUPPORT_RATE_STORAGE = REDIS_URL or "memory://"
+#: This site's public address as customers' browsers reach it (scheme, host, port), e.g.
+#: https://help.example.com: the admin's embed snippet points there. Unset: the address of the
+#: admin's own request.
+OMNICO_PUBLIC_URL = env_str("OMNICO_PUBLIC_URL", "").rstrip("/")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -73,3 +73,13 @@ def pytest_collection_modifyitems(config, items):
             continue
         if item.path.is_relative_to(e2e) or item.get_closest_marker("services") is not None:
             item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def support_limits_fresh(settings):
+    """The support page's rate limits count in this process's memory, from zero in each test
+    (the suite starts many chats from 127.0.0.1)."""
+    from channels_adapters.webchat.limits import support_limits_reset
+
+    settings.OMNICO_SUPPORT_RATE_STORAGE = "memory://"
+    support_limits_reset()

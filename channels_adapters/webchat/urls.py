@@ -13,4 +13,5 @@ urlpatterns = [
     path("<slug:name>/queue/", views.support_queue, name="queue"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
+    path("<slug:name>/embed.js", views.support_embed_script, name="embed"),
 ]

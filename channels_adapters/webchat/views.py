@@ -9,6 +9,7 @@ skips its step. CSRF on every form.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import mimetypes
 import uuid
 
@@ -20,6 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_adapters.webchat import selectors, services
+from channels_adapters.webchat.embedding import embed_script, embeddable, public_url
+from channels_adapters.webchat.limits import (
+    support_limited_message,
+    support_limited_response,
+    support_throttle,
+)
 from channels_adapters.webchat.visitor import (
     MAX_AGE_SECONDS,
     visitor_from_request,
@@ -86,6 +93,7 @@ def _queue(conversation: selectors.Conversation) -> selectors.QueueStatus | None
 
 
 @require_GET
+@embeddable
 def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
     page = selectors.support_page_get(name=name)
     visitor_id = visitor_from_request(request)
@@ -134,11 +142,15 @@ def _chosen_id(raw: str | None, options: list) -> int | None:
 
 
 @require_POST
+@embeddable
 def support_start(request: HttpRequest, name: str) -> HttpResponse:
     page = selectors.support_page_get(name=name)
     group_types = selectors.group_types_for_visitors()
     subjects = selectors.subjects_for_visitors()
+    retry_after = support_throttle(request, action="start")
     try:
+        if retry_after is not None:
+            raise services.VisitorMessageError(support_limited_message())
         intake = services.intake_clean(
             group_type_id=_chosen_id(request.POST.get("group_type"), group_types),
             subject_id=_chosen_id(request.POST.get("subject"), subjects),
@@ -156,7 +168,12 @@ def support_start(request: HttpRequest, name: str) -> HttpResponse:
             "subject": _pick(subjects, request.POST.get("subject")),
             "values": request.POST,
         }
-        return render(request, "support/page.html", context, status=400)
+        response = render(
+            request, "support/page.html", context, status=400 if retry_after is None else 429
+        )
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
     visitor_id = visitor_from_request(request) or visitor_new()
     response = redirect(_urls(page)["page"])
     visitor_set_cookie(request, response, visitor_id)
@@ -185,6 +202,9 @@ def support_message(request: HttpRequest, name: str) -> HttpResponse:
         if _wants_json(request):
             return JsonResponse({"error": "start"}, status=403)
         return redirect(_urls(page)["page"])
+    retry_after = support_throttle(request, action="message")
+    if retry_after is not None:
+        return support_limited_response(request, retry_after=retry_after)
     # A group type or subject switched off since the visitor chose it is simply not set.
     intake = dataclasses.replace(
         intake,
@@ -260,4 +280,23 @@ def support_logo(request: HttpRequest, name: str) -> FileResponse:
         raise Http404("not an image")
     response = FileResponse(page.logo.open("rb"), content_type=content_type)
     response["Cache-Control"] = "max-age=300"
+    return response
+
+
+@require_GET
+def support_embed_script(request: HttpRequest, name: str) -> HttpResponse:
+    """The embed snippet's script (``<script src=".../embed.js" async>``): cached for an hour
+    by browsers and proxies, then revalidated by its ETag (a changed colour or name shows
+    within the hour)."""
+    page = selectors.support_page_get(name=name)
+    body = embed_script(page=page, base_url=public_url(request))
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, max-age=3600"
+    # A classic <script> from another origin needs no CORS; say so for fetch-based loaders.
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

@@ -69,7 +69,21 @@
       headers: { "Accept": "application/json", "X-CSRFToken": token },
     }).then(function (r) {
       setState(li, r.ok ? "delivered" : "failed");
+      if (r.status === 429) r.json().then(showLimit, function () {});
     }).catch(function () { setState(li, "failed"); });
+  }
+
+  // Too many messages too fast (429): the server's "slow down", next to the composer, until
+  // its Retry-After has passed; the refused message stays "not sent" with its retry button.
+  var limitNote = root.querySelector("[data-composer-error]");
+  var limitTimer = null;
+  function showLimit(data) {
+    if (!limitNote || !data || !data.error) return;
+    limitNote.textContent = data.error;
+    limitNote.hidden = false;
+    clearTimeout(limitTimer);
+    limitTimer = setTimeout(function () { limitNote.hidden = true; },
+      1000 * Math.max(1, Number(data.retry_after) || 5));
   }
 
   form.addEventListener("submit", function (e) {
