@@ -121,6 +121,12 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Web chat: the customer ended the chat (the ticket stays for the agent to resolve).
+    customer_ended_at = models.DateTimeField(_("ended by customer"), null=True, blank=True)
+    # The customer's rating after the chat (1-5, one per ticket; a second one replaces it).
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+    rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -134,6 +140,10 @@ class Ticket(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(source__in=ChannelKind.values), name="ticket_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="ticket_rating_1_to_5",
             ),
             # One conversation per customer and channel account is still going at a time: two
             # messages racing in from a new customer cannot open two tickets.
@@ -156,6 +166,9 @@ class Ticket(models.Model):
                 name="ticket_pool",
             ),
             models.Index(fields=["source", "-last_message_at"], name="ticket_source_recent"),
+            models.Index(
+                fields=["rated_at"], condition=Q(rating__isnull=False), name="ticket_rated"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,11 @@ urlpatterns = [
     path("<slug:name>/start/", views.support_start, name="start"),
     path("<slug:name>/messages/", views.support_message, name="messages"),
     path("<slug:name>/history/", views.support_history, name="history"),
+    path("<slug:name>/end/", views.support_end, name="end"),
+    path("<slug:name>/new/", views.support_new, name="new"),
+    path("<slug:name>/rate/", views.support_rate, name="rate"),
+    path("<slug:name>/transcript/", views.support_transcript, name="transcript"),
+    path("<slug:name>/preferences/", views.support_preferences, name="preferences"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
 ]
