@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -45,8 +47,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_sink():
+@contextmanager
+def running_sink() -> Iterator[Sink]:
     sink = Sink("127.0.0.1", _free_port())
     controller = Controller(_Handler(sink), hostname=sink.host, port=sink.port)
     controller.start()
@@ -57,7 +59,13 @@ def smtp_sink():
 
 
 @pytest.fixture
-def desk_mail(db, smtp_sink) -> MailAccount:
+def smtp_sink():
+    with running_sink() as sink:
+        yield sink
+
+
+def desk_mail_account(smtp_sink: Sink) -> MailAccount:
+    """The desk's mail account, sending through ``smtp_sink``."""
     return MailAccount.objects.create(
         name="desk-mail",
         display_name="Acme Support",
@@ -71,6 +79,11 @@ def desk_mail(db, smtp_sink) -> MailAccount:
         smtp_port=smtp_sink.port,
         smtp_security=MailAccount.Security.NONE,
     )
+
+
+@pytest.fixture
+def desk_mail(db, smtp_sink) -> MailAccount:
+    return desk_mail_account(smtp_sink)
 
 
 @pytest.fixture

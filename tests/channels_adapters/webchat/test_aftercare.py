@@ -15,7 +15,6 @@ from channels_adapters.webchat import aftercare
 from channels_adapters.webchat.tasks import webchat_away_mail_sweep
 from channels_adapters.webchat.visitor import COOKIE, visitor_from_cookies
 from tests.channels_adapters.webchat.conftest import say, start
-from tests.channels_adapters.webchat.mailsink import desk_mail, eager_tasks, smtp_sink  # noqa: F401
 from tests.factories import make_user
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket
