@@ -309,7 +309,6 @@ def _aftercare(
             prefs.email if prefs and prefs.email else (intake.email if intake else "")
         ),
         "notify_away": bool(prefs and prefs.notify_away),
-        "has_ticket": ticket is not None and not dismissed,
         "stars": [5, 4, 3, 2, 1],
         "aftercare_urls": {
             "end": reverse("support:end", args=[name]),
