@@ -248,6 +248,13 @@ class Message(models.Model):
                 condition=Q(delivery="pending"),
                 name="message_pending_delivery",
             ),
+            # Replies a channel took but the customer has not been shown yet (the web chat mails
+            # those a visitor who is away asked for: channels_adapters.webchat.aftercare).
+            models.Index(
+                fields=["channel_account", "sent_at"],
+                condition=Q(delivery="sent", direction="out"),
+                name="message_sent_unacked",
+            ),
         ]
 
     def __str__(self) -> str:

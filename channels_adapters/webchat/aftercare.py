@@ -199,13 +199,16 @@ def _away_wait() -> timedelta:
 
 def away_mail_due(*, now: datetime | None = None) -> list[tuple[int, int, int]]:
     """``(visitor pk, ticket id, last reply id)`` of each batch of unacknowledged replies due to
-    be mailed: the ticket's newest reply still ``sent`` is older than the wait. Three queries."""
+    be mailed: the ticket's newest reply still ``sent`` is older than the wait (replies older
+    than a day are left alone). Three queries, the first on ``message_sent_unacked``."""
     now = now or timezone.now()
     batches = list(
         Message.objects.filter(
             direction=Message.Direction.OUTBOUND,
             delivery=Message.Delivery.SENT,
-            channel_account__kind=ChannelKind.WEBCHAT,
+            channel_account_id__in=ChannelAccount.objects.filter(kind=ChannelKind.WEBCHAT).values(
+                "pk"
+            ),
             sent_at__gte=now - timedelta(days=1),
         )
         .values("ticket_id", "ticket__customer_id", "channel_account_id")

@@ -300,3 +300,19 @@ def test_a_failed_away_mail_is_tried_again_by_the_next_sweep(
     type(desk_mail).objects.filter(pk=desk_mail.pk).update(smtp_port=port)
     webchat_away_mail_sweep()
     assert len(smtp_sink.mails) == 1
+
+
+def test_the_ticket_admin_lists_and_filters_by_rating(page, django_capture_on_commit_callbacks):
+    client, ticket = chatting(page, django_capture_on_commit_callbacks)
+    client.post("/support/help/end/")
+    client.post("/support/help/rate/", {"rating": "3"})
+    admin = Client()
+    admin.force_login(make_user("boss", staff=True))
+    html = admin.get("/admin/tickets/ticket/?rating=3").content.decode()
+    assert f"/admin/tickets/ticket/{ticket.pk}/change/" in html
+    assert (
+        f"/admin/tickets/ticket/{ticket.pk}/change/"
+        not in admin.get("/admin/tickets/ticket/?rating=5").content.decode()
+    )
+    detail = admin.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert "Rating comment" in detail or "rating comment" in detail.lower()
