@@ -231,6 +231,8 @@ def away_mail_due(*, now: datetime | None = None) -> list[tuple[int, int, int]]:
     due = []
     for batch in batches:
         visitor_id = identities.get(batch["ticket__customer_id"])
+        if visitor_id is None:
+            continue
         visitor = visitors.get((batch["channel_account_id"], visitor_id))
         if visitor is not None and batch["last_id"] > visitor.away_mailed_through:
             due.append((visitor.pk, batch["ticket_id"], batch["last_id"]))
