@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import mimetypes
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -286,7 +287,11 @@ def _without_dismissed(
     ticket_id, at = _dismissed(request, page, visitor_id)
     if not ticket_id or conversation.ticket is None or conversation.ticket.pk != ticket_id:
         return conversation, False
-    entries = [e for e in conversation.entries if e.at.isoformat() > at]
+    try:
+        since = datetime.fromisoformat(at)
+    except ValueError:
+        return conversation, False
+    entries = [e for e in conversation.entries if e.at > since]
     return dataclasses.replace(conversation, entries=entries), True
 
 
