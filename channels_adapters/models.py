@@ -74,3 +74,40 @@ class MailboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mail_account_id}/{self.folder} {self.uidvalidity}:{self.last_uid}"
+
+
+class WebchatVisitor(models.Model):
+    """What a support page's visitor asked for by e-mail: replies while away, a transcript.
+
+    Keyed by the visitor id of the signed cookie (``channels_adapters.webchat.visitor``).
+    ``away_mailed_through`` is the id of the last agent reply mailed to them (a cursor, moved by
+    a conditional update, so two sweeps never mail the same replies);
+    ``transcript_sent_at`` rate-limits transcripts.
+    """
+
+    channel_account = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="webchat_visitors"
+    )
+    visitor_id = models.CharField(_("visitor"), max_length=64)
+    email = models.EmailField(_("e-mail address"), blank=True)
+    notify_away = models.BooleanField(_("e-mail replies while away"), default=False)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    away_mailed_through = models.BigIntegerField(default=0)
+    transcript_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("web chat visitor")
+        verbose_name_plural = _("web chat visitors")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "visitor_id"], name="webchat_visitor_one_per_account"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["channel_account"], condition=Q(notify_away=True), name="webchat_notify"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.visitor_id

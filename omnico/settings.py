@@ -235,6 +235,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "fetch-attachments": {"task": "channels_adapters.sweep_attachments", "schedule": 60.0},
     # Routing skips its locks when no agent has a free slot; this bounds a lost race to 30 s.
     "drain-pool": {"task": "tickets.pool_drain", "schedule": 30.0},
+    # Web chat replies a visitor did not see, mailed to those who asked (one mail per batch).
+    "webchat-away-mail": {"task": "channels_adapters.webchat.away_mail_sweep", "schedule": 30.0},
     "poll-mail": {
         "task": "channels_adapters.email.poll_mail_accounts",
         "schedule": float(MAIL_POLL_INTERVAL),
@@ -355,6 +357,12 @@ OMNICO_API_MAX_BODY_BYTES = env_int("OMNICO_API_MAX_BODY_BYTES", 1024 * 1024, mi
 OMNICO_WEBHOOK_RATE_PER_ACCOUNT = env_rate("OMNICO_WEBHOOK_RATE_PER_ACCOUNT", "20000/minute")
 OMNICO_WEBHOOK_RATE_PER_ADDRESS = env_rate("OMNICO_WEBHOOK_RATE_PER_ADDRESS", "20000/minute")
 OMNICO_WEBHOOK_RATE_STORAGE = REDIS_URL or "memory://"
+# Web chat: a transcript by e-mail at most once per this many seconds per visitor; agents'
+# replies a visitor has not seen are mailed (if they asked) once the agent has been quiet this long.
+OMNICO_WEBCHAT_TRANSCRIPT_INTERVAL_SECONDS = env_int(
+    "OMNICO_WEBCHAT_TRANSCRIPT_INTERVAL_SECONDS", 300, minimum=0
+)
+OMNICO_WEBCHAT_AWAY_MAIL_SECONDS = env_int("OMNICO_WEBCHAT_AWAY_MAIL_SECONDS", 120, minimum=1)
 #: How long a webhook (and /healthz) waits for a database connection before answering 503 with
 #: Retry-After: with the database down or restarting, providers retry; nothing is acknowledged
 #: that is not stored. Requests and tasks otherwise wait up to the pool's timeout (10 s).

@@ -74,11 +74,12 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "priority",
         "assignee",
         "subject",
+        "rating",
         "last_message_at",
     )
     list_display_links = ("id", "title")
     list_select_related = ("customer", "assignee", "subject")
-    list_filter = ("status", "priority", "source", "is_offline")
+    list_filter = ("status", "priority", "source", "is_offline", "rating")
     search_fields = ("=id", "title", "customer__name", "last_message_preview")
     date_hierarchy = "created_at"
     ordering = ("-last_message_at", "-id")

@@ -128,6 +128,12 @@ class Ticket(models.Model):
     pool_entered_at = models.DateTimeField(_("entered the pool"), default=timezone.now)
     #: When the ticket was last given to an agent (by routing or by hand).
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+    # Web chat: the customer ended the chat (the ticket stays for the agent to resolve).
+    customer_ended_at = models.DateTimeField(_("ended by customer"), null=True, blank=True)
+    # The customer's rating after the chat (1-5, one per ticket; a second one replaces it).
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+    rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")
@@ -141,6 +147,10 @@ class Ticket(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(source__in=ChannelKind.values), name="ticket_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="ticket_rating_1_to_5",
             ),
             # One conversation per customer and channel account is still going at a time: two
             # messages racing in from a new customer cannot open two tickets.
@@ -167,6 +177,9 @@ class Ticket(models.Model):
                 fields=["assigned_at"],
                 condition=Q(assigned_at__isnull=False),
                 name="ticket_assigned_at",
+            ),
+            models.Index(
+                fields=["rated_at"], condition=Q(rating__isnull=False), name="ticket_rated"
             ),
         ]
 
@@ -246,6 +259,13 @@ class Message(models.Model):
                 fields=["delivery", "created_at"],
                 condition=Q(delivery="pending"),
                 name="message_pending_delivery",
+            ),
+            # Replies a channel took but the customer has not been shown yet (the web chat mails
+            # those a visitor who is away asked for: channels_adapters.webchat.aftercare).
+            models.Index(
+                fields=["channel_account", "sent_at"],
+                condition=Q(delivery="sent", direction="out"),
+                name="message_sent_unacked",
             ),
         ]
 

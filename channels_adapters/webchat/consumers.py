@@ -201,6 +201,8 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
             self._queue_moved(frame)
         elif kind == "visitor.joined" and isinstance(frame, str) and frame:
             self.outbox.put(("joined", event["ticket_id"], event.get("event")), frame)
+        elif kind == "visitor.over" and isinstance(frame, str) and frame:
+            self.outbox.put(("over", event["ticket_id"]), frame)
         elif frame is realtime_hub.FAILED and kind in ("visitor.message", realtime_hub.LOST):
             # A reply that could not be drawn, or events the channel layer dropped: the page
             # re-fetches the conversation (and its place in the pool).

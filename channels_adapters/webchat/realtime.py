@@ -133,3 +133,34 @@ def queue_fanout_created(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """A new ticket entered the pool (an urgent one goes ahead of the waiting visitors)."""
     return _pool_moved() if payload.get("created") else []
+
+
+@realtime.register("visitor.over", key=lambda event: event["ticket_id"])
+def render_over(event: dict[str, Any], language: str) -> str | None:
+    """The chat is over (the agent resolved or closed it, or the visitor ended it in another
+    tab): the page shows the rating."""
+    from tickets.feedback import ticket_can_be_rated
+
+    ticket = Ticket.objects.filter(pk=event["ticket_id"]).first()
+    if ticket is None or not ticket_can_be_rated(ticket):
+        return None
+    with translation.override(language):
+        from django.utils.translation import gettext as _
+
+        if ticket.customer_ended_at is not None:
+            text = _("You ended the chat.")
+        else:
+            text = _("The agent closed this chat.")
+    entry = Entry(kind="system", at=ticket.updated_at, text=text)
+    return json.dumps({"kind": "over", "html": _entry_html(entry, language)})
+
+
+@realtime.fanout("ticket.changed")
+def over_fanout(group: str, payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """A ticket's status or end changed: its web-chat visitor's page may now ask for a rating."""
+    if payload.get("change") not in (TicketEvent.Kind.STATUS, "customer_ended"):
+        return []
+    if "ticket_id" not in payload:
+        return []
+    ticket_id = payload["ticket_id"]
+    return [(realtime.visitor_ticket_group(ticket_id), "visitor.over", {"ticket_id": ticket_id})]

@@ -12,15 +12,19 @@ import dataclasses
 import hashlib
 import mimetypes
 import uuid
+from datetime import datetime
 
+from django.conf import settings
+from django.contrib import messages
 from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_adapters.webchat import selectors, services
+from channels_adapters.webchat import aftercare, selectors, services
 from channels_adapters.webchat.embedding import embed_script, embeddable, public_url
 from channels_adapters.webchat.limits import (
     support_limited_message,
@@ -34,6 +38,7 @@ from channels_adapters.webchat.visitor import (
     visitor_set_cookie,
 )
 from configuration.models import SupportPage
+from tickets.feedback import ticket_can_be_rated
 
 INTAKE_COOKIE = "omnico_support_{account}"
 INTAKE_SALT = "omnico.webchat.intake"
@@ -99,10 +104,12 @@ def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
     visitor_id = visitor_from_request(request)
     context: dict = {"page": page, "urls": _urls(page)}
     conversation = None
+    dismissed = False
     if visitor_id is not None:
         conversation = selectors.visitor_conversation(
             account_id=page.channel_account_id, visitor_id=visitor_id
         )
+        conversation, dismissed = _without_dismissed(request, page, visitor_id, conversation)
     if conversation is not None and (conversation.entries or _intake(request, page)):
         if conversation.ticket is not None and visitor_id is not None:
             services.visitor_replies_shown(
@@ -117,6 +124,7 @@ def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
             client_id=uuid.uuid4(),
             queue=_queue(conversation),
         )
+        context.update(_aftercare(request, page, visitor_id, conversation, dismissed))
         return render(request, "support/page.html", context)
     group_types = selectors.group_types_for_visitors()
     group_type = _pick(group_types, request.GET.get("group_type"))
@@ -175,6 +183,17 @@ def support_start(request: HttpRequest, name: str) -> HttpResponse:
             response["Retry-After"] = str(retry_after)
         return response
     visitor_id = visitor_from_request(request) or visitor_new()
+    if intake.email or request.POST.get("notify_away") == "on":
+        try:
+            aftercare.visitor_preferences_set(
+                account=page.channel_account,
+                visitor_id=visitor_id,
+                email=intake.email,
+                notify_away=request.POST.get("notify_away") == "on",
+                language=translation.get_language() or settings.LANGUAGE_CODE,
+            )
+        except aftercare.AftercareError:
+            messages.error(request, _("Give an e-mail address to get replies while away."))
     response = redirect(_urls(page)["page"])
     visitor_set_cookie(request, response, visitor_id)
     response.set_cookie(
@@ -238,6 +257,7 @@ def support_history(request: HttpRequest, name: str) -> HttpResponse:
     conversation = selectors.visitor_conversation(
         account_id=page.channel_account_id, visitor_id=visitor_id
     )
+    conversation, _dismissed_chat = _without_dismissed(request, page, visitor_id, conversation)
     if conversation.ticket is not None:
         services.visitor_replies_shown(
             account=page.channel_account, visitor_id=visitor_id, ticket_id=conversation.ticket.pk
@@ -300,3 +320,168 @@ def support_embed_script(request: HttpRequest, name: str) -> HttpResponse:
     # A classic <script> from another origin needs no CORS; say so for fetch-based loaders.
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+# --- the end of a chat: end it, rate it, its transcript, replies while away (aftercare.py) ---
+
+NEW_CHAT_COOKIE = "omnico_support_new_{account}"
+NEW_CHAT_SALT = "omnico.webchat.new-chat"
+
+
+def _dismissed(request: HttpRequest, page: SupportPage, visitor_id: str | None) -> tuple[int, str]:
+    """The ticket (and when) the visitor left with "start a new chat": its lines are not
+    shown again; ``(0, "")`` when none."""
+    raw = request.COOKIES.get(NEW_CHAT_COOKIE.format(account=page.channel_account_id))
+    if not raw or visitor_id is None:
+        return 0, ""
+    try:
+        data = signing.loads(raw, salt=NEW_CHAT_SALT, max_age=MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return 0, ""
+    if not isinstance(data, dict) or data.get("visitor") != visitor_id:
+        return 0, ""
+    return int(data.get("ticket") or 0), str(data.get("at") or "")
+
+
+def _without_dismissed(
+    request: HttpRequest, page: SupportPage, visitor_id: str | None, conversation
+) -> tuple[selectors.Conversation, bool]:
+    """The conversation without the lines of a chat the visitor left; and whether that chat
+    is the one shown (then it is not "over" for this page)."""
+    ticket_id, at = _dismissed(request, page, visitor_id)
+    if not ticket_id or conversation.ticket is None or conversation.ticket.pk != ticket_id:
+        return conversation, False
+    try:
+        since = datetime.fromisoformat(at)
+    except ValueError:
+        return conversation, False
+    entries = [e for e in conversation.entries if e.at > since]
+    return dataclasses.replace(conversation, entries=entries), True
+
+
+def _aftercare(
+    request: HttpRequest, page: SupportPage, visitor_id: str | None, conversation, dismissed: bool
+) -> dict:
+    """What the chat step shows about the end of the chat."""
+    ticket = conversation.ticket if conversation is not None else None
+    prefs = (
+        aftercare.webchat_visitor_get(account=page.channel_account, visitor_id=visitor_id)
+        if visitor_id
+        else None
+    )
+    intake = _intake(request, page)
+    name = page.channel_account.name
+    return {
+        "over": bool(ticket is not None and not dismissed and ticket_can_be_rated(ticket)),
+        "rated_ticket": ticket if ticket is not None and ticket.rating and not dismissed else None,
+        "visitor_email": (
+            prefs.email if prefs and prefs.email else (intake.email if intake else "")
+        ),
+        "notify_away": bool(prefs and prefs.notify_away),
+        "stars": [5, 4, 3, 2, 1],
+        "aftercare_urls": {
+            "end": reverse("support:end", args=[name]),
+            "new": reverse("support:new", args=[name]),
+            "rate": reverse("support:rate", args=[name]),
+            "transcript": reverse("support:transcript", args=[name]),
+            "preferences": reverse("support:preferences", args=[name]),
+        },
+    }
+
+
+def _back(page: SupportPage) -> HttpResponse:
+    return redirect(_urls(page)["page"])
+
+
+def _visitor_or_back(request: HttpRequest, name: str) -> tuple[SupportPage, str | None]:
+    page = selectors.support_page_get(name=name)
+    return page, visitor_from_request(request)
+
+
+@require_POST
+def support_end(request: HttpRequest, name: str) -> HttpResponse:
+    """The visitor ends the chat (after the page's confirm step)."""
+    page, visitor_id = _visitor_or_back(request, name)
+    if visitor_id is not None:
+        try:
+            aftercare.visitor_chat_end(account=page.channel_account, visitor_id=visitor_id)
+        except aftercare.AftercareError as exc:
+            messages.error(request, str(exc))
+    return _back(page)
+
+
+@require_POST
+def support_new(request: HttpRequest, name: str) -> HttpResponse:
+    """Start a new chat: the chat that is over is no longer shown, and the steps start again."""
+    page, visitor_id = _visitor_or_back(request, name)
+    response = _back(page)
+    if visitor_id is None:
+        return response
+    ticket = aftercare.visitor_chat_restart(account=page.channel_account, visitor_id=visitor_id)
+    response.delete_cookie(INTAKE_COOKIE.format(account=page.channel_account_id))
+    if ticket is not None:
+        response.set_cookie(
+            NEW_CHAT_COOKIE.format(account=page.channel_account_id),
+            signing.dumps(
+                {"visitor": visitor_id, "ticket": ticket.pk, "at": timezone.now().isoformat()},
+                salt=NEW_CHAT_SALT,
+            ),
+            max_age=MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response
+
+
+@require_POST
+def support_rate(request: HttpRequest, name: str) -> HttpResponse:
+    page, visitor_id = _visitor_or_back(request, name)
+    if visitor_id is not None:
+        try:
+            aftercare.visitor_rate(
+                account=page.channel_account,
+                visitor_id=visitor_id,
+                rating=request.POST.get("rating", ""),
+                comment=request.POST.get("comment", ""),
+            )
+            messages.success(request, _("Thank you for your rating."))
+        except aftercare.AftercareError as exc:
+            messages.error(request, str(exc))
+    return _back(page)
+
+
+@require_POST
+def support_transcript(request: HttpRequest, name: str) -> HttpResponse:
+    page, visitor_id = _visitor_or_back(request, name)
+    if visitor_id is not None:
+        try:
+            aftercare.visitor_transcript_request(
+                account=page.channel_account,
+                visitor_id=visitor_id,
+                email=request.POST.get("email", ""),
+                language=translation.get_language() or settings.LANGUAGE_CODE,
+            )
+            messages.success(request, _("The transcript is on its way to your e-mail."))
+        except aftercare.AftercareError as exc:
+            messages.error(request, str(exc))
+    return _back(page)
+
+
+@require_POST
+def support_preferences(request: HttpRequest, name: str) -> HttpResponse:
+    """ "E-mail me replies if I am away", ticked or not, with the address."""
+    page, visitor_id = _visitor_or_back(request, name)
+    if visitor_id is not None:
+        try:
+            aftercare.visitor_preferences_set(
+                account=page.channel_account,
+                visitor_id=visitor_id,
+                email=request.POST.get("email", ""),
+                notify_away=request.POST.get("notify_away") == "on",
+                language=translation.get_language() or settings.LANGUAGE_CODE,
+            )
+            messages.success(request, _("Saved."))
+        except aftercare.AftercareError as exc:
+            messages.error(request, str(exc))
+    return _back(page)

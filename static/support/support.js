@@ -157,6 +157,19 @@
       }).catch(function () {});
   }
 
+  // The chat is over (resolved by the agent, or ended in another tab): the rating shows.
+  function over(html) {
+    var section = document.querySelector("[data-over]");
+    if (!section || !section.hidden) return;
+    insert(html);
+    form.hidden = true;
+    section.hidden = false;
+    var end = document.querySelector("[data-end]");
+    if (end) end.hidden = true;
+    var first = section.querySelector("input[name=rating]");
+    if (first) first.focus();
+  }
+
   var delay = 500;
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -176,6 +189,8 @@
         if (data.joined) showQueue(null);
       } else if (data.kind === "queue") {
         showQueue(data);
+      } else if (data.kind === "over") {
+        over(data.html);
       }
     };
     ws.onclose = function (ev) {

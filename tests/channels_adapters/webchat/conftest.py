@@ -42,3 +42,7 @@ def say(client: Client, page: SupportPage, text: str, client_id: str) -> dict:
         HTTP_ACCEPT="application/json",
     )
     return {"status": response.status_code, **response.json()}
+
+
+# The web chat's mails (transcript, replies while away) go to a real SMTP server.
+from tests.channels_adapters.webchat.mailsink import desk_mail, eager_tasks, smtp_sink  # noqa: E402, F401

@@ -1,0 +1,30 @@
+"""Celery tasks of the web chat's mails (imported by channels_adapters.tasks for discovery)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from channels_adapters.webchat import aftercare
+from omnico.core.db import retry_on_lost_connection
+
+
+@shared_task(name="channels_adapters.webchat.transcript_send", ignore_result=True)
+@retry_on_lost_connection
+def webchat_transcript_send(*, ticket_id: int, to: str, language: str) -> bool:
+    return aftercare.transcript_send(ticket_id=ticket_id, to=to, language=language)
+
+
+@shared_task(name="channels_adapters.webchat.away_mail_sweep", ignore_result=True)
+@retry_on_lost_connection
+def webchat_away_mail_sweep() -> int:
+    """Queue one mail per batch of replies a visitor who asked for it has not seen."""
+    due = aftercare.away_mail_due()
+    for visitor_pk, ticket_id, through in due:
+        webchat_away_mail_send.delay(visitor_pk=visitor_pk, ticket_id=ticket_id, through=through)
+    return len(due)
+
+
+@shared_task(name="channels_adapters.webchat.away_mail_send", ignore_result=True)
+@retry_on_lost_connection
+def webchat_away_mail_send(*, visitor_pk: int, ticket_id: int, through: int) -> int:
+    return aftercare.away_mail_send(visitor_pk=visitor_pk, ticket_id=ticket_id, through=through)
