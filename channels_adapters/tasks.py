@@ -93,3 +93,4 @@ def deliver_message(self, message_id: int, attempt: int | None = None) -> None:
 
 # The e-mail channel's periodic poll lives in its package; import it so Celery registers it.
 from channels_adapters.email import tasks as email_tasks  # noqa: E402, F401
+from channels_adapters.webchat import tasks as webchat_tasks  # noqa: E402, F401

@@ -24,6 +24,7 @@ from configuration.models import (
     ChannelKind,
     Department,
     GroupType,
+    Holiday,
     MailAccount,
     Subject,
     SupportPage,
@@ -161,6 +162,12 @@ class BusinessHoursAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     ordering = ("weekday", "opens_at")
 
 
+@admin.register(Holiday)
+class HolidayAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("date", "name")
+    date_hierarchy = "date"
+
+
 # --- channel accounts -----------------------------------------------------------------------
 
 
@@ -215,4 +222,13 @@ class MailAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
 @admin.register(SupportPage)
 class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("company_name", "channel_account", "is_default")
-    fields = ("channel_account", "company_name", "logo", "colour", "welcome_text", "is_default")
+    fields = (
+        "channel_account",
+        "company_name",
+        "logo",
+        "colour",
+        "welcome_text",
+        "is_default",
+        "offline_when_no_agent",
+        "max_wait_minutes",
+    )

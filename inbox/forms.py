@@ -25,6 +25,7 @@ class InboxFilterForm(forms.Form):
         ("mine", _("Mine")),
         ("unassigned", _("Unassigned")),
         ("pool", _("Pool")),
+        ("offline", _("Offline messages")),
         ("all", _("All")),
     )
 

@@ -174,7 +174,7 @@ def _pool_drain_locked() -> list[tuple[int, int]]:
         return []
     pool = list(
         Ticket.objects.select_for_update()
-        .filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        .filter(assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False)
         .order_by("priority_rank", "created_at", "id")
         .values_list("pk", flat=True)[:total]
     )

@@ -75,7 +75,9 @@ def home_counts(*, user: User) -> HomeCounts:
     """The homepage's numbers in one aggregate query."""
     counts = Ticket.objects.aggregate(
         my_works=Count("id", filter=Q(assignee=user, status__in=SLOT_STATUSES)),
-        pool=Count("id", filter=Q(assignee__isnull=True, status__in=SLOT_STATUSES)),
+        pool=Count(
+            "id", filter=Q(assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False)
+        ),
         offline=Count("id", filter=Q(is_offline=True, status=TicketStatus.OPEN)),
         open_total=Count("id", filter=Q(status__in=SLOT_STATUSES)),
     )
@@ -85,7 +87,7 @@ def home_counts(*, user: User) -> HomeCounts:
 def pool_list(*, limit: int = 50) -> list[Ticket]:
     """Tickets waiting for a free slot, in the order routing takes them (priority, arrival)."""
     return list(
-        Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False)
         .select_related("customer", "channel_account")
         .order_by("priority_rank", "created_at", "id")[:limit]
     )
