@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_adapters.webchat import views
+from channels_adapters.webchat import offline_views, views
 
 app_name = "support"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("<slug:name>/start/", views.support_start, name="start"),
     path("<slug:name>/messages/", views.support_message, name="messages"),
     path("<slug:name>/history/", views.support_history, name="history"),
+    path("<slug:name>/offline/", offline_views.support_offline, name="offline"),
+    path("<slug:name>/wait/", offline_views.support_wait, name="wait"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
 ]

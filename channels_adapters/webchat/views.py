@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_adapters.webchat import selectors, services
+from channels_adapters.webchat import offline_views, selectors, services
 from channels_adapters.webchat.visitor import (
     MAX_AGE_SECONDS,
     visitor_from_request,
@@ -81,6 +81,9 @@ def _urls(page: SupportPage) -> dict[str, str]:
 @require_GET
 def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
     page = selectors.support_page_get(name=name)
+    offline = offline_views.offline_page(request, page)
+    if offline is not None:
+        return offline
     visitor_id = visitor_from_request(request)
     context: dict = {"page": page, "urls": _urls(page)}
     conversation = None
