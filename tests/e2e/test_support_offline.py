@@ -4,6 +4,8 @@ homepage's card; an agent's reply reaches the customer by e-mail at a real SMTP 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -87,3 +89,33 @@ def test_out_of_hours_the_customer_leaves_a_message_and_the_agent_answers_by_ema
     assert answer["From"] == "Acme Support <support@acme.test>"
     reply = eventually(lambda: Message.objects.filter(direction="out", delivery="sent").first())
     assert reply is not None and reply.channel_account_id == mail_account.pk
+
+
+def test_after_the_maximum_wait_the_chat_page_offers_the_offline_form_without_a_reload(
+    live, new_page
+):
+    account = ChannelAccount.objects.create(kind=ChannelKind.WEBCHAT, name="help")
+    SupportPage.objects.create(
+        channel_account=account, company_name="Acme Insurance", max_wait_minutes=1
+    )
+    customer = new_page(width=390, height=800)
+    customer.goto("/support/")
+    customer.fill("input[name=name]", "Zeynep Kaya")
+    customer.fill("input[name=email]", "zeynep@example.com")
+    customer.locator("form.support-form button[type=submit]").click()
+    box = customer.locator("textarea[name=text]")
+    box.fill("Is anyone there?")
+    box.press("Enter")
+    expect(customer.locator("li.entry-in").last).to_contain_text("Delivered")
+    customer.evaluate("window.__noReload = true")
+    ticket = eventually(lambda: Ticket.objects.filter(source="webchat").first())
+    assert ticket is not None and ticket.assignee is None  # nobody is active: in the pool
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    # The page asks again at most every 20 s.
+    form = customer.locator("[data-offline] form")
+    expect(form).to_be_visible(timeout=30_000)
+    expect(customer.locator("[data-offline]")).to_contain_text("No agent could take your chat")
+    expect(form.locator("input[name=email]")).to_have_value("zeynep@example.com")
+    assert_not_reloaded(customer)
+    ticket.refresh_from_db()
+    assert ticket.is_offline and ticket.messages.count() == 1
