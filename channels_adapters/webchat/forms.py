@@ -31,14 +31,17 @@ class OfflineForm(forms.Form):
     def __init__(self, *args, subjects: list[Subject], **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["subject"]
-        field.choices = [("", _("Choose a subject")), *((s.pk, s.name) for s in subjects)]
+        field.choices = [  # type: ignore[attr-defined]
+            ("", _("Choose a subject")),
+            *((s.pk, s.name) for s in subjects),
+        ]
         field.required = bool(subjects)
         self.fields["name"].widget.attrs["autocomplete"] = "name"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["phone"].widget.attrs.update(autocomplete="tel", type="tel")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict:
+        data = super().clean() or {}
         given = data.get("email") or data.get("phone")
         if not given and not self.has_error("email") and not self.has_error("phone"):
             self.add_error("email", _("Give an e-mail address or a phone number."))
