@@ -54,6 +54,8 @@ class InboundMessage:
     #: What the customer chose before writing (web chat): set on the ticket it opens.
     subject_id: int | None = None
     group_type_id: int | None = None
+    #: Left through the support page's offline form: the ticket it opens is an offline message.
+    is_offline: bool = False
 
 
 @dataclass

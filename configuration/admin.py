@@ -27,6 +27,7 @@ from configuration.models import (
     ChannelKind,
     Department,
     GroupType,
+    Holiday,
     MailAccount,
     Subject,
     SupportPage,
@@ -164,6 +165,12 @@ class BusinessHoursAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     ordering = ("weekday", "opens_at")
 
 
+@admin.register(Holiday)
+class HolidayAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    list_display = ("date", "name")
+    date_hierarchy = "date"
+
+
 # --- channel accounts -----------------------------------------------------------------------
 
 
@@ -227,6 +234,8 @@ class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
         "is_default",
         "embed_origins",
         "embed_snippet",
+        "offline_when_no_agent",
+        "max_wait_minutes",
     )
     readonly_fields = ("embed_snippet",)
 

@@ -133,7 +133,14 @@ class BusinessHours(models.Model):
 
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     opens_at = models.TimeField(_("opens at"))
-    closes_at = models.TimeField(_("closes at"))
+    closes_at = models.TimeField(
+        _("closes at"),
+        help_text=_(
+            "In the configured time zone. Must be after the opening time: hours past midnight "
+            "are a second row on the next weekday; 23:59 means open until midnight. With no "
+            "business hours at all the support page is always open."
+        ),
+    )
 
     class Meta:
         verbose_name = _("business hours")
@@ -152,6 +159,21 @@ class BusinessHours(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A day the support page is offline all day (whatever the business hours say)."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
 
 
 class ChannelKind(models.TextChoices):
@@ -326,6 +348,23 @@ class SupportPage(models.Model):
         help_text=_(
             "The sites that may show this page in a frame (the embed snippet), one origin a "
             "line, e.g. https://www.example.com. Empty: no other site may frame it."
+        ),
+    )
+    offline_when_no_agent = models.BooleanField(
+        _("treat as offline when no agent is active"),
+        default=False,
+        help_text=_(
+            "When on, the page shows the offline form while no agent is active, even within "
+            "business hours."
+        ),
+    )
+    max_wait_minutes = models.PositiveIntegerField(
+        _("maximum wait (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "After a visitor has waited this long in the pool, the page offers the offline "
+            "form instead. Blank: no maximum."
         ),
     )
 

@@ -25,6 +25,7 @@ class InboxFilterForm(forms.Form):
         ("mine", _("Mine")),
         ("unassigned", _("Unassigned")),
         ("pool", _("Pool")),
+        ("offline", _("Offline messages")),
         ("all", _("All")),
     )
 
@@ -91,11 +92,12 @@ class InboxFilterForm(forms.Form):
         group_types, subjects = [("", _("Any group type"))], [("", _("Any subject"))]
         rows = (
             GroupType.objects.filter(is_active=True)
+            .order_by()  # no ORDER BY inside a compound statement (SQLite refuses it)
             .values_list("pk", "name", "position", Value("g"))
             .union(
-                Subject.objects.filter(is_active=True).values_list(
-                    "pk", "name", "position", Value("s")
-                ),
+                Subject.objects.filter(is_active=True)
+                .order_by()
+                .values_list("pk", "name", "position", Value("s")),
                 all=True,
             )
             .order_by("position", "name")

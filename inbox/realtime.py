@@ -55,6 +55,7 @@ def _row_context(ticket: Ticket, *, created: bool) -> dict[str, Any]:
         "list_sort": "recent",  # the row's own data-sort; live.js re-keys it per list
         "is_active": ticket.status in ACTIVE_STATUSES,
         "is_slot": ticket.status in SLOT_STATUSES,
+        "is_offline": ticket.is_offline,
         "created": created,
     }
 

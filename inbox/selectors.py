@@ -157,7 +157,11 @@ def ticket_filter(
     elif filters.tab == "unassigned":
         queryset = queryset.filter(assignee__isnull=True)
     elif filters.tab == "pool":
-        queryset = queryset.filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        queryset = queryset.filter(
+            assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False
+        )
+    elif filters.tab == "offline":
+        queryset = queryset.filter(is_offline=True, status=TicketStatus.OPEN)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     if filters.channel:
@@ -257,6 +261,15 @@ class HomePage:
         return sum(1 for member in self.team if member.is_active)
 
 
+def home_offline() -> tuple[int, list[Ticket]]:
+    """The homepage's offline-messages card: how many open offline messages, the newest few.
+    Two queries (the card's live refresh)."""
+    queryset = _ticket_rows().filter(is_offline=True, status=TicketStatus.OPEN)
+    rows = list(queryset.order_by("-created_at", "-id")[:HOME_LIST_SIZE])
+    count = len(rows) if len(rows) < HOME_LIST_SIZE else queryset.count()
+    return count, rows
+
+
 def home_page(*, user: User) -> HomePage:
     """Everything the homepage shows, in 7 queries whatever the number of tickets."""
     team = team_list()
@@ -268,7 +281,7 @@ def home_page(*, user: User) -> HomePage:
     )
     pool = list(
         _ticket_rows()
-        .filter(assignee__isnull=True, status__in=SLOT_STATUSES)
+        .filter(assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False)
         .order_by("priority_rank", "created_at", "id")[:HOME_LIST_SIZE]
     )
     offline = list(

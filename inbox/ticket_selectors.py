@@ -18,6 +18,7 @@ from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from channels_adapters.registry import has_adapter
+from channels_adapters.webchat.offline_replies import offline_contact, offline_reply_problem
 from configuration.models import ActivityCategory, Department
 from customers.models import ShoppingCart
 from inbox.pagination import Column, keyset_page
@@ -143,12 +144,23 @@ def agent_on_break(user) -> bool:
 
 
 def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str, Any]:
-    """Context of ``inbox/ticket/chat.html``: header, conversation and reply box."""
+    """Context of ``inbox/ticket/chat.html``: header, conversation and reply box. An offline
+    message is answered by e-mail: the box says to which address, or why it cannot be."""
+    offline = offline_reply(ticket) if ticket.is_offline else None
     return {
         "ticket": ticket,
         "conversation": conversation(ticket=ticket, before=before),
-        "replies_available": replies_available(ticket),
+        "replies_available": replies_available(ticket) and not (offline and offline["problem"]),
         "on_break": agent_on_break(user),
+        "offline_reply": offline,
+    }
+
+
+def offline_reply(ticket: Ticket) -> dict[str, str]:
+    """Where a reply to an offline message goes (``email``), or why it cannot (``problem``)."""
+    return {
+        "email": offline_contact(ticket=ticket)["email"],
+        "problem": offline_reply_problem(ticket=ticket),
     }
 
 

@@ -4,6 +4,7 @@ from inbox import presence_views, ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("home/offline/", views.home_offline, name="home-offline"),
     path("presence/", presence_views.presence, name="presence"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/list/", views.inbox_list, name="inbox-list"),

@@ -30,6 +30,15 @@ def home(request: AgentRequest) -> HttpResponse:
     return render(request, "inbox/home.html", {"page": selectors.home_page(user=request.user)})
 
 
+@login_required
+@require_GET
+def home_offline(request: AgentRequest) -> HttpResponse:
+    """The homepage's offline-messages card, re-fetched live when an offline ticket changes."""
+    count, offline = selectors.home_offline()
+    context = {"offline_count": count, "offline": offline}
+    return render(request, "inbox/fragments/home_offline.html", context)
+
+
 def inbox_screen_context(request: AgentRequest, *, rows: bool = True) -> dict[str, Any]:
     """The left column of the agent screen: its filters and first page of rows.
 

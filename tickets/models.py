@@ -169,7 +169,9 @@ class Ticket(models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(
                 fields=["priority_rank", "created_at", "id"],
-                condition=Q(assignee__isnull=True, status__in=["open", "pending"]),
+                condition=Q(
+                    assignee__isnull=True, status__in=["open", "pending"], is_offline=False
+                ),
                 name="ticket_pool",
             ),
             models.Index(fields=["source", "-last_message_at"], name="ticket_source_recent"),

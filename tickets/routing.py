@@ -56,9 +56,9 @@ POOL_ORDER = ("priority_rank", "created_at", "id")
 
 def pool_tickets() -> QuerySet[Ticket]:
     """The pool (open or pending, no agent) in the order ``pool_drain`` takes it."""
-    return Ticket.objects.filter(assignee__isnull=True, status__in=SLOT_STATUSES).order_by(
-        *POOL_ORDER
-    )
+    return Ticket.objects.filter(
+        assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False
+    ).order_by(*POOL_ORDER)
 
 
 def _lock_active_agents() -> list[AgentPresence]:

@@ -78,7 +78,9 @@ def home_counts(*, user: User) -> HomeCounts:
     """The homepage's numbers in one aggregate query."""
     counts = Ticket.objects.aggregate(
         my_works=Count("id", filter=Q(assignee=user, status__in=SLOT_STATUSES)),
-        pool=Count("id", filter=Q(assignee__isnull=True, status__in=SLOT_STATUSES)),
+        pool=Count(
+            "id", filter=Q(assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False)
+        ),
         offline=Count("id", filter=Q(is_offline=True, status=TicketStatus.OPEN)),
         open_total=Count("id", filter=Q(status__in=SLOT_STATUSES)),
     )

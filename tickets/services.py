@@ -332,8 +332,17 @@ def _preview(text: str) -> str:
 
 
 @transaction.atomic
-def message_add_outbound(*, ticket: Ticket, author: User, body: str, note: bool = False) -> Message:
-    """An agent's reply (delivery pending, sent by the channel layer) or internal note."""
+def message_add_outbound(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    note: bool = False,
+    channel_account_id: int | None = None,
+) -> Message:
+    """An agent's reply (delivery pending, sent by the channel layer) or internal note.
+    ``channel_account_id``: the account it goes out through, when not the ticket's own (an
+    offline message is answered by e-mail)."""
     body = body.strip()
     if not body:
         raise TicketRuleError(_("Write a message first."))
@@ -351,7 +360,7 @@ def message_add_outbound(*, ticket: Ticket, author: User, body: str, note: bool 
     now = timezone.now()
     message = Message.objects.create(
         ticket=ticket,
-        channel_account_id=ticket.channel_account_id,
+        channel_account_id=channel_account_id or ticket.channel_account_id,
         direction=Message.Direction.NOTE if note else Message.Direction.OUTBOUND,
         author=author,
         body=body,

@@ -184,6 +184,7 @@ def _incoming(msg: InboundMessage, *, thread_ticket_id: int | None = None) -> In
         thread_ticket_id=thread_ticket_id,
         subject_id=msg.subject_id,
         group_type_id=msg.group_type_id,
+        is_offline=msg.is_offline,
     )
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from channels_adapters.base import DeliveryError, DeliveryUpdate
 from channels_adapters.registry import get_adapter
+from channels_adapters.webchat.offline_replies import offline_recipient, offline_reply_account
 from configuration.models import ChannelAccount
 from customers.models import Identity
 from tickets.delivery import (
@@ -78,8 +79,12 @@ def _apply_update(account: ChannelAccount, update: DeliveryUpdate) -> int:
 
 @transaction.atomic
 def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
-    """An agent's reply: stored pending, delivered through the ticket's channel after commit."""
-    message = message_add_outbound(ticket=ticket, author=author, body=body)
+    """An agent's reply: stored pending, delivered through the ticket's channel after commit;
+    an offline message's by e-mail (``webchat.offline.offline_reply_account``)."""
+    account_id = offline_reply_account(ticket=ticket).pk if ticket.is_offline else None
+    message = message_add_outbound(
+        ticket=ticket, author=author, body=body, channel_account_id=account_id
+    )
     _enqueue_delivery(message.pk)
     return message
 
@@ -132,11 +137,7 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
         return None
     account = message.channel_account
     try:
-        recipient = (
-            Identity.objects.filter(customer_id=message.ticket.customer_id, kind=account.kind)
-            .order_by("-created_at", "-id")
-            .first()
-        )
+        recipient = _recipient(message, account)
     except Exception:
         # Nothing went out yet (a dropped database connection): the claim is given back, so a
         # retry of this task sends it; if the database refuses that too, the claim expires.
@@ -177,6 +178,19 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> Message |
         for waiting_id, attempts in messages_delivery_bring_forward(channel_account_id=account.pk):
             _queue_delivery(waiting_id, attempt=attempts)
     return sent
+
+
+def _recipient(message: Message, account: ChannelAccount) -> Identity | None:
+    """Who a reply goes to: the customer's latest identity on the account's channel; for an
+    offline message answered by e-mail, the address left in its form."""
+    ticket = message.ticket
+    if ticket.is_offline and message.channel_account_id != ticket.channel_account_id:
+        return offline_recipient(ticket=ticket, kind=account.kind)
+    return (
+        Identity.objects.filter(customer_id=ticket.customer_id, kind=account.kind)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 @transaction.atomic

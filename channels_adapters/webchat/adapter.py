@@ -21,6 +21,7 @@ from channels_adapters.base import (
 )
 from channels_adapters.webchat.visitor import VISITOR_ID
 from omnico.core import realtime
+from tickets.offline import ticket_mark_offline
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -73,6 +74,7 @@ def validate(data: Any) -> InboundMessage:
     text = _text(data, "text", MAX_TEXT_CHARS)
     if not text:
         raise InboundError("text is required")
+    offline = data.get("offline") is True
     return InboundMessage(
         external_id=external_id(visitor, client_id),
         sender_id=visitor,
@@ -82,7 +84,18 @@ def validate(data: Any) -> InboundMessage:
         text=text,
         subject_id=_int(data, "subject"),
         group_type_id=_int(data, "group_type"),
+        is_offline=offline,
+        meta={"contact": _contact(data)} if offline else {},
     )
+
+
+def _contact(data: dict[str, Any]) -> dict[str, str]:
+    """What an offline form's sender left to be answered at (``offline.offline_contact``)."""
+    return {
+        "name": _text(data, "name", 120),
+        "email": _text(data, "email", 254),
+        "phone": _text(data, "phone", 40),
+    }
 
 
 class WebChatAdapter(ChannelAdapter):
@@ -110,7 +123,10 @@ class WebChatAdapter(ChannelAdapter):
         return reply_external_id(message.pk)
 
     def received(self, account: ChannelAccount, message: InboundMessage, got: Received) -> None:
-        """The visitor's sockets learn the ticket they are on (and so who joins it)."""
+        """The visitor's sockets learn the ticket they are on (and so who joins it). An offline
+        form's message appended to the visitor's active ticket makes that ticket offline."""
+        if message.is_offline and not got.ticket.is_offline:
+            ticket_mark_offline(ticket_id=got.ticket.pk)
         realtime.publish(
             realtime.visitor_group(message.sender_id),
             "visitor.ticket",

@@ -1,10 +1,13 @@
-"""Celery tasks of the web chat's mails (imported by channels_adapters.tasks for discovery)."""
+"""Celery tasks of the web chat: the transcript and away mails, and the offline form's
+acknowledgement (imported by channels_adapters.tasks for discovery)."""
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 
-from channels_adapters.webchat import aftercare
+from channels_adapters.webchat import aftercare, offline
 from omnico.core.db import retry_on_lost_connection
 
 
@@ -28,3 +31,17 @@ def webchat_away_mail_sweep() -> int:
 @retry_on_lost_connection
 def webchat_away_mail_send(*, visitor_pk: int, ticket_id: int, through: int) -> int:
     return aftercare.away_mail_send(visitor_pk=visitor_pk, ticket_id=ticket_id, through=through)
+
+
+@shared_task(
+    name="channels_adapters.webchat.offline_acknowledge",
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def offline_acknowledge(*, email: str, name: str = "", company_name: str = "", language: str = ""):
+    """Thin: the acknowledgement of an offline message (``offline.offline_acknowledge_send``)."""
+    offline.offline_acknowledge_send(
+        email=email, name=name, company_name=company_name, language=language
+    )

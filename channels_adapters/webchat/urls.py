@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_adapters.webchat import views
+from channels_adapters.webchat import offline_views, views
 
 app_name = "support"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("<slug:name>/rate/", views.support_rate, name="rate"),
     path("<slug:name>/transcript/", views.support_transcript, name="transcript"),
     path("<slug:name>/preferences/", views.support_preferences, name="preferences"),
+    path("<slug:name>/offline/", offline_views.support_offline, name="offline"),
+    path("<slug:name>/wait/", offline_views.support_wait, name="wait"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
     path("<slug:name>/embed.js", views.support_embed_script, name="embed"),

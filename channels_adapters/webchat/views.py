@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_adapters.webchat import aftercare, selectors, services
+from channels_adapters.webchat import aftercare, offline_views, selectors, services
 from channels_adapters.webchat.embedding import embed_script, embeddable, public_url
 from channels_adapters.webchat.limits import (
     support_limited_message,
@@ -101,6 +101,9 @@ def _queue(conversation: selectors.Conversation) -> selectors.QueueStatus | None
 @embeddable
 def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
     page = selectors.support_page_get(name=name)
+    offline = offline_views.offline_page(request, page)
+    if offline is not None:
+        return offline
     visitor_id = visitor_from_request(request)
     context: dict = {"page": page, "urls": _urls(page)}
     conversation = None

@@ -190,7 +190,8 @@
     var me = userId || list.getAttribute("data-user");
     if (tab === "mine") { return me ? facts.assignee === String(me) : null; }
     if (tab === "unassigned") { return facts.assignee === ""; }
-    if (tab === "pool") { return facts.assignee === "" && facts.slot === "1"; }
+    if (tab === "pool") { return facts.assignee === "" && facts.slot === "1" && facts.offline !== "1"; }
+    if (tab === "offline") { return facts.offline === "1" && facts.status === "open"; }
     return null;
   }
 
@@ -225,6 +226,8 @@
   function placeRow(env) {
     var facts = env.dataset;
     fire("omnico:ticket", { ticket: Number(facts.ticket), created: facts.created === "1" });
+    // An offline message changed: the homepage's card counts them again (home_offline.html).
+    if (facts.offline === "1") { fire("omnico:offline", { ticket: Number(facts.ticket) }); }
     var list = document.getElementById("inbox-list");
     if (!list) { return; }
     var old = document.getElementById("ticket-row-" + facts.ticket);
