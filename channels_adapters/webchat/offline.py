@@ -184,5 +184,5 @@ def visitor_wait_check(*, page: SupportPage, visitor_id: str) -> WaitState:
     max_wait = timedelta(minutes=page.max_wait_minutes)
     if ticket_wait_expire(ticket=ticket, max_wait=max_wait):
         return WaitState("offline")
-    left = (ticket.created_at + max_wait - timezone.now()).total_seconds()
+    left = (ticket.pool_entered_at + max_wait - timezone.now()).total_seconds()
     return WaitState("waiting", max(1, min(WAIT_POLL_SECONDS, int(left) + 1)))
