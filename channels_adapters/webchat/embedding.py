@@ -38,8 +38,9 @@ from configuration.models import ChannelKind, SupportPage
 
 _VISITOR_SOCKET = re.compile(r"^/ws/visitor/(?P<name>[-a-zA-Z0-9_]+)/$")
 _LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
-#: The cookies the support page sets (the chat's answers: ``views.INTAKE_COOKIE``).
-_PAGE_COOKIES = re.compile(rf"^({re.escape(VISITOR_COOKIE)}|omnico_support_\d+)$")
+#: The cookies the support page sets (the chat's answers: ``views.INTAKE_COOKIE``; the chat
+#: the visitor left: ``views.NEW_CHAT_COOKIE``).
+_PAGE_COOKIES = re.compile(rf"^({re.escape(VISITOR_COOKIE)}|omnico_support_(new_)?\d+)$")
 
 
 def embed_cookies_possible(request: HttpRequest) -> bool:

@@ -19,7 +19,9 @@ from django.views.decorators.http import require_POST
 
 from channels_adapters.webchat import selectors
 from channels_adapters.webchat.availability import Availability, support_availability
+from channels_adapters.webchat.embedding import embeddable
 from channels_adapters.webchat.forms import OfflineForm
+from channels_adapters.webchat.limits import support_rate_limited
 from channels_adapters.webchat.offline import offline_message_post, visitor_wait_check
 from channels_adapters.webchat.services import VisitorMessageError
 from channels_adapters.webchat.visitor import (
@@ -105,7 +107,9 @@ def offline_page(request: HttpRequest, page: SupportPage) -> HttpResponse | None
     return render(request, TEMPLATE, _context(page, form, _reason_text(availability)))
 
 
+@embeddable
 @require_POST
+@support_rate_limited("offline")
 def support_offline(request: HttpRequest, name: str) -> HttpResponse:
     """The offline form: stored durably, then the acknowledgement (a redirect, so a reload
     does not post again; a double post is deduplicated by the form's client id anyway)."""

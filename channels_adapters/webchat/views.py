@@ -401,6 +401,7 @@ def _visitor_or_back(request: HttpRequest, name: str) -> tuple[SupportPage, str 
     return page, visitor_from_request(request)
 
 
+@embeddable
 @require_POST
 def support_end(request: HttpRequest, name: str) -> HttpResponse:
     """The visitor ends the chat (after the page's confirm step)."""
@@ -413,6 +414,7 @@ def support_end(request: HttpRequest, name: str) -> HttpResponse:
     return _back(page)
 
 
+@embeddable
 @require_POST
 def support_new(request: HttpRequest, name: str) -> HttpResponse:
     """Start a new chat: the chat that is over is no longer shown, and the steps start again."""
@@ -437,6 +439,7 @@ def support_new(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+@embeddable
 @require_POST
 def support_rate(request: HttpRequest, name: str) -> HttpResponse:
     page, visitor_id = _visitor_or_back(request, name)
@@ -454,6 +457,7 @@ def support_rate(request: HttpRequest, name: str) -> HttpResponse:
     return _back(page)
 
 
+@embeddable
 @require_POST
 def support_transcript(request: HttpRequest, name: str) -> HttpResponse:
     page, visitor_id = _visitor_or_back(request, name)
@@ -471,6 +475,7 @@ def support_transcript(request: HttpRequest, name: str) -> HttpResponse:
     return _back(page)
 
 
+@embeddable
 @require_POST
 def support_preferences(request: HttpRequest, name: str) -> HttpResponse:
     """ "E-mail me replies if I am away", ticked or not, with the address."""

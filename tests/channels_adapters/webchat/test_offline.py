@@ -170,7 +170,7 @@ def test_after_the_maximum_wait_the_ticket_becomes_an_offline_message_and_the_fo
     answer = wait(client, page)
     assert answer["state"] == "waiting" and 1 <= answer["retry_in"] <= 20
     ticket = Ticket.objects.get()
-    Ticket.objects.filter(pk=ticket.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    Ticket.objects.filter(pk=ticket.pk).update(pool_entered_at=timezone.now() - timedelta(minutes=6))
     with django_capture_on_commit_callbacks(execute=True):
         answer = wait(client, page)
     assert answer["state"] == "offline"
@@ -279,3 +279,29 @@ def test_the_composer_says_where_the_reply_goes_or_why_it_cannot_before_writing(
     assert "no e-mail address, only a phone number" in html
     html = client.get(f"/inbox/{by_mail.pk}/").content.decode()
     assert "your reply goes out by e-mail to mehmet@example.com" in html
+
+
+def test_a_visitor_flooding_the_offline_form_is_refused_after_the_limit(
+    client, page, closed_today, settings, django_capture_on_commit_callbacks
+):
+    settings.OMNICO_SUPPORT_RATE_OFFLINE_PER_ADDRESS = "3/hour"
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [
+            leave(client, page, phone="+90 555 000 00 00", client_id=f"{FORM_CID[:-4]}{i:04d}")
+            for i in range(5)
+        ]
+    assert [a.status_code for a in answers] == [302, 302, 302, 429, 429]
+    assert "Please slow down" in answers[3].content.decode()
+    assert int(answers[3]["Retry-After"]) >= 1
+    assert InboundEvent.objects.count() == 3
+
+
+def test_the_offline_form_in_a_company_site_frame_is_framed_like_the_page(
+    client, page, closed_today
+):
+    page.embed_origins = "https://shop.example"
+    page.save()
+    response = leave(client, page)  # missing contact: the form comes back with its errors
+    assert response.status_code == 400
+    assert "frame-ancestors 'self' https://shop.example" in response["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response

@@ -43,7 +43,7 @@ def test_a_waiting_visitor_sees_their_place_and_no_invented_wait(
     make_ticket()  # someone else is ahead
     client, _ticket = waiting_visitor(page, 1, django_capture_on_commit_callbacks)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(11):
         html = client.get("/support/help/").content.decode()
 
     assert "All our agents are busy right now." in html
