@@ -30,7 +30,7 @@ from channels_adapters.webchat.adapter import (
     validate,
 )
 from configuration.models import ChannelAccount, ChannelKind
-from tickets.delivery import messages_delivery_update
+from tickets.delivery import messages_delivery_advance, messages_delivery_update
 from tickets.models import Message
 
 
@@ -219,17 +219,13 @@ def visitor_reply_delivered(*, account: ChannelAccount, visitor_id: str, message
 
 
 def visitor_replies_shown(*, account: ChannelAccount, visitor_id: str, ticket_id: int) -> int:
-    """The visitor's page showed their conversation: the replies sent to it are delivered."""
+    """The visitor's page showed their conversation: the replies sent to it are delivered.
+    Two queries however many replies were waiting (one when none was)."""
     ids = list(
         _visitor_replies(account_id=account.pk, visitor_id=visitor_id)
         .filter(ticket_id=ticket_id, delivery=Message.Delivery.SENT)
         .values_list("pk", flat=True)
     )
-    return sum(
-        messages_delivery_update(
-            channel_account=account,
-            state=Message.Delivery.DELIVERED,
-            external_id=reply_external_id(pk),
-        )
-        for pk in ids
+    return messages_delivery_advance(
+        channel_account=account, state=Message.Delivery.DELIVERED, message_ids=ids
     )
