@@ -227,3 +227,23 @@ def test_an_agents_reply_file_is_shown_to_the_visitor(
 
 def test_the_too_big_message_names_the_limit():
     assert "10.0" in webchat_services.upload_too_big_message()
+
+
+def test_a_reply_pushed_to_the_visitors_socket_carries_its_file(
+    client, page, django_capture_on_commit_callbacks
+):
+    import json
+
+    from django.core.files.base import ContentFile
+
+    from channels_adapters.webchat.realtime import render_reply
+    from tickets.services import message_add_outbound
+
+    start(client, page)
+    with django_capture_on_commit_callbacks(execute=True):
+        say(client, page, "Hi", "0b0e2f9c-2222-4c4c-9d9d-000000000009")
+    reply = message_add_outbound(ticket=Ticket.objects.get(), author=make_user(), body="look")
+    shared = Attachment(message=reply, filename="map.png", content_type="image/png")
+    shared.file.save("map.png", ContentFile(PNG))
+    frame = json.loads(render_reply({"message_id": reply.pk}, "en"))
+    assert f'src="/support/files/{shared.pk}/"' in frame["html"]
