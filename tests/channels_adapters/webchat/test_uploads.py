@@ -247,3 +247,11 @@ def test_a_reply_pushed_to_the_visitors_socket_carries_its_file(
     shared.file.save("map.png", ContentFile(PNG))
     frame = json.loads(render_reply({"message_id": reply.pk}, "en"))
     assert f'src="/support/files/{shared.pk}/"' in frame["html"]
+
+
+def test_a_file_not_ingested_yet_is_shown_by_name_without_a_link(client, page):
+    start(client, page)
+    assert send_file(client, page, "photo.png", PNG).status_code == 200  # no worker ran yet
+    html = client.get("/support/help/history/").content.decode()
+    assert '<span class="entry-file">photo.png</span>' in html
+    assert "/support/files/" not in html
