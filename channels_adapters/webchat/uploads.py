@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-import filetype
+import filetype  # type: ignore[import-untyped]
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage

@@ -279,7 +279,7 @@ def support_upload(request: HttpRequest, name: str) -> HttpResponse:
         length = 0
     if length > limit:
         return _upload_error(services.upload_too_big_message(), status=413)
-    request.upload_handlers.insert(0, _UploadLimit(request))
+    request.upload_handlers = [_UploadLimit(request), *request.upload_handlers]
     return support_upload_checked(request, name)
 
 
