@@ -31,6 +31,8 @@ class InboundAttachment:
     #: A provider reference (Telegram file_id, WhatsApp media id), kept as the attachment's
     #: ``file_ref`` and fetched after commit through ``ChannelAdapter.download``.
     file_ref: str = ""
+    #: A file already in the default storage (a support page upload): attached as it is.
+    stored_name: str = ""
 
 
 @dataclass

@@ -373,6 +373,32 @@ OMNICO_WEBHOOK_DB_RETRY_AFTER = env_int("OMNICO_WEBHOOK_DB_RETRY_AFTER", 5, mini
 OMNICO_MESSENGER_MEDIA_HOSTS = env_list("OMNICO_MESSENGER_MEDIA_HOSTS", ["fbcdn.net", "fbsbx.com"])
 #: The largest file fetched from a channel's servers (a Telegram file, a WhatsApp media).
 OMNICO_MAX_ATTACHMENT_BYTES = env_int("OMNICO_MAX_ATTACHMENT_BYTES", 50 * 1024 * 1024, minimum=1024)
+#: The support page's uploads: the largest file a visitor may attach, and the types taken,
+#: checked against the file's content (its magic bytes), never its name or the browser's word.
+OMNICO_SUPPORT_UPLOAD_MAX_BYTES = env_int(
+    "OMNICO_SUPPORT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024
+)
+OMNICO_SUPPORT_UPLOAD_TYPES = env_list(
+    "OMNICO_SUPPORT_UPLOAD_TYPES",
+    [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "text/plain",
+        "text/csv",
+    ],
+)
 #: Fetched attachments and their folders are the owner's only, like the rest of var/: files are
 #: served to signed-in agents by the attachment view, never by a web server reading the folder.
 FILE_UPLOAD_PERMISSIONS = 0o600

@@ -29,10 +29,12 @@ def attachment_add(
     is_inline: bool = False,
     file_ref: str = "",
     fetch_after: datetime | None = None,
+    stored_name: str = "",
 ) -> Attachment:
     """Keep one attachment of ``message``: its ``content`` stored as a file, or, without
     content, its ``url`` and the channel's ``file_ref`` to fetch it by at ``fetch_after``.
-    Over-long names are cut to their columns rather than failing the message they came with."""
+    Over-long names are cut to their columns rather than failing the message they came with.
+    ``stored_name``: a file already in the default storage, attached as it is (no copy)."""
     pending = content is None and bool(file_ref)
     stored = Attachment(
         message=message,
@@ -47,6 +49,9 @@ def attachment_add(
     )
     if content is not None:
         stored.file.save(stored.filename, ContentFile(content), save=False)
+    elif stored_name:
+        stored.file.name = stored_name
+        stored.size = stored.file.size
     stored.save()
     return stored
 

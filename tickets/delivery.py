@@ -248,3 +248,29 @@ def _publish(ticket_id: int, message_id: int) -> None:
         ticket_id=ticket_id,
         message_id=message_id,
     )
+
+
+def messages_delivery_advance(
+    *, channel_account: ChannelAccount, state: str, message_ids: list[int]
+) -> int:
+    """Move our outbound ``message_ids`` forward to ``state`` (sent → delivered → read, never
+    backwards) in one statement, whatever their number, and tell their chat boxes; returns how
+    many changed. For a screen that showed many replies at once (the support page's history)."""
+    if state not in _DELIVERY_RANK or not message_ids:
+        return 0
+    lower = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[state]]
+    ours = Message.objects.filter(
+        channel_account=channel_account,
+        direction=Message.Direction.OUTBOUND,
+        pk__in=message_ids,
+        delivery__in=lower,
+    )
+    moved = list(ours.values_list("ticket_id", "id"))
+    if not moved:
+        return 0
+    changed = Message.objects.filter(pk__in=[pk for _, pk in moved], delivery__in=lower).update(
+        delivery=state
+    )
+    for ticket_id, message_id in moved:
+        _publish(ticket_id, message_id)
+    return changed

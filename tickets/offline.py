@@ -19,8 +19,8 @@ from tickets.models import SLOT_STATUSES, Ticket, TicketEvent
 def ticket_mark_offline(*, ticket_id: int, waited_since: datetime | None = None) -> bool:
     """Make an unassigned active ticket an offline message: it leaves the pool and appears in
     "Offline messages". ``waited_since``: only if it has waited in the pool since then at
-    least (``pool_entered_at``: the maximum wait). One conditional UPDATE settles a race with routing
-    (a ticket assigned a moment ago stays with its agent). True when it changed."""
+    least (``pool_entered_at``: the maximum wait). One conditional UPDATE settles a race with
+    routing (a ticket assigned a moment ago stays with its agent). True when it changed."""
     matching = Ticket.objects.filter(
         pk=ticket_id, assignee__isnull=True, status__in=SLOT_STATUSES, is_offline=False
     )

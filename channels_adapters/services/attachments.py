@@ -40,6 +40,7 @@ def _store_attachment(
         is_inline=att.is_inline,
         file_ref=att.file_ref,
         fetch_after=timezone.now() + FETCH_BACKOFF[0] if pending else None,
+        stored_name=att.stored_name,
     )
     if pending:
         _enqueue_fetch(stored.pk)

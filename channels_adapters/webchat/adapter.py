@@ -2,9 +2,10 @@
 
 Inbound: the support page stores each visitor message as an inbound event (no webhook), JSON
 ``{"id": <client message id>, "visitor": <visitor id>, "text", "group_type"?, "subject"?,
-"name"?, "email"?, "phone"?}``; the visitor id comes from the signed cookie, never from the
-browser's body. Outbound: an agent's reply is pushed to the visitor's socket group after
-commit; the visitor's socket acknowledges it (delivered).
+"name"?, "email"?, "phone"?, "file"?: {"name", "filename", "type"}}`` (``file``: an upload
+already kept in the visitor's storage folder, see ``webchat.uploads``); the visitor id comes
+from the signed cookie, never from the browser's body. Outbound: an agent's reply is pushed
+to the visitor's socket group after commit; the visitor's socket acknowledges it (delivered).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from channels_adapters.base import (
     ChannelAdapter,
+    InboundAttachment,
     InboundError,
     InboundMessage,
     ParsedEvent,
 )
+from channels_adapters.webchat.uploads import upload_folder
 from channels_adapters.webchat.visitor import VISITOR_ID
 from omnico.core import realtime
 from tickets.offline import ticket_mark_offline
@@ -62,7 +65,28 @@ def _int(data: dict[str, Any], key: str) -> int | None:
     return value
 
 
-def validate(data: Any) -> InboundMessage:
+def _file(data: dict[str, Any], *, account_id: int, visitor: str) -> list[InboundAttachment]:
+    """The upload of the message, which must lie in this visitor's own storage folder."""
+    value = data.get("file")
+    if value is None:
+        return []
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(key), str) and value.get(key) for key in ("name", "filename", "type")
+    ):
+        raise InboundError("file must name a stored upload")
+    name = value["name"]
+    if not name.startswith(upload_folder(account_id=account_id, visitor_id=visitor)) or (
+        ".." in name.split("/")
+    ):
+        raise InboundError("file is not this visitor's upload")
+    return [
+        InboundAttachment(
+            filename=value["filename"][:255], content_type=value["type"][:120], stored_name=name
+        )
+    ]
+
+
+def validate(data: Any, *, account_id: int) -> InboundMessage:
     if not isinstance(data, dict):
         raise InboundError("the event must be an object")
     client_id = data.get("id")
@@ -72,8 +96,9 @@ def validate(data: Any) -> InboundMessage:
     if not isinstance(visitor, str) or not VISITOR_ID.match(visitor):
         raise InboundError("visitor is not a visitor id")
     text = _text(data, "text", MAX_TEXT_CHARS)
-    if not text:
-        raise InboundError("text is required")
+    attachments = _file(data, account_id=account_id, visitor=visitor)
+    if not text and not attachments:
+        raise InboundError("text or a file is required")
     offline = data.get("offline") is True
     return InboundMessage(
         external_id=external_id(visitor, client_id),
@@ -86,6 +111,7 @@ def validate(data: Any) -> InboundMessage:
         group_type_id=_int(data, "group_type"),
         is_offline=offline,
         meta={"contact": _contact(data)} if offline else {},
+        attachments=attachments,
     )
 
 
@@ -105,10 +131,10 @@ class WebChatAdapter(ChannelAdapter):
         return False  # no webhook: visitors' messages are stored by the support page itself
 
     def dedupe_key(self, account: ChannelAccount, body: bytes) -> str:
-        return validate(_load(body)).external_id
+        return validate(_load(body), account_id=account.pk).external_id
 
     def parse(self, account: ChannelAccount, body: bytes) -> ParsedEvent:
-        return ParsedEvent(messages=[validate(_load(body))])
+        return ParsedEvent(messages=[validate(_load(body), account_id=account.pk)])
 
     def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
         """Push the reply to the visitor's sockets; a visitor who is away reads it from the

@@ -87,7 +87,7 @@ def offline_message_post(
         "group_type": message.group_type_id,
     }
     try:
-        parsed = validate(data)
+        parsed = validate(data, account_id=account.pk)
     except InboundError as exc:
         raise VisitorMessageError(_("This message cannot be sent.")) from exc
     with transaction.atomic():

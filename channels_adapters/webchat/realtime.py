@@ -14,7 +14,12 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from channels_adapters.webchat.selectors import Entry, QueueStatus, agent_display_name
+from channels_adapters.webchat.selectors import (
+    Entry,
+    QueueStatus,
+    agent_display_name,
+    entry_files,
+)
 from configuration.models import ChannelKind
 from omnico.core import realtime
 from tickets import selectors as ticket_selectors
@@ -34,11 +39,18 @@ def render_reply(event: dict[str, Any], language: str) -> str | None:
     message = (
         Message.objects.filter(pk=event["message_id"], direction=Message.Direction.OUTBOUND)
         .only("pk", "body", "sent_at")
+        .prefetch_related("attachments")
         .first()
     )
     if message is None:
         return None
-    entry = Entry(kind="out", at=message.sent_at, text=message.body, message_id=message.pk)
+    entry = Entry(
+        kind="out",
+        at=message.sent_at,
+        text=message.body,
+        message_id=message.pk,
+        files=entry_files(message),
+    )
     return json.dumps({"kind": "message", "id": message.pk, "html": _entry_html(entry, language)})
 
 

@@ -21,7 +21,7 @@ from channels_adapters.models import InboundEvent
 from channels_adapters.webchat.adapter import external_id
 from configuration.models import ChannelKind, GroupType, Subject, SupportPage
 from tickets import selectors as ticket_selectors
-from tickets.models import SLOT_STATUSES, Message, Ticket, TicketEvent
+from tickets.models import SLOT_STATUSES, Attachment, Message, Ticket, TicketEvent
 from tickets.selectors import PoolPace
 
 if TYPE_CHECKING:
@@ -58,6 +58,25 @@ def agent_display_name(user: User | None) -> str:
     return user.get_full_name() or user.first_name or _("An agent")
 
 
+#: Shown in the page as pictures; every other file is a download link. No SVG: it can hold
+#: script.
+INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+@dataclass
+class EntryFile:
+    """A file of one line: ``pk`` None while its message waits for ingest (no link yet)."""
+
+    filename: str
+    content_type: str
+    size: int = 0
+    pk: int | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in INLINE_IMAGE_TYPES
+
+
 @dataclass
 class Entry:
     """One line of the visitor's conversation."""
@@ -67,6 +86,16 @@ class Entry:
     text: str
     key: str = ""  # the client message id of the visitor's own messages
     message_id: int | None = None
+    files: list[EntryFile] = field(default_factory=list)
+
+
+def entry_files(message: Message) -> list[EntryFile]:
+    """The stored files of a message (its ``attachments`` prefetched by the caller)."""
+    return [
+        EntryFile(filename=a.filename, content_type=a.content_type, size=a.size, pk=a.pk)
+        for a in message.attachments.all()
+        if a.file
+    ]
 
 
 @dataclass
@@ -91,8 +120,8 @@ def visitor_ticket(*, account_id: int, visitor_id: str) -> Ticket | None:
 
 def visitor_conversation(*, account_id: int, visitor_id: str) -> Conversation:
     """The visitor's conversation as they see it (no internal notes): the latest ticket's
-    messages, a line for each agent who joined, and their own messages that are stored but not
-    yet in a ticket. Four queries."""
+    messages (with their files), a line for each agent who joined, and their own messages that
+    are stored but not yet in a ticket. Five queries, however long the conversation."""
     ticket = visitor_ticket(account_id=account_id, visitor_id=visitor_id)
     entries: list[Entry] = []
     prefix = external_id(visitor_id, "")
@@ -101,7 +130,7 @@ def visitor_conversation(*, account_id: int, visitor_id: str) -> Conversation:
             ticket=ticket,
             direction__in=[Message.Direction.INBOUND, Message.Direction.OUTBOUND],
         ).order_by("sent_at", "pk")
-        for message in messages:
+        for message in messages.prefetch_related("attachments"):
             inbound = message.direction == Message.Direction.INBOUND
             entries.append(
                 Entry(
@@ -110,6 +139,7 @@ def visitor_conversation(*, account_id: int, visitor_id: str) -> Conversation:
                     text=message.body,
                     key=(message.external_id or "").removeprefix(prefix) if inbound else "",
                     message_id=message.pk,
+                    files=entry_files(message),
                 )
             )
         joined = TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.ASSIGNEE).order_by(
@@ -151,8 +181,20 @@ def _unprocessed(*, account_id: int, visitor_id: str, seen: list[Entry]) -> list
             continue
         if data.get("id") in keys:
             continue
+        upload = data.get("file") if isinstance(data.get("file"), dict) else None
+        files = (
+            [EntryFile(filename=str(upload.get("filename")), content_type=str(upload.get("type")))]
+            if upload
+            else []
+        )
         found.append(
-            Entry(kind="in", at=event.received_at, text=str(data.get("text", "")), key=data["id"])
+            Entry(
+                kind="in",
+                at=event.received_at,
+                text=str(data.get("text", "")),
+                key=data["id"],
+                files=files,
+            )
         )
     return found
 
@@ -244,3 +286,22 @@ def visitor_pool_entered_at(*, account_id: int, visitor_id: str) -> datetime | N
         .values_list("pool_entered_at", flat=True)
         .first()
     )
+
+
+def visitor_attachment_get(*, visitor_id: str, attachment_id: int) -> Attachment:
+    """A stored file of the visitor's own conversation (theirs or an agent's reply, never an
+    internal note's); 404 for anything else, whoever's it is."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            message__direction__in=[Message.Direction.INBOUND, Message.Direction.OUTBOUND],
+            message__channel_account__kind=ChannelKind.WEBCHAT,
+            message__ticket__customer__identities__kind=ChannelKind.WEBCHAT,
+            message__ticket__customer__identities__external_id=visitor_id,
+        )
+        .exclude(file="")
+        .first()
+    )
+    if attachment is None:
+        raise Http404("no such file")
+    return attachment

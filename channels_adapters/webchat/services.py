@@ -10,22 +10,27 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import InboundError
 from channels_adapters.models import InboundEvent
 from channels_adapters.services.inbound import event_record
+from channels_adapters.webchat import uploads
 from channels_adapters.webchat.adapter import (
     CLIENT_ID,
     MAX_TEXT_CHARS,
+    external_id,
     reply_external_id,
     validate,
 )
 from configuration.models import ChannelAccount, ChannelKind
-from tickets.delivery import messages_delivery_update
+from tickets.delivery import messages_delivery_advance, messages_delivery_update
 from tickets.models import Message
 
 
@@ -90,10 +95,80 @@ def visitor_message_post(
         {"id": client_id, "visitor": visitor_id, "text": text, **intake.as_dict()}
     ).encode()
     try:
-        message = validate(json.loads(body))
+        message = validate(json.loads(body), account_id=account.pk)
     except InboundError as exc:
         raise VisitorMessageError(_("This message cannot be sent.")) from exc
     return event_record(account=account, body=body, dedupe_key=message.external_id)
+
+
+def upload_too_big_message() -> str:
+    return _("This file is too big: the largest file you can send is %(size)s.") % {
+        "size": filesizeformat(settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES)
+    }
+
+
+def visitor_upload_post(
+    *,
+    account: ChannelAccount,
+    visitor_id: str,
+    client_id: str,
+    upload: UploadedFile | None,
+    intake: Intake,
+) -> tuple[InboundEvent, bool]:
+    """Store a file the visitor attached, then its message as an inbound event, like a text
+    (durable when this returns; ingest attaches the same file to the ticket's message). The
+    type is checked by the file's content against ``OMNICO_SUPPORT_UPLOAD_TYPES``, the size
+    against ``OMNICO_SUPPORT_UPLOAD_MAX_BYTES``. A resend with the same client message id
+    returns the stored event and keeps no second file."""
+    if not CLIENT_ID.match(client_id or ""):
+        raise VisitorMessageError(_("This message has no valid id; reload the page."))
+    if upload is None:
+        raise VisitorMessageError(_("Choose a file first."))
+    if (upload.size or 0) > settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES:
+        raise VisitorMessageError(upload_too_big_message())
+    if not upload.size:
+        raise VisitorMessageError(_("This file is empty."))
+    dedupe_key = external_id(visitor_id, client_id)
+    existing = InboundEvent.objects.filter(channel_account=account, dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
+    filename = uploads.upload_filename(upload.name or "")
+    upload.seek(0)
+    head = upload.read(uploads.HEAD_BYTES)
+    upload.seek(0)
+    content_type = uploads.upload_sniff(head=head, filename=filename)
+    if content_type is None:
+        raise VisitorMessageError(
+            _(
+                "This type of file cannot be sent. You can send images, PDF, office "
+                "documents and text files."
+            )
+        )
+    name = uploads.upload_store(
+        account_id=account.pk,
+        visitor_id=visitor_id,
+        client_id=client_id,
+        filename=filename,
+        file=upload,
+    )
+    body = json.dumps(
+        {
+            "id": client_id,
+            "visitor": visitor_id,
+            "text": "",
+            "file": {"name": name, "filename": filename, "type": content_type},
+            **intake.as_dict(),
+        }
+    ).encode()
+    try:
+        message = validate(json.loads(body), account_id=account.pk)
+    except InboundError as exc:
+        uploads.upload_discard(name=name)
+        raise VisitorMessageError(_("This message cannot be sent.")) from exc
+    event, created = event_record(account=account, body=body, dedupe_key=message.external_id)
+    if not created:  # the same message sent twice at once: the first one's file is kept
+        uploads.upload_discard(name=name)
+    return event, created
 
 
 def intake_clean(
@@ -144,17 +219,13 @@ def visitor_reply_delivered(*, account: ChannelAccount, visitor_id: str, message
 
 
 def visitor_replies_shown(*, account: ChannelAccount, visitor_id: str, ticket_id: int) -> int:
-    """The visitor's page showed their conversation: the replies sent to it are delivered."""
+    """The visitor's page showed their conversation: the replies sent to it are delivered.
+    Two queries however many replies were waiting (one when none was)."""
     ids = list(
         _visitor_replies(account_id=account.pk, visitor_id=visitor_id)
         .filter(ticket_id=ticket_id, delivery=Message.Delivery.SENT)
         .values_list("pk", flat=True)
     )
-    return sum(
-        messages_delivery_update(
-            channel_account=account,
-            state=Message.Delivery.DELIVERED,
-            external_id=reply_external_id(pk),
-        )
-        for pk in ids
+    return messages_delivery_advance(
+        channel_account=account, state=Message.Delivery.DELIVERED, message_ids=ids
     )

@@ -6,6 +6,7 @@ app_name = "support"
 
 urlpatterns = [
     path("", views.support_page, name="default"),
+    path("files/<int:attachment_id>/", views.support_file, name="file"),
     path("<slug:name>/", views.support_page, name="page"),
     path("<slug:name>/start/", views.support_start, name="start"),
     path("<slug:name>/messages/", views.support_message, name="messages"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("<slug:name>/preferences/", views.support_preferences, name="preferences"),
     path("<slug:name>/offline/", offline_views.support_offline, name="offline"),
     path("<slug:name>/wait/", offline_views.support_wait, name="wait"),
+    path("<slug:name>/upload/", views.support_upload, name="upload"),
     path("<slug:name>/theme.css", views.support_theme, name="theme"),
     path("<slug:name>/logo", views.support_logo, name="logo"),
     path("<slug:name>/embed.js", views.support_embed_script, name="embed"),

@@ -17,11 +17,13 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_adapters.webchat import aftercare, offline_views, selectors, services
@@ -64,6 +66,9 @@ def _labels() -> dict[str, str]:
         "delivered": _("Delivered"),
         "failed": _("Not sent"),
         "retry": _("Retry"),
+        "too_big": services.upload_too_big_message(),
+        "upload_failed": _("The file could not be sent."),
+        "max_bytes": str(settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES),
     }
 
 
@@ -85,6 +90,7 @@ def _urls(page: SupportPage) -> dict[str, str]:
         "messages": reverse("support:messages", args=[name]),
         "history": reverse("support:history", args=[name]),
         "queue": reverse("support:queue", args=[name]),
+        "upload": reverse("support:upload", args=[name]),
         "theme": reverse("support:theme", args=[name]),
         "logo": reverse("support:logo", args=[name]) if page.logo else "",
         "socket": f"/ws/visitor/{name}/",
@@ -493,3 +499,100 @@ def support_preferences(request: HttpRequest, name: str) -> HttpResponse:
         except aftercare.AftercareError as exc:
             messages.error(request, str(exc))
     return _back(page)
+
+
+class _UploadLimit(FileUploadHandler):
+    """Stops reading a request body that carries more file than the support page takes,
+    before it is all written to a temporary file."""
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES:
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _upload_error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt  # checked by support_upload_checked, once the size limit guards the body
+@require_POST
+def support_upload(request: HttpRequest, name: str) -> HttpResponse:
+    """A file the visitor attached (multipart: ``client_id``, ``file``)."""
+    # Multipart overhead (boundaries, the CSRF token and the client id) on top of the file.
+    limit = settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES + 64 * 1024
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return _upload_error(services.upload_too_big_message(), status=413)
+    request.upload_handlers = [_UploadLimit(request), *request.upload_handlers]
+    return support_upload_checked(request, name)
+
+
+@csrf_protect
+def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
+    page = selectors.support_page_get(name=name)
+    visitor_id = visitor_from_request(request)
+    intake = _intake(request, page)
+    if visitor_id is None or intake is None:
+        return JsonResponse({"error": "start"}, status=403)
+    intake = dataclasses.replace(
+        intake,
+        group_type_id=_chosen_id(str(intake.group_type_id), selectors.group_types_for_visitors()),
+        subject_id=_chosen_id(str(intake.subject_id), selectors.subjects_for_visitors()),
+    )
+    retry_after = support_throttle(request, action="message")  # a file counts as a message
+    if retry_after is not None:
+        return support_limited_response(request, retry_after=retry_after)
+    upload = request.FILES.get("file")
+    if upload is None and int(request.META.get("CONTENT_LENGTH") or 0) > (
+        settings.OMNICO_SUPPORT_UPLOAD_MAX_BYTES
+    ):
+        return _upload_error(services.upload_too_big_message(), status=413)
+    try:
+        services.visitor_upload_post(
+            account=page.channel_account,
+            visitor_id=visitor_id,
+            client_id=request.POST.get("client_id", ""),
+            upload=upload,
+            intake=intake,
+        )
+    except services.VisitorMessageError as exc:
+        return _upload_error(str(exc))
+    return JsonResponse({"state": "delivered"})
+
+
+#: Served as pictures; everything else is a download. No SVG: it can hold script.
+INLINE_TYPES = selectors.INLINE_IMAGE_TYPES
+
+
+@require_GET
+def support_file(request: HttpRequest, attachment_id: int) -> FileResponse:
+    """A file of the visitor's own conversation; 404 for anyone else's."""
+    visitor_id = visitor_from_request(request)
+    if visitor_id is None:
+        raise Http404("no visitor")
+    attachment = selectors.visitor_attachment_get(
+        visitor_id=visitor_id, attachment_id=attachment_id
+    )
+    inline = attachment.content_type in INLINE_TYPES
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=not inline,
+        filename=attachment.filename or "file",
+        content_type=attachment.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

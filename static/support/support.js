@@ -59,6 +59,7 @@
   }
 
   function send(li) {
+    if (li.file) { upload(li); return; }
     setState(li, "sending");
     var body = new FormData();
     body.append("csrfmiddlewaretoken", token);
@@ -169,6 +170,67 @@
     var first = section.querySelector("input[name=rating]");
     if (first) first.focus();
   }
+
+  // Files: the attach button, a pasted image or a dropped file is sent on its own, as a
+  // multipart POST with its own client message id (a retry resends the same id: never twice).
+  // A refused type or size is said next to the composer, in the server's words.
+  var attach = form.querySelector("input[data-attach]");
+  var uploadUrl = form.querySelector("[data-upload-url]").dataset.uploadUrl;
+  var problem = root.querySelector("[data-composer-error]");
+
+  function showProblem(message) {
+    problem.textContent = message || "";
+    problem.hidden = !message;
+  }
+
+  function upload(li) {
+    setState(li, "sending");
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", token);
+    body.append("client_id", li.dataset.key);
+    body.append("file", li.file, li.file.name);
+    fetch(uploadUrl, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": token },
+    }).then(function (r) {
+      if (r.ok) { setState(li, "delivered"); refresh(); return; }
+      if (r.status === 429) r.json().then(showLimit, function () {});
+      if (r.status === 400 || r.status === 413) {
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          li.remove();
+          showProblem(data.error || labels.upload_failed);
+        });
+      }
+      setState(li, "failed");
+    }).catch(function () { setState(li, "failed"); });
+  }
+
+  function attachFile(file) {
+    if (!file) return;
+    showProblem("");
+    if (file.size > Number(labels.max_bytes)) { showProblem(labels.too_big); return; }
+    dropEmpty();
+    var li = bubble(newId(), file.name);
+    li.file = file;
+    list.appendChild(li);
+    upload(li);
+    scrollDown();
+  }
+
+  attach.addEventListener("change", function () {
+    var file = attach.files[0];
+    attach.value = "";
+    attachFile(file);
+  });
+  text.addEventListener("paste", function (e) {
+    var files = e.clipboardData && e.clipboardData.files;
+    if (files && files.length) { e.preventDefault(); attachFile(files[0]); }
+  });
+  root.addEventListener("dragover", function (e) { e.preventDefault(); });
+  root.addEventListener("drop", function (e) {
+    var files = e.dataTransfer && e.dataTransfer.files;
+    if (files && files.length) { e.preventDefault(); attachFile(files[0]); }
+  });
 
   var delay = 500;
   function connect() {

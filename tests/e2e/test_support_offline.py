@@ -110,7 +110,9 @@ def test_after_the_maximum_wait_the_chat_page_offers_the_offline_form_without_a_
     customer.evaluate("window.__noReload = true")
     ticket = eventually(lambda: Ticket.objects.filter(source="webchat").first())
     assert ticket is not None and ticket.assignee is None  # nobody is active: in the pool
-    Ticket.objects.filter(pk=ticket.pk).update(pool_entered_at=timezone.now() - timedelta(minutes=2))
+    Ticket.objects.filter(pk=ticket.pk).update(
+        pool_entered_at=timezone.now() - timedelta(minutes=2)
+    )
     # The page asks again at most every 20 s.
     form = customer.locator("[data-offline] form")
     expect(form).to_be_visible(timeout=30_000)

@@ -170,7 +170,9 @@ def test_after_the_maximum_wait_the_ticket_becomes_an_offline_message_and_the_fo
     answer = wait(client, page)
     assert answer["state"] == "waiting" and 1 <= answer["retry_in"] <= 20
     ticket = Ticket.objects.get()
-    Ticket.objects.filter(pk=ticket.pk).update(pool_entered_at=timezone.now() - timedelta(minutes=6))
+    Ticket.objects.filter(pk=ticket.pk).update(
+        pool_entered_at=timezone.now() - timedelta(minutes=6)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         answer = wait(client, page)
     assert answer["state"] == "offline"
