@@ -395,7 +395,9 @@ async def bench(args: argparse.Namespace) -> dict:
 
     # Visitor sockets: open, "hello", the history GET the page then makes.
     refused: list[str] = []
-    history = httpx.AsyncClient(base_url=url, timeout=60, cookies=_no_cookies())
+    history = httpx.AsyncClient(
+        base_url=url, timeout=60, cookies=_no_cookies(), limits=httpx.Limits(keepalive_expiry=2)
+    )
     connect_ms: list[float] = []
 
     async def one_socket(visitor: Visitor) -> None:
@@ -438,7 +440,8 @@ async def bench(args: argparse.Namespace) -> dict:
         base_url=url,
         timeout=60,
         cookies=_no_cookies(),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        # uvicorn closes a connection idle for 5 s; reusing one it is closing fails the POST
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=2),
     )
     meter = Meter()
     chatters = [v for v in visitors if v.ws is not None][:chatting]
