@@ -8,7 +8,8 @@ default 1 for this bench), a Celery worker, PostgreSQL and Redis, then this scri
    chat, and opens their ``/ws/agent/`` sockets as the agent screen does;
 2. opens ``--visitors`` visitor sessions as the page does: GET ``/support/<page>/`` (CSRF
    cookie), POST ``start/`` (the signed visitor and intake cookies), then the visitor socket
-   ``/ws/visitor/<page>/`` and, on its "hello", the history GET; it reads the web process's
+   ``/ws/visitor/<page>/`` and, on its "hello" (and on every "resync" frame later, as the
+   page does), the history GET; it reads the web process's
    RSS before and after the sockets (memory per socket) and counts sockets refused or closed;
 3. **visitor → agent**: ``--messages`` messages at ``--rate`` per second, the real POST the page
    makes (``messages/``, ``Accept: application/json``), round robin over ``--chatting``
@@ -22,7 +23,8 @@ default 1 for this bench), a Celery worker, PostgreSQL and Redis, then this scri
    delivers it (``webchat.adapter.send``: a push to the visitor's group), the web process's
    hub renders it once and the socket sends it;
 5. writes ``bench/results/support.json`` and prints a table: p50/p95/p99 and missing each way
-   (target p95 < 100 ms), where the time went (stored, sent), the web process's and the
+   (target p95 < 100 ms), where the time went (POST → stored, stored → socket), the web
+   process's and the
    worker's CPU ms per message, the whole machine's CPU use and load average per phase (the
    machine is shared: judge the code by the CPU ms, the machine by the load).
 """
@@ -218,8 +220,11 @@ class Visitor:
     closed: str | None = None
     ws: object = None
 
-    async def listen(self, run: str) -> None:
+    async def listen(self, run: str, refetch) -> None:
+        """Read frames as the page does: acknowledge replies, re-fetch the history on a
+        "resync" (``refetch(visitor)``, the page's history GET)."""
         mark = re.compile(REPLY_MARK.format(run=run))
+        fetches: set[asyncio.Task] = set()
         ws = self.ws
         try:
             async for raw in ws:  # type: ignore[attr-defined]
@@ -236,6 +241,9 @@ class Visitor:
                     self.joined += 1
                 elif kind == "resync":
                     self.resyncs += 1
+                    task = asyncio.create_task(refetch(self))
+                    fetches.add(task)
+                    task.add_done_callback(fetches.discard)
         except websockets.ConnectionClosed as exc:
             self.closed = str(exc.rcvd.code if exc.rcvd else "?")
         else:
@@ -430,7 +438,15 @@ async def bench(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     await asyncio.gather(*(one_socket(v) for v in visitors))
     sockets_s = time.perf_counter() - started
-    listeners = [asyncio.create_task(v.listen(run)) for v in visitors if v.ws is not None]
+
+    async def refetch(visitor: Visitor) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            await history.get(
+                f"/support/{args.page}/history/",
+                headers={"Cookie": _cookie_header(visitor.cookies)},
+            )
+
+    listeners = [asyncio.create_task(v.listen(run, refetch)) for v in visitors if v.ws is not None]
     await asyncio.sleep(2)
     rss_after = sum(_rss_mb(p) for p in webs)
     sockets_after = sum(_sockets(p) for p in webs)
