@@ -24,9 +24,9 @@ default 1 for this bench), a Celery worker, PostgreSQL and Redis, then this scri
    hub renders it once and the socket sends it;
 5. writes ``bench/results/support.json`` and prints a table: p50/p95/p99 and missing each way
    (target p95 < 100 ms), where the time went (POST → stored, stored → socket), the web
-   process's and the
-   worker's CPU ms per message, the whole machine's CPU use and load average per phase (the
-   machine is shared: judge the code by the CPU ms, the machine by the load).
+   process's and the worker's CPU ms per message, the whole machine's CPU use and load
+   average per phase (the machine is shared: judge the code by the CPU ms, the machine by
+   the load).
 """
 
 from __future__ import annotations
