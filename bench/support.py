@@ -276,7 +276,19 @@ class AgentScreen:
 
 
 async def visitor_open(url: str, page: str, index: int, intake: dict[str, str]) -> Visitor:
-    """What a browser does before it chats: the page, the start form; the cookies it got."""
+    """What a browser does before it chats: the page, the start form; the cookies it got.
+    A connection the server dropped (uvicorn closes one idle for 5 s, and on a loaded machine
+    this client can be descheduled that long) is a fresh start, as a browser's reload."""
+    for attempt in (1, 2, 3):
+        try:
+            return await _visitor_open(url, page, index, intake)
+        except httpx.TransportError:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _visitor_open(url: str, page: str, index: int, intake: dict[str, str]) -> Visitor:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         response = await client.get(f"/support/{page}/")
         response.raise_for_status()
@@ -403,6 +415,7 @@ async def bench(args: argparse.Namespace) -> dict:
 
     # Visitor sockets: open, "hello", the history GET the page then makes.
     refused: list[str] = []
+    history_errors: list[str] = []
     history = httpx.AsyncClient(
         base_url=url, timeout=60, cookies=_no_cookies(), limits=httpx.Limits(keepalive_expiry=2)
     )
@@ -429,11 +442,14 @@ async def bench(args: argparse.Namespace) -> dict:
                 return
             connect_ms.append((time.perf_counter() - t0) * 1000)
             visitor.ws = ws
-            response = await history.get(
-                f"/support/{args.page}/history/",
-                headers={"Cookie": _cookie_header(visitor.cookies)},
-            )
-            response.raise_for_status()
+            try:
+                response = await history.get(
+                    f"/support/{args.page}/history/",
+                    headers={"Cookie": _cookie_header(visitor.cookies)},
+                )
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                history_errors.append(f"{visitor.index}: {type(exc).__name__}")
 
     started = time.perf_counter()
     await asyncio.gather(*(one_socket(v) for v in visitors))
@@ -472,7 +488,21 @@ async def bench(args: argparse.Namespace) -> dict:
         visitor = chatters[n % len(chatters)]
         owner[n] = n % len(chatters)
         sent[n] = time.perf_counter()
-        response = await poster.post(
+        for attempt in (1, 2):
+            try:
+                response = await _visitor_message(visitor, n)
+                break
+            except httpx.TransportError:
+                # The page's retry: the same client id, so the server never stores it twice.
+                if attempt == 2:
+                    post_status[0] = post_status.get(0, 0) + 1
+                    answered[n] = time.perf_counter()
+                    return
+        answered[n] = time.perf_counter()
+        post_status[response.status_code] = post_status.get(response.status_code, 0) + 1
+
+    async def _visitor_message(visitor: Visitor, n: int) -> httpx.Response:
+        return await poster.post(
             f"/support/{args.page}/messages/",
             data={
                 "csrfmiddlewaretoken": visitor.csrf,
@@ -486,8 +516,6 @@ async def bench(args: argparse.Namespace) -> dict:
                 "Cookie": _cookie_header(visitor.cookies),
             },
         )
-        answered[n] = time.perf_counter()
-        post_status[response.status_code] = post_status.get(response.status_code, 0) + 1
 
     before = meter.read()
     posting_s = await _paced(args.messages, args.rate, visitor_post)
@@ -559,7 +587,17 @@ async def bench(args: argparse.Namespace) -> dict:
             agent = agents[n % len(agents)]
         reply_to[n] = visitor
         reply_sent[n] = time.perf_counter()
-        response = await poster.post(
+        try:
+            response = await _reply(agent, ticket_id, n)
+        except httpx.TransportError:  # not sent again: the reply may be stored already
+            reply_answered[n] = time.perf_counter()
+            reply_status[0] = reply_status.get(0, 0) + 1
+            return
+        reply_answered[n] = time.perf_counter()
+        reply_status[response.status_code] = reply_status.get(response.status_code, 0) + 1
+
+    async def _reply(agent: AgentScreen, ticket_id: int, n: int) -> httpx.Response:
+        return await poster.post(
             f"/inbox/{ticket_id}/reply/",
             data={"csrfmiddlewaretoken": agent.csrf, "body": f"rp{run}n{n}x Sorry, on its way."},
             headers={
@@ -570,8 +608,6 @@ async def bench(args: argparse.Namespace) -> dict:
                 f"{settings.CSRF_COOKIE_NAME}={agent.csrf}",
             },
         )
-        reply_answered[n] = time.perf_counter()
-        reply_status[response.status_code] = reply_status.get(response.status_code, 0) + 1
 
     replies = args.replies if args.replies is not None else args.messages
     before = meter.read()
@@ -634,6 +670,7 @@ async def bench(args: argparse.Namespace) -> dict:
             "opened": opened,
             "refused": len(refused),
             "refused_detail": refused[:20],
+            "history_get_errors": history_errors[:20],
             "closed_early": closed_early,
             "agent_sockets_closed_early": agents_closed,
             "open_s": round(sockets_s, 1),
