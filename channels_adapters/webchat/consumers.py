@@ -59,10 +59,14 @@ def _page_and_ticket(name: str, visitor_id: str) -> tuple[Any, int | None, bool]
 
 
 @database_sync_to_async
-def _ack(account: Any, visitor_id: str, message_id: int) -> int:
+def _ack(account: Any, visitor_id: str, message_id: int, ticket_id: int | None) -> int:
     return services.visitor_reply_delivered(
-        account=account, visitor_id=visitor_id, message_id=message_id
+        account=account, visitor_id=visitor_id, message_id=message_id, ticket_id=ticket_id
     )
+
+
+#: How many replies a socket remembers the ticket of, for their acknowledgements.
+SENT_REPLIES_KEPT = 200
 
 
 class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
@@ -78,9 +82,12 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     #: What this socket last told the page of its place in the pool: None when not waiting,
     #: ``UNKNOWN`` when the page read it itself (``views.support_queue``).
     queue_shown: tuple[int, int | None] | object | None = None
+    #: reply id -> its ticket, for the replies this socket was sent (the page acks them)
+    sent_replies: dict[int, int]
 
     async def connect(self) -> None:
         self.groups_joined = []
+        self.sent_replies = {}
         await self.accept()
         visitor_id = visitor_from_cookies(self.scope.get("cookies", {}))
         if visitor_id is None:
@@ -180,7 +187,9 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
             return
         message_id = data.get("message")
         if isinstance(message_id, int) and not isinstance(message_id, bool) and message_id > 0:
-            await _ack(self.account, self.visitor_id, message_id)
+            # The ticket of a reply this socket sent makes the ack one statement.
+            ticket_id = self.sent_replies.pop(message_id, None)
+            await _ack(self.account, self.visitor_id, message_id, ticket_id)
 
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)
@@ -197,6 +206,10 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
             asyncio.ensure_future(self._follow(event["ticket_id"]))
         elif kind == "visitor.message" and isinstance(frame, str) and frame:
             self.outbox.put(("message", event["message_id"]), frame)
+            if isinstance(event.get("ticket_id"), int):
+                self.sent_replies[event["message_id"]] = event["ticket_id"]
+                if len(self.sent_replies) > SENT_REPLIES_KEPT:
+                    del self.sent_replies[next(iter(self.sent_replies))]
         elif kind == "visitor.queue" and isinstance(frame, QueueFrame):
             self._queue_moved(frame)
         elif kind == "visitor.joined" and isinstance(frame, str) and frame:

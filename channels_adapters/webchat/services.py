@@ -26,11 +26,11 @@ from channels_adapters.webchat.adapter import (
     CLIENT_ID,
     MAX_TEXT_CHARS,
     external_id,
-    reply_external_id,
     validate,
 )
 from configuration.models import ChannelAccount, ChannelKind
-from tickets.delivery import messages_delivery_advance, messages_delivery_update
+from omnico.core import realtime
+from tickets.delivery import messages_delivery_advance
 from tickets.models import Message
 
 
@@ -202,20 +202,36 @@ def _visitor_replies(*, account_id: int, visitor_id: str) -> QuerySet[Message]:
     )
 
 
-def visitor_reply_delivered(*, account: ChannelAccount, visitor_id: str, message_id: int) -> int:
+#: The states an agent's reply moves forward from when the visitor's page shows it.
+_NOT_YET_DELIVERED = (Message.Delivery.PENDING, Message.Delivery.SENT)
+
+
+def visitor_reply_delivered(
+    *, account: ChannelAccount, visitor_id: str, message_id: int, ticket_id: int | None = None
+) -> int:
     """The visitor's socket showed agent reply ``message_id``: it is delivered. A reply on
-    another visitor's ticket is not theirs to acknowledge: nothing changes."""
-    if (
-        not _visitor_replies(account_id=account.pk, visitor_id=visitor_id)
-        .filter(pk=message_id)
-        .exists()
-    ):
-        return 0
-    return messages_delivery_update(
-        channel_account=account,
-        state=Message.Delivery.DELIVERED,
-        external_id=reply_external_id(message_id),
+    another visitor's ticket is not theirs to acknowledge: nothing changes.
+
+    One conditional ``UPDATE`` whose ``WHERE`` is the check (this visitor's reply, on
+    ``ticket_id`` when the socket names it, not delivered yet: forward only, as
+    ``tickets.delivery.messages_delivery_update``); the agents' screens are told after commit.
+    Every reply shown is acknowledged, so this runs as often as agents reply."""
+    replies = _visitor_replies(account_id=account.pk, visitor_id=visitor_id).filter(
+        pk=message_id, delivery__in=_NOT_YET_DELIVERED
     )
+    if ticket_id is not None:
+        replies = replies.filter(ticket_id=ticket_id)
+    changed = replies.update(delivery=Message.Delivery.DELIVERED)
+    if changed:
+        if ticket_id is None:
+            ticket_id = Message.objects.values_list("ticket_id", flat=True).get(pk=message_id)
+        realtime.publish(
+            realtime.ticket_group(ticket_id),
+            "ticket.message",
+            ticket_id=ticket_id,
+            message_id=message_id,
+        )
+    return changed
 
 
 def visitor_replies_shown(*, account: ChannelAccount, visitor_id: str, ticket_id: int) -> int:
