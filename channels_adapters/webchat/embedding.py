@@ -89,6 +89,17 @@ def embedding_apply(*, request: HttpRequest, response: HttpResponse, page: Suppo
         _cookies_for_frames(request, response)
 
 
+def support_page_for(request: HttpRequest, name: str | None) -> SupportPage:
+    """The support page a request is for, read once per request (the view and ``embeddable``
+    both need it)."""
+    cached = getattr(request, "_omnico_support_page", None)
+    if cached is not None and (name is None or cached.channel_account.name == name):
+        return cached
+    page = selectors.support_page_get(name=name)
+    request._omnico_support_page = page  # type: ignore[attr-defined]
+    return page
+
+
 def embeddable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A support page view (``name`` in its URL, or the default page) whose responses the
     page's allowed embedding origins may frame."""
@@ -97,7 +108,7 @@ def embeddable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
         try:
-            page = selectors.support_page_get(name=kwargs.get("name"))
+            page = support_page_for(request, kwargs.get("name"))
         except Http404:
             return response
         embedding_apply(request=request, response=response, page=page)

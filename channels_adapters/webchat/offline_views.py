@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from channels_adapters.webchat import selectors
 from channels_adapters.webchat.availability import Availability, support_availability
-from channels_adapters.webchat.embedding import embeddable
+from channels_adapters.webchat.embedding import embeddable, support_page_for
 from channels_adapters.webchat.forms import OfflineForm
 from channels_adapters.webchat.limits import support_rate_limited
 from channels_adapters.webchat.offline import offline_message_post, visitor_wait_check
@@ -113,7 +113,7 @@ def offline_page(request: HttpRequest, page: SupportPage) -> HttpResponse | None
 def support_offline(request: HttpRequest, name: str) -> HttpResponse:
     """The offline form: stored durably, then the acknowledgement (a redirect, so a reload
     does not post again; a double post is deduplicated by the form's client id anyway)."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     subjects = selectors.subjects_for_visitors()
     form = OfflineForm(request.POST, subjects=subjects)
     if form.is_valid():
@@ -145,7 +145,7 @@ def support_offline(request: HttpRequest, name: str) -> HttpResponse:
 def support_wait(request: HttpRequest, name: str) -> JsonResponse:
     """A waiting page asks whether its maximum wait is over; when it is, the ticket becomes
     an offline message and the answer carries the offline form to show in place of the chat."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     visitor_id = visitor_from_request(request)
     if visitor_id is None:
         return JsonResponse({"state": "done"})

@@ -27,7 +27,12 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_adapters.webchat import aftercare, offline_views, selectors, services
-from channels_adapters.webchat.embedding import embed_script, embeddable, public_url
+from channels_adapters.webchat.embedding import (
+    embed_script,
+    embeddable,
+    public_url,
+    support_page_for,
+)
 from channels_adapters.webchat.limits import (
     support_limited_message,
     support_limited_response,
@@ -106,7 +111,7 @@ def _queue(conversation: selectors.Conversation) -> selectors.QueueStatus | None
 @require_GET
 @embeddable
 def support_page(request: HttpRequest, name: str | None = None) -> HttpResponse:
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     offline = offline_views.offline_page(request, page)
     if offline is not None:
         return offline
@@ -161,7 +166,7 @@ def _chosen_id(raw: str | None, options: list) -> int | None:
 @require_POST
 @embeddable
 def support_start(request: HttpRequest, name: str) -> HttpResponse:
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     group_types = selectors.group_types_for_visitors()
     subjects = selectors.subjects_for_visitors()
     retry_after = support_throttle(request, action="start")
@@ -223,7 +228,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_POST
 def support_message(request: HttpRequest, name: str) -> HttpResponse:
     """A visitor's message: answered once it is stored (the page shows it delivered)."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
@@ -259,7 +264,7 @@ def support_message(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def support_history(request: HttpRequest, name: str) -> HttpResponse:
     """The visitor's conversation as a fragment: what the page missed while disconnected."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     visitor_id = visitor_from_request(request)
     if visitor_id is None:
         raise Http404("no visitor")
@@ -278,7 +283,7 @@ def support_history(request: HttpRequest, name: str) -> HttpResponse:
 def support_queue(request: HttpRequest, name: str) -> HttpResponse:
     """The visitor's place in the pool as a fragment: read by the page whenever its socket
     (re)connects; the socket pushes the changes after that."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     visitor_id = visitor_from_request(request)
     if visitor_id is None:
         raise Http404("no visitor")
@@ -291,7 +296,7 @@ def support_queue(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def support_theme(request: HttpRequest, name: str) -> HttpResponse:
     """The page's colour as a stylesheet (the CSP allows no inline style)."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     response = render(
         request, "support/theme.css", {"colour": page.colour}, content_type="text/css"
     )
@@ -301,7 +306,7 @@ def support_theme(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_GET
 def support_logo(request: HttpRequest, name: str) -> FileResponse:
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     if not page.logo:
         raise Http404("no logo")
     content_type = mimetypes.guess_type(page.logo.name)[0] or "application/octet-stream"
@@ -317,7 +322,7 @@ def support_embed_script(request: HttpRequest, name: str) -> HttpResponse:
     """The embed snippet's script (``<script src=".../embed.js" async>``): cached for an hour
     by browsers and proxies, then revalidated by its ETag (a changed colour or name shows
     within the hour)."""
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     body = embed_script(page=page, base_url=public_url(request))
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
@@ -403,7 +408,7 @@ def _back(page: SupportPage) -> HttpResponse:
 
 
 def _visitor_or_back(request: HttpRequest, name: str) -> tuple[SupportPage, str | None]:
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     return page, visitor_from_request(request)
 
 
@@ -541,7 +546,7 @@ def support_upload(request: HttpRequest, name: str) -> HttpResponse:
 
 @csrf_protect
 def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
-    page = selectors.support_page_get(name=name)
+    page = support_page_for(request, name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
