@@ -37,9 +37,10 @@ from datetime import UTC, datetime
 from importlib import import_module
 from urllib.parse import urlsplit
 
-import httpx
 import websockets
 
+from bench.client import Connection
+from bench.cpu import Stack, load_average
 from bench.report import print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
@@ -55,7 +56,6 @@ from django.contrib.auth import (  # noqa: E402
     get_user_model,
 )
 
-from channels_adapters.signing import sign  # noqa: E402
 from configuration.models import ChannelAccount  # noqa: E402
 from tickets.models import Message  # noqa: E402
 
@@ -97,6 +97,7 @@ class Agent:
         self.run = run
         self.arrived: dict[int, float] = {}
         self.frames = 0
+        self.chars = 0  # of the frames' text, as sent before compression
         self.resyncs = 0
         self.last_row = 0.0
         self.closed: str | None = None  # why the socket ended before the run did
@@ -113,6 +114,7 @@ class Agent:
         async for frame in ws:
             now = time.perf_counter()
             self.frames += 1
+            self.chars += len(frame)
             if 'data-live="resync"' in frame:
                 self.resyncs += 1  # the server gave up a backlog: the page would re-fetch
             if 'data-live="row"' not in frame:
@@ -124,15 +126,17 @@ class Agent:
 
 
 def post_webhooks(
-    url: str, secret: str, run: str, total: int, rate: float
+    url: str, secret: str, run: str, first: int, total: int, rate: float
 ) -> tuple[dict[int, float], dict[int, int], float]:
-    """POST ``total`` signed webhooks at ``rate`` per second; when each was sent, the answers'
-    statuses and how long it took."""
+    """POST signed webhooks number ``first`` to ``total - 1`` at ``rate`` per second; when each
+    was sent, the answers' statuses and how long it took."""
     hook = f"{url}/hooks/api/demo/"
     sent_at: dict[int, float] = {}
     statuses: dict[int, int] = {}
 
-    async def post(client: httpx.AsyncClient, n: int) -> None:
+    idle: list[Connection] = []  # kept-alive connections free for the next POST
+
+    async def post(n: int) -> None:
         # Even numbers: a new customer (new ticket); odd: the previous customer again.
         customer = f"rt-{run}-c{n - n % 2}"
         body = json.dumps(
@@ -143,28 +147,36 @@ def post_webhooks(
                 "time": datetime.now(UTC).isoformat(),
             }
         ).encode()
-        headers = {"Content-Type": "application/json", "X-Omnico-Signature": sign(secret, body)}
+        connection = idle.pop() if idle else Connection(hook)
         sent_at[n] = time.perf_counter()
-        response = await client.post(hook, content=body, headers=headers)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        status, _retry_after = await connection.post(body, secret)
+        statuses[status] = statuses.get(status, 0) + 1
+        idle.append(connection)
 
     async def post_all() -> float:
         # Each POST starts on its schedule, whether or not the previous one has been
-        # answered, so the rate holds when the server is slow to answer.
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-            start = time.perf_counter()
-            posts = []
-            for n in range(total):
-                delay = start + n / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                posts.append(asyncio.create_task(post(client, n)))
-            await asyncio.gather(*posts)
-            return time.perf_counter() - start
+        # answered (on a connection of its own if none is free), so the rate holds when the
+        # server is slow to answer. bench/client.py, not httpx: httpx costs ~2 ms of CPU per
+        # request, taken from the two cores the server runs on.
+        start = time.perf_counter()
+        posts = []
+        for n in range(first, total):
+            delay = start + (n - first) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            posts.append(asyncio.create_task(post(n)))
+        await asyncio.gather(*posts)
+        elapsed = time.perf_counter() - start
+        for connection in idle:
+            connection.close()
+        return elapsed
 
     posting_s = asyncio.run(post_all())
     return sent_at, statuses, posting_s
+
+
+def _merge(into: dict[int, int], more: dict[int, int]) -> dict[int, int]:
+    return {k: into.get(k, 0) + more.get(k, 0) for k in {*into, *more}}
 
 
 async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) -> dict:
@@ -190,15 +202,30 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
     tasks = [asyncio.create_task(a.listen(ws)) for a, ws in zip(listeners, sockets, strict=True)]
 
     total = warmup + webhooks
+    stack = Stack()
     # The webhooks are posted by a process of their own: this one is busy reading 50 sockets
     # (at 100/s, 5,000 frames a second) and could not keep the rate (time.perf_counter is the
-    # system's monotonic clock, the same in both processes).
+    # system's monotonic clock, the same in both processes). The warm-up ones first (a fresh
+    # web or worker process imports and compiles on its first webhook), then, once their rows
+    # arrived, the measured ones, with the processes' CPU time read before and after.
     with concurrent.futures.ProcessPoolExecutor(
         1, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
-        sent_at, statuses, posting_s = await asyncio.wrap_future(
-            pool.submit(post_webhooks, url, secret, run, total, rate)
+        sent_at, statuses, _s = await asyncio.wrap_future(
+            pool.submit(post_webhooks, url, secret, run, 0, warmup, rate)
         )
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline and not all(
+            len(a.arrived) >= warmup // 2 or a.closed is not None for a in listeners
+        ):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+        load_before, cpu_before = load_average(), stack.sample()
+        sent, more, posting_s = await asyncio.wrap_future(
+            pool.submit(post_webhooks, url, secret, run, warmup, total, rate)
+        )
+        sent_at.update(sent)
+        statuses = _merge(statuses, more)
 
     # Until every row came, or none came for 5 s (a row may stand for two webhooks), or 30 s.
     deadline = time.perf_counter() + 30
@@ -208,6 +235,7 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         if time.perf_counter() - max(a.last_row for a in listeners) > 5:
             break
         await asyncio.sleep(0.1)
+    cpu_after, load_after = stack.sample(), load_average()
     for task in tasks:
         task.cancel()
     for ws in sockets:
@@ -260,7 +288,7 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         "agents": agents,
         "webhooks": webhooks,
         "rate_per_s": rate,
-        "posted_per_s": round(total / posting_s, 1),
+        "posted_per_s": round(webhooks / posting_s, 1),
         "http_status": statuses,
         "not_stored": not_stored,
         "complete": len(all_sockets),
@@ -281,6 +309,12 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         "stored_to_all_sockets_ms_p95": round(_percentile(push, 95), 1),
         "per_socket_ms_mean": round(statistics.fmean(per_socket), 1) if per_socket else None,
         "frames_per_socket": round(statistics.fmean(a.frames for a in listeners), 1),
+        "frame_chars_mean": round(
+            sum(a.chars for a in listeners) / max(1, sum(a.frames for a in listeners))
+        ),
+        # CPU per webhook, by process (bench/cpu.py): what the run cost, whatever the load.
+        "cpu_ms_per_webhook": Stack.per_item(cpu_before, cpu_after, webhooks),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
     }
 
 
@@ -321,6 +355,19 @@ def main() -> None:
             (result["stored_to_all_sockets_ms_p50"], result["stored_to_all_sockets_ms_p95"]),
         ),
     ]
+    rows.append(
+        (
+            "frames per socket, mean characters",
+            (result["frames_per_socket"], result["frame_chars_mean"]),
+        )
+    )
+    cpu = result["cpu_ms_per_webhook"]
+    rows += [
+        (f"  CPU ms per webhook: {role}", cpu[role])
+        for role in ("web", "worker", "postgres", "redis", "stack", "bench")
+        if role in cpu
+    ]
+    rows.append(("load average (1 min) before / after", tuple(result["load_average"])))
     print_table(rows, args.out)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from customers.models import Customer, Identity
+from omnico.core.db import insert_many_unless_duplicate
 
 
 @dataclass
@@ -96,7 +97,12 @@ def customers_create_many(
     Customer.objects.bulk_create([customer for customer, _identity in made])
     for customer, identity in made:
         identity.customer = customer
-    Identity.objects.bulk_create([identity for _c, identity in made], ignore_conflicts=True)
+    stored = insert_many_unless_duplicate(
+        [identity for _c, identity in made], conflict_fields=("kind", "external_id")
+    )
+    if all(stored):  # the usual case: nobody raced us, every sender is ours (no look-up)
+        found = {identity.external_id: customer for customer, identity in made}
+        return found, set(found)
     ours = {customer.pk for customer, _identity in made}
     identities = Identity.objects.select_related("customer").filter(
         kind=kind, external_id__in=[c.external_id for c in contacts]

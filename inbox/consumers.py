@@ -69,8 +69,9 @@ class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         self.user_id = user.pk
         self.session = realtime.session_tag(getattr(self.scope.get("session"), "session_key", ""))
         self.language = scope_language(cast(dict[str, Any], self.scope))
+        # live.js reads every envelope of a message: frames waiting together go out as one.
         self.outbox = realtime_hub.Outbox(
-            send=self._send_text, close=self._close_with, overflow=self._overflow_frame
+            send=self._send_text, close=self._close_with, overflow=self._overflow_frame, join=True
         )
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         for group in (realtime.AGENTS_GROUP, realtime.agent_group(user.pk)):

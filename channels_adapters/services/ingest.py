@@ -78,9 +78,10 @@ def _ingest_one(candidates: QuerySet[InboundEvent]) -> InboundEvent | None:
         return InboundEvent.objects.filter(pk=event_id).first()
 
 
-def _accounts(ids: set[int]) -> dict[int, ChannelAccount]:
-    """The accounts by id, mail accounts as ``MailAccount`` (their adapter needs it)."""
-    accounts = ChannelAccount.objects.in_bulk(ids)
+def _accounts(events: list[InboundEvent]) -> dict[int, ChannelAccount]:
+    """The events' accounts by id (read with the claim), mail accounts as ``MailAccount``
+    (their adapter needs it: one more query)."""
+    accounts = {event.channel_account_id: event.channel_account for event in events}
     mail = [pk for pk, account in accounts.items() if account.kind == ChannelKind.EMAIL]
     if mail:
         accounts.update(MailAccount.objects.in_bulk(mail))
@@ -99,14 +100,17 @@ def _ingest_together(event_ids: list[int]) -> int | None:
     """
     try:
         with transaction.atomic():
+            # The accounts come with the claim (a join, not a query of their own); only the
+            # events' rows are locked (``of``), so parallel slots never wait on an account.
             events = list(
-                InboundEvent.objects.select_for_update(skip_locked=True)
+                InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("channel_account")
                 .filter(pk__in=event_ids, status=InboundEvent.Status.PENDING)
                 .order_by("received_at", "pk")
             )
             if not events:
                 return 0
-            accounts = _accounts({e.channel_account_id for e in events})
+            accounts = _accounts(events)
             parsed = [
                 (
                     event,

@@ -31,23 +31,9 @@ def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] =
     Defaults and ``auto_now_add`` are applied as ``save()`` applies them; no signals are sent.
     """
     model = type(instance)
-    meta = model._meta
     db = router.db_for_write(model, instance=instance)
     connection = connections[db]
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    target = ", ".join(
-        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in conflict_fields
-    )
-    # Only quoted names from the model's own metadata go into the text; values are parameters.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT {f'({target}) ' if target else ''}DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}"
-    )
+    sql, values = _insert_ignoring_conflicts(model, [instance], connection, conflict_fields, ())
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
@@ -57,6 +43,70 @@ def insert_unless_duplicate(instance: Model, *, conflict_fields: Sequence[str] =
     instance._state.adding = False
     instance._state.db = db
     return True
+
+
+def insert_many_unless_duplicate(
+    instances: Sequence[Model], *, conflict_fields: Sequence[str]
+) -> list[bool]:
+    """``insert_unless_duplicate`` for many rows of one model in one statement: for each
+    instance, True when it was stored (its pk is then set), False when a row with the same
+    ``conflict_fields`` existed (or came earlier in ``instances``). The rows are told apart by
+    those fields, which the statement returns with the new ids."""
+    if not instances:
+        return []
+    model = type(instances[0])
+    db = router.db_for_write(model, instance=instances[0])
+    connection = connections[db]
+    meta = model._meta
+    keys = [cast("Field[Any, Any]", meta.get_field(name)).attname for name in conflict_fields]
+    sql, values = _insert_ignoring_conflicts(model, instances, connection, conflict_fields, keys)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        stored = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
+    result = []
+    for instance in instances:
+        pk = stored.pop(tuple(getattr(instance, key) for key in keys), None)
+        if pk is not None:
+            instance.pk = pk
+            instance._state.adding = False
+            instance._state.db = db
+        result.append(pk is not None)
+    return result
+
+
+def _insert_ignoring_conflicts(
+    model: type[Model],
+    instances: Sequence[Model],
+    connection: Any,
+    conflict_fields: Sequence[str],
+    returning: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """``INSERT ... VALUES (...), ... ON CONFLICT DO NOTHING RETURNING id[, returning]`` and
+    its parameters. Defaults and ``auto_now_add`` are applied as ``save()`` applies them."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    values = [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for instance in instances
+        for f in fields
+    ]
+    target = ", ".join(
+        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in conflict_fields
+    )
+    row = f"({', '.join(['%s'] * len(fields))})"
+    columns = [quote(meta.pk.column)] + [
+        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in returning
+    ]
+    # Only quoted names from the model's own metadata go into the text; values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(instances))} "
+        f"ON CONFLICT {f'({target}) ' if target else ''}DO NOTHING "
+        f"RETURNING {', '.join(columns)}"
+    )
+    return sql, values
 
 
 _pool_wait: ContextVar[float | None] = ContextVar("omnico_pool_wait", default=None)

@@ -264,6 +264,45 @@ def test_a_lone_event_is_ingested_with_one_read_of_the_pending_queue(
     assert Message.objects.count() == 1
 
 
+def test_a_lone_message_from_a_known_customer_costs_seven_queries(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    """The trickle case (a webhook every few ms, each ingested alone): the pending read, the
+    claim with its account, the customer, the locked ticket, the message, the ticket's
+    preview and the event's status; its own transaction around them (a savepoint here)."""
+    account = channel("api")
+    _store(account, 1, capture=django_capture_on_commit_callbacks)
+    services.events_ingest_pending(slot=0)  # first contact: customer and ticket
+    _store(account, 2, capture=django_capture_on_commit_callbacks)
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 7, "\n".join(sql)
+    assert not any(s.startswith('SELECT "configuration_channelaccount"') for s in sql)
+    assert Message.objects.filter(ticket__customer__identities__external_id="c-1").count() == 2
+
+
+def test_a_lone_message_from_a_first_time_sender_costs_nine_queries(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    """Half the webhooks of a contact centre come from new senders: the pending read, the
+    claim with its account, the identity look-up, the customer, the identity (its insert says
+    whether another ingest made it first: no second look-up), the ticket, its "created" event,
+    the message and the event's status."""
+    account = channel("api")
+    _store(account, 1, customer="first-timer", capture=django_capture_on_commit_callbacks)
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 9, "\n".join(sql)
+    assert sum(s.startswith('SELECT "customers_identity"') for s in sql) == 1
+    assert Identity.objects.get(external_id="first-timer").customer.tickets.count() == 1
+
+
 def test_a_backlog_of_more_than_two_reads_is_worked_to_the_last_event(
     channel, queued, django_capture_on_commit_callbacks
 ):

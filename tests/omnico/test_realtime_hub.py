@@ -89,6 +89,44 @@ def test_a_backlog_past_the_limit_becomes_one_resync():
     run(scenario)
 
 
+def test_frames_waiting_together_go_out_as_one_message_when_the_page_reads_several():
+    async def scenario():
+        sock = StalledSocket()
+        outbox = realtime_hub.Outbox(send=sock.send, close=sock.close, join=True)
+        outbox.start()
+        outbox.put(("row", 1), "<row 1>")
+        await settle()  # sent alone; the connection now stalls
+        outbox.put(("row", 2), "<row 2 v1>")
+        outbox.put(("message", 7), "<message 7>")
+        outbox.put(("row", 2), "<row 2 v2>")  # still replaces the pending one in its place
+        outbox.put(("row", 3), "<row 3>")
+        sock.release()
+        await settle()
+        assert sock.sent == ["<row 1>", "<row 2 v2><message 7><row 3>"]
+        assert (outbox.sent, outbox.messages, outbox.coalesced) == (4, 2, 1)
+        outbox.stop()
+
+    run(scenario)
+
+
+def test_joined_frames_stop_at_a_close():
+    async def scenario():
+        sock = StalledSocket()
+        outbox = realtime_hub.Outbox(send=sock.send, close=sock.close, join=True)
+        outbox.start()
+        outbox.put(("row", 1), "<row 1>")
+        await settle()
+        outbox.put(("row", 2), "<row 2>")
+        outbox.put(("row", 3), "<row 3>")
+        outbox.put(("close",), realtime_hub.Close(4401))
+        sock.release()
+        await settle()
+        assert sock.sent == ["<row 1>", "<row 2><row 3>"]
+        assert sock.closed == 4401
+
+    run(scenario)
+
+
 def test_closing_drops_what_is_pending_and_closes_the_socket():
     async def scenario():
         sock = StalledSocket()

@@ -1,0 +1,111 @@
+"""CPU seconds spent by each process of the benchmarked stack, read from ``/proc``.
+
+Wall-clock latency on a machine shared with other work measures the machine; CPU time per
+webhook measures the code. ``Stack.sample()`` before and after a run, ``Stack.per_item(...)``
+divides the difference by the number of webhooks.
+
+Each role is a process tree (the web server's and the worker's process groups, which
+``bench/stack.sh`` starts with ``setsid``; PostgreSQL's postmaster; Redis). A tree's CPU is the
+sum over its living processes of their own time plus the time of the children they have reaped
+(``utime + stime + cutime + cstime``), so a connection backend that exits during the run is
+still counted, once.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Iterable
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, int, int, float] | None:
+    """``(ppid, pgid, ...)`` and the CPU seconds of ``pid`` with its reaped children."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = raw[raw.rindex(")") + 2 :].split()
+    ppid, pgid = int(fields[1]), int(fields[2])
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return ppid, pgid, pid, (utime + stime + cutime + cstime) / _TICK
+
+
+def _processes() -> list[tuple[int, int, int, float]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None:
+                found.append(stat)
+    return found
+
+
+def _tree(processes: Iterable[tuple[int, int, int, float]], root: int) -> float:
+    children: dict[int, list[tuple[int, int, int, float]]] = {}
+    by_pid = {}
+    for proc in processes:
+        children.setdefault(proc[0], []).append(proc)
+        by_pid[proc[2]] = proc
+    if root not in by_pid:
+        return 0.0
+    total, todo = 0.0, [by_pid[root]]
+    while todo:
+        proc = todo.pop()
+        total += proc[3]
+        todo += children.get(proc[2], [])
+    return total
+
+
+def _pid_file(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Stack:
+    """The roles found from ``bench/run``'s environment: ``web`` and ``worker`` (process groups
+    ``WEB_PID``, ``WORKER_PID``), ``postgres`` (``PG_DATA/postmaster.pid``), ``redis``
+    (``REDIS_DIR/redis.pid``), and ``bench`` (this client with its child processes)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ if env is None else env)
+        self.roots: dict[str, int] = {}
+        for role, var in (("web", "WEB_PID"), ("worker", "WORKER_PID")):
+            if env.get(var, "").isdigit():
+                self.roots[role] = int(env[var])
+        pg = _pid_file(env.get("PG_DATA") and f"{env['PG_DATA']}/postmaster.pid")
+        if pg:
+            self.roots["postgres"] = pg
+        redis = _pid_file(env.get("REDIS_DIR") and f"{env['REDIS_DIR']}/redis.pid")
+        if redis:
+            self.roots["redis"] = redis
+
+    def sample(self) -> dict[str, float]:
+        """CPU seconds so far per role."""
+        processes = _processes()
+        out = {role: _tree(processes, root) for role, root in self.roots.items()}
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["bench"] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        return out
+
+    @staticmethod
+    def per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict:
+        """CPU milliseconds per item by role, and the total of the server's roles."""
+        ms = {
+            role: round((after[role] - before.get(role, 0.0)) * 1000 / max(items, 1), 2)
+            for role in after
+        }
+        ms["stack"] = round(sum(v for k, v in ms.items() if k != "bench"), 2)
+        return ms
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
