@@ -61,10 +61,9 @@ ACTIVITY_CATEGORIES = {
     "Problem": ["Recurring outage", "Data mismatch"],
     "Feature Request": ["Mobile app", "Reporting", "Integrations"],
 }
-BUSINESS_HOURS = [
-    *[(day, dt.time(9), dt.time(18)) for day in range(5)],
-    (5, dt.time(10), dt.time(14)),
-]
+#: Around the clock (23:59 is "until midnight"), so whoever tries the demo, whenever, can chat
+#: on /support/; change them under Settings (or add today as a holiday) to see the offline form.
+BUSINESS_HOURS = [(day, dt.time(0), dt.time(23, 59)) for day in range(7)]
 
 #: username, first name, last name, staff, capacity, active (None: no presence row)
 USERS = [

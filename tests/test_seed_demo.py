@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -9,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from channels_adapters.webchat.availability import support_availability
 from configuration.models import (
     ActivityCategory,
     BreakReason,
@@ -21,6 +24,7 @@ from configuration.models import (
     MailAccount,
     OperatorProfile,
     Subject,
+    SupportPage,
 )
 from customers.models import Customer, Identity
 from tickets.models import Activity, AgentPresence, Message, Tag, Ticket, TicketEvent
@@ -156,7 +160,17 @@ def test_subjects_and_categories_from_the_handbook_exist(seeded):
         "Feature Request",
     }
     assert all(top.subcategories.count() >= 2 for top in tops)
-    assert set(BusinessHours.objects.values_list("weekday", flat=True)) == {0, 1, 2, 3, 4, 5}
+    assert set(BusinessHours.objects.values_list("weekday", flat=True)) == set(range(7))
+
+
+def test_the_demo_support_page_is_open_whenever_it_is_tried(seeded):
+    """A newcomer may try the demo at night or on a Sunday: the round trip must work then."""
+    page = SupportPage.objects.get(is_default=True)
+    monday = dt.datetime(2026, 11, 30)
+    for day in range(7):
+        for hour in (0, 3, 12, 23):
+            now = timezone.make_aware(monday + dt.timedelta(days=day, hours=hour, minutes=30))
+            assert support_availability(page=page, now=now).is_open, (day, hour)
 
 
 def test_output_names_the_address_logins_and_secret(seeded):

@@ -186,10 +186,12 @@ def test_the_visitor_attaches_a_picture_and_the_agent_sees_it_live(
     mine = customer.locator("li.entry-in").last
     expect(mine.locator("img.entry-image")).to_have_attribute("alt", "damage.png")
     expect(mine).to_contain_text("Delivered")
-    # The browser drew the picture: it was served to the visitor as an image.
-    assert customer.evaluate(
+    # The browser drew the picture: it was served to the visitor as an image (waited for: the
+    # entry shows before the picture has loaded).
+    customer.wait_for_function(
         "() => { const i = document.querySelector('img.entry-image');"
-        " return i.complete && i.naturalWidth === 4; }"
+        " return i && i.complete && i.naturalWidth === 4; }",
+        timeout=10_000,
     )
     picture = conversation.locator("img.attachment-image")
     expect(picture).to_have_attribute("alt", "damage.png")
