@@ -271,12 +271,18 @@ def support_history(request: HttpRequest, name: str) -> HttpResponse:
     conversation = selectors.visitor_conversation(
         account_id=page.channel_account_id, visitor_id=visitor_id
     )
-    conversation, _dismissed_chat = _without_dismissed(request, page, visitor_id, conversation)
-    if conversation.ticket is not None:
+    conversation, dismissed = _without_dismissed(request, page, visitor_id, conversation)
+    ticket = conversation.ticket
+    if ticket is not None:
         services.visitor_replies_shown(
-            account=page.channel_account, visitor_id=visitor_id, ticket_id=conversation.ticket.pk
+            account=page.channel_account, visitor_id=visitor_id, ticket_id=ticket.pk
         )
-    return render(request, "support/fragments/entries.html", {"conversation": conversation})
+    response = render(request, "support/fragments/entries.html", {"conversation": conversation})
+    # The chat ended while the page was not listening (a dropped socket, a missed frame): the
+    # page asks for the rating after this re-fetch as it would on the "over" frame.
+    if ticket is not None and not dismissed and ticket_can_be_rated(ticket):
+        response["X-Chat-Over"] = "1"
+    return response
 
 
 @require_GET

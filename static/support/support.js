@@ -118,7 +118,11 @@
   // sending, or failed) stay at the end.
   function refresh() {
     return fetch(root.dataset.historyUrl, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (r) {
+        if (!r.ok) return Promise.reject(r.status);
+        if (r.headers.get("X-Chat-Over")) setTimeout(function () { over(null); }, 0);
+        return r.text();
+      })
       .then(function (html) {
         var local = Array.prototype.filter.call(list.querySelectorAll("li[data-key]"), function (li) {
           return li.dataset.state !== "delivered" || li.dataset.text !== undefined;
@@ -162,7 +166,7 @@
   function over(html) {
     var section = document.querySelector("[data-over]");
     if (!section || !section.hidden) return;
-    insert(html);
+    if (html) insert(html);
     form.hidden = true;
     section.hidden = false;
     var end = document.querySelector("[data-end]");

@@ -316,3 +316,17 @@ def test_the_ticket_admin_lists_and_filters_by_rating(page, django_capture_on_co
     )
     detail = admin.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
     assert "Rating comment" in detail or "rating comment" in detail.lower()
+
+
+def test_a_page_that_missed_the_end_of_the_chat_learns_it_when_it_re_fetches(
+    page, django_capture_on_commit_callbacks
+):
+    """A dropped socket (or a lost frame) misses the "over" frame: the history the page
+    re-fetches on reconnect says the chat is over, so the rating is asked all the same."""
+    client, ticket = chatting(page, django_capture_on_commit_callbacks)
+    assert "X-Chat-Over" not in client.get("/support/help/history/")
+    agent = make_user("ayla", first_name="Ayla")
+    ticket_services.ticket_set_status(ticket=ticket, status="resolved", actor=agent)
+    assert client.get("/support/help/history/")["X-Chat-Over"] == "1"
+    client.post("/support/help/new/")  # a new chat: the old one is no longer "over" here
+    assert "X-Chat-Over" not in client.get("/support/help/history/")
