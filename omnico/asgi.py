@@ -3,11 +3,7 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
-get_asgi_application()  # sets Django up
-
-from omnico.core.asgi_threads import ReusedThreadsASGIHandler  # noqa: E402
-
-django_asgi_app = ReusedThreadsASGIHandler()
+django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
