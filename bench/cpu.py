@@ -109,3 +109,67 @@ class Stack:
 
 def load_average() -> float:
     return os.getloadavg()[0]
+
+
+# --- memory, sockets and the machine (bench/support.py) -------------------------------------
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and its descendants now."""
+    children: dict[int, list[int]] = {}
+    for ppid, _pgid, pid, _cpu in _processes():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _is_python(pid: int) -> bool:
+    try:
+        return "python" in os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return False
+
+
+def serving_processes(root: int) -> list[int]:
+    """The Python processes of ``root``'s tree that have no Python child: the uvicorn
+    processes serving requests (with one worker, the one process), not their supervisor."""
+    pids = [p for p in tree_pids(root) if _is_python(p)]
+    parents = {ppid for ppid, _pgid, pid, _cpu in _processes() if pid in pids}
+    return [p for p in pids if p not in parents]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (NaN when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def socket_count(pid: int) -> int:
+    """Open sockets of ``pid``."""
+    count = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return count
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK

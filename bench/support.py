@@ -51,6 +51,7 @@ import websockets
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
+from bench import cpu
 from bench.realtime import _percentile, agent_sessions  # (importing it sets Django up)
 from bench.report import print_table
 from channels_adapters.webchat import selectors as webchat_selectors
@@ -59,109 +60,31 @@ from tickets.models import AgentPresence, Message, Ticket
 
 VISITOR_MARK = r"sp{run}n(\d+)x"
 REPLY_MARK = r"rp{run}n(\d+)x"
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-# --- the processes measured --------------------------------------------------------------------
-
-
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
-
-
-def _tree(root: int) -> list[int]:
-    children, found, todo = _children(), [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
-
-
-def _is_python(pid: int) -> bool:
-    try:
-        return "python" in os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        return False
-
-
-def _cpu_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _sockets(pid: int) -> int:
-    count = 0
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-    except OSError:
-        pass
-    return count
+# --- the processes measured (bench/cpu.py) ----------------------------------------------------
 
 
 def web_processes() -> list[int]:
     """The uvicorn processes serving requests (with one worker: the one process)."""
-    pids = [p for p in _tree(int(os.environ["WEB_PID"])) if _is_python(p)]
-    children = _children()
-    return [p for p in pids if not any(c in pids for c in children.get(p, ()))]
-
-
-def worker_processes() -> list[int]:
-    root = os.environ.get("WORKER_PID")
-    return [p for p in _tree(int(root)) if _is_python(p)] if root else []
-
-
-def _machine() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot."""
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / HZ, sum(values) / HZ
+    return cpu.serving_processes(int(os.environ["WEB_PID"]))
 
 
 class Meter:
-    """CPU seconds of the web process, the worker and the machine over one phase."""
+    """CPU seconds of the web server, the worker (``cpu.Stack``: each one's process tree), this
+    client and the machine over one phase."""
 
     def __init__(self) -> None:
-        self.web = web_processes()
-        self.worker = worker_processes()
+        self.stack = cpu.Stack()
 
     def read(self) -> dict[str, float]:
-        busy, total = _machine()
+        busy, total = cpu.machine_cpu()
+        sample = self.stack.sample()
         return {
-            "web": sum(_cpu_s(p) for p in self.web),
-            "worker": sum(_cpu_s(p) for p in _tree_all(self.worker)),
-            "client": time.process_time(),
+            "web": sample.get("web", 0.0),
+            "worker": sample.get("worker", 0.0),
+            "client": sample["bench"],
             "busy": busy,
             "total": total,
-            "load": os.getloadavg()[0],
+            "load": cpu.load_average(),
         }
 
     @staticmethod
@@ -186,14 +109,6 @@ class Meter:
             "load_before": round(before["load"], 2),
             "load_after": round(after["load"], 2),
         }
-
-
-def _tree_all(pids: list[int]) -> list[int]:
-    """``pids`` and their children now (a prefork worker replaces its children)."""
-    found: set[int] = set()
-    for pid in pids:
-        found.update(_tree(pid))
-    return sorted(found)
 
 
 # --- the clients ------------------------------------------------------------------------------
@@ -410,8 +325,8 @@ async def bench(args: argparse.Namespace) -> dict:
     sessions_s = time.perf_counter() - started
 
     webs = web_processes()
-    rss_before = sum(_rss_mb(p) for p in webs)
-    sockets_before = sum(_sockets(p) for p in webs)
+    rss_before = sum(cpu.rss_mb(p) for p in webs)
+    sockets_before = sum(cpu.socket_count(p) for p in webs)
 
     # Visitor sockets: open, "hello", the history GET the page then makes.
     refused: list[str] = []
@@ -464,8 +379,8 @@ async def bench(args: argparse.Namespace) -> dict:
 
     listeners = [asyncio.create_task(v.listen(run, refetch)) for v in visitors if v.ws is not None]
     await asyncio.sleep(2)
-    rss_after = sum(_rss_mb(p) for p in webs)
-    sockets_after = sum(_sockets(p) for p in webs)
+    rss_after = sum(cpu.rss_mb(p) for p in webs)
+    sockets_after = sum(cpu.socket_count(p) for p in webs)
     opened = sum(1 for v in visitors if v.ws is not None)
 
     poster = httpx.AsyncClient(
@@ -618,7 +533,7 @@ async def bench(args: argparse.Namespace) -> dict:
 
     await _settle(visitors_done, lambda: max(max(v.arrived.values(), default=0) for v in chatters))
     outbound = Meter.report(before, meter.read(), replies)
-    rss_end = sum(_rss_mb(p) for p in webs)
+    rss_end = sum(cpu.rss_mb(p) for p in webs)
 
     reply_rows = await asyncio.to_thread(
         lambda: list(

@@ -199,6 +199,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # pool after each task instead (and drops a broken one).
 CELERY_DB_REUSE_MAX = env_int("OMNICO_CELERY_DB_REUSE_MAX", 500, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
+# The result backend is built once per process, not once per thread: Django answers every ASGI
+# request on a new thread, and Celery built a RedisBackend (a connection pool, URL parsing) on
+# each one that queued a task (the support page's POST: 3 % of the web process's CPU).
+# redis-py's client is thread-safe.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With Redis, a task a worker took (running, prefetched, or waiting for its countdown: acks_late
