@@ -112,9 +112,11 @@ def ticket_changed_row(group: str, payload: dict[str, Any]) -> list:
     return [(realtime.AGENTS_GROUP, "inbox.ticket", {"ticket_id": payload["ticket_id"]})]
 
 
-@realtime.register("ticket.assigned")
+# An assignment's toast names the ticket's customer: the tickets of a batch's assignments are
+# fetched together like rows (the pool draining into free slots assigns many at once).
+@realtime.register("ticket.assigned", key=lambda event: event["ticket_id"], load=_load_rows)
 def render_ticket_assigned(event: dict[str, Any], language: str) -> str | None:
-    ticket = inbox_row(event["ticket_id"])
+    ticket = realtime.loaded(event, lambda: inbox_row(event["ticket_id"]))
     if ticket is None:
         return None
     with translation.override(language):

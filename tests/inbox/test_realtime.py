@@ -491,6 +491,19 @@ def test_a_batch_of_rows_in_two_languages_is_fetched_in_the_queries_of_one_row()
     assert "Unassigned" in frames["en"][0] and "Unassigned" not in frames["tr"][0]
 
 
+def test_a_batch_of_assignment_toasts_is_fetched_in_the_queries_of_one():
+    tickets = [make_ticket(body=f"row {n}") for n in range(6)]
+    events = [{"type": "ticket.assigned", "ticket_id": t.pk} for t in tickets]
+    events.append({"type": "ticket.assigned", "ticket_id": 999999})  # deleted since
+    with CaptureQueriesContext(connection) as ctx:
+        frames = realtime.render_now({"en": events, "tr": events})
+    assert len(ctx.captured_queries) <= 2
+    for ticket, html in zip(tickets, frames["en"], strict=False):
+        assert f"Ticket #{ticket.pk} from {ticket.customer.name} was assigned to you." in html
+    assert frames["en"][-1] is None and frames["tr"][-1] is None
+    assert f"#{tickets[0].pk} " in frames["tr"][0] and "assigned to you" not in frames["tr"][0]
+
+
 def test_agent_language_comes_from_the_language_cookie_then_accept_language():
     assert scope_language({"cookies": {"django_language": "tr"}, "headers": []}) == "tr"
     accept = [(b"accept-language", b"tr-TR,tr;q=0.9,en;q=0.5")]
