@@ -18,10 +18,6 @@ Use: ``support_throttle(request, action=...)`` (None, or the seconds to wait), t
 from __future__ import annotations
 
 import functools
-import logging
-import math
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,45 +25,20 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from limits import RateLimitItem
 
+from channels_adapters.throttle import limiter, rate, throttle_wait
 from channels_adapters.webchat.visitor import visitor_from_request
-
-logger = logging.getLogger(__name__)
 
 ACTIONS = ("start", "message", "offline")
 KEY_PREFIX = "omnico-support"
-
-_limiters: dict[str, FixedWindowRateLimiter] = {}
-_lock = threading.Lock()
-
-
-def _limiter(storage_uri: str) -> FixedWindowRateLimiter:
-    """One limiter per storage, built once under a lock (see ``channels_adapters.throttle``:
-    ``limits`` imports its storage's client while building it)."""
-    limiter = _limiters.get(storage_uri)
-    if limiter is None:
-        with _lock:
-            limiter = _limiters.get(storage_uri)
-            if limiter is None:
-                options = {"key_prefix": KEY_PREFIX} if storage_uri.startswith("redis") else {}
-                limiter = FixedWindowRateLimiter(storage_from_string(storage_uri, **options))
-                _limiters[storage_uri] = limiter
-    return limiter
-
-
-@functools.cache
-def _rate(text: str) -> RateLimitItem:
-    return parse(text)
 
 
 def _rates(action: str) -> tuple[RateLimitItem, RateLimitItem]:
     upper = action.upper()
     return (
-        _rate(getattr(settings, f"OMNICO_SUPPORT_RATE_{upper}_PER_ADDRESS")),
-        _rate(getattr(settings, f"OMNICO_SUPPORT_RATE_{upper}_PER_VISITOR")),
+        rate(getattr(settings, f"OMNICO_SUPPORT_RATE_{upper}_PER_ADDRESS")),
+        rate(getattr(settings, f"OMNICO_SUPPORT_RATE_{upper}_PER_VISITOR")),
     )
 
 
@@ -83,15 +54,12 @@ def support_throttle(request: HttpRequest, *, action: str) -> int | None:
     visitor_id = visitor_from_request(request)
     if visitor_id is not None:
         checks.append((per_visitor, (action, "visitor", visitor_id)))
-    try:
-        limiter = _limiter(settings.OMNICO_SUPPORT_RATE_STORAGE)
-        for rate, keys in checks:
-            if not limiter.hit(rate, *keys):
-                reset_at, _remaining = limiter.get_window_stats(rate, *keys)
-                return max(1, math.ceil(reset_at - time.time()))
-    except Exception as exc:  # the counter's storage is down or broken: let the visitor in
-        logger.warning("support page rate limit not counted: %s", type(exc).__name__)
-    return None
+    return throttle_wait(
+        storage_uri=settings.OMNICO_SUPPORT_RATE_STORAGE,
+        key_prefix=KEY_PREFIX,
+        checks=checks,
+        what="support page",
+    )
 
 
 def support_limited_message() -> str:
@@ -134,4 +102,4 @@ def support_rate_limited(action: str) -> Callable[[Callable[..., Any]], Callable
 
 def support_limits_reset() -> None:
     """Forget every count (tests; an admin after a false alarm)."""
-    _limiter(settings.OMNICO_SUPPORT_RATE_STORAGE).storage.reset()
+    limiter(settings.OMNICO_SUPPORT_RATE_STORAGE, key_prefix=KEY_PREFIX).storage.reset()

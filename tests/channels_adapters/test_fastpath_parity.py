@@ -31,7 +31,7 @@ def fresh_counts(settings):
     settings.OMNICO_API_MAX_BODY_BYTES = 4096
     hooks_asgi._accounts.clear()
     yield
-    throttle._limiter("memory://").storage.reset()
+    throttle.webhook_limits_reset()
     hooks_asgi._accounts.clear()
 
 
@@ -114,7 +114,7 @@ def _answer(app, case: Case, settings, monkeypatch) -> tuple:
         setattr(settings, name, value)
     if case.database_down:
         monkeypatch.setattr(services, "event_record", _database_down)
-    throttle._limiter("memory://").storage.reset()
+    throttle.webhook_limits_reset()
     hooks_asgi._accounts.clear()
     account = make_channel("api", **case.account)
     for n in range(case.before):

@@ -21,7 +21,7 @@ MIB = 1024 * 1024
 
 
 def _forget_counts() -> None:
-    if limiter := throttle._limiters.get("memory://"):
+    if limiter := throttle._limiters.get(("memory://", throttle.HOOKS_PREFIX)):
         limiter.storage.reset()
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from channels_adapters import throttle
 from channels_adapters.models import InboundEvent
-from channels_adapters.webchat import limits
 from channels_adapters.webchat.adapter import MAX_TEXT_CHARS
 from channels_adapters.webchat.limits import support_rate_limited
 from tests.channels_adapters.webchat.conftest import say, start
@@ -107,10 +107,11 @@ def test_a_message_over_the_size_limit_is_refused_and_not_stored(page):
 def test_when_the_counter_is_down_visitors_pass(page, settings, monkeypatch):
     settings.OMNICO_SUPPORT_RATE_MESSAGE_PER_VISITOR = "1/minute"
 
-    def broken(_uri):
+    def broken(_uri, **_options):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(limits, "_limiter", broken)
+    monkeypatch.setattr(throttle, "_limiters", {})
+    monkeypatch.setattr(throttle, "storage_from_string", broken)
     client = start(Client(), page, name="A")
     assert [say(client, page, "x", f"c-{i:010d}")["status"] for i in range(3)] == [200] * 3
 
