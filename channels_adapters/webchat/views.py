@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import mimetypes
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -418,17 +419,37 @@ def _visitor_or_back(request: HttpRequest, name: str) -> tuple[SupportPage, str 
     return page, visitor_from_request(request)
 
 
+def _visitor_action(
+    request: HttpRequest,
+    name: str,
+    act: Callable[[SupportPage, str], object],
+    done: str = "",
+) -> HttpResponse:
+    """Run one of the visitor's end-of-chat actions, say how it went on the page (``done``, or
+    the ``AftercareError``'s words), and go back to the page. Nothing without a visitor."""
+    page, visitor_id = _visitor_or_back(request, name)
+    if visitor_id is not None:
+        try:
+            act(page, visitor_id)
+        except aftercare.AftercareError as exc:
+            messages.error(request, str(exc))
+        else:
+            if done:
+                messages.success(request, done)
+    return _back(page)
+
+
 @embeddable
 @require_POST
 def support_end(request: HttpRequest, name: str) -> HttpResponse:
     """The visitor ends the chat (after the page's confirm step)."""
-    page, visitor_id = _visitor_or_back(request, name)
-    if visitor_id is not None:
-        try:
-            aftercare.visitor_chat_end(account=page.channel_account, visitor_id=visitor_id)
-        except aftercare.AftercareError as exc:
-            messages.error(request, str(exc))
-    return _back(page)
+    return _visitor_action(
+        request,
+        name,
+        lambda page, visitor_id: aftercare.visitor_chat_end(
+            account=page.channel_account, visitor_id=visitor_id
+        ),
+    )
 
 
 @embeddable
@@ -459,57 +480,51 @@ def support_new(request: HttpRequest, name: str) -> HttpResponse:
 @embeddable
 @require_POST
 def support_rate(request: HttpRequest, name: str) -> HttpResponse:
-    page, visitor_id = _visitor_or_back(request, name)
-    if visitor_id is not None:
-        try:
-            aftercare.visitor_rate(
-                account=page.channel_account,
-                visitor_id=visitor_id,
-                rating=request.POST.get("rating", ""),
-                comment=request.POST.get("comment", ""),
-            )
-            messages.success(request, _("Thank you for your rating."))
-        except aftercare.AftercareError as exc:
-            messages.error(request, str(exc))
-    return _back(page)
+    return _visitor_action(
+        request,
+        name,
+        lambda page, visitor_id: aftercare.visitor_rate(
+            account=page.channel_account,
+            visitor_id=visitor_id,
+            rating=request.POST.get("rating", ""),
+            comment=request.POST.get("comment", ""),
+        ),
+        _("Thank you for your rating."),
+    )
 
 
 @embeddable
 @require_POST
 def support_transcript(request: HttpRequest, name: str) -> HttpResponse:
-    page, visitor_id = _visitor_or_back(request, name)
-    if visitor_id is not None:
-        try:
-            aftercare.visitor_transcript_request(
-                account=page.channel_account,
-                visitor_id=visitor_id,
-                email=request.POST.get("email", ""),
-                language=translation.get_language() or settings.LANGUAGE_CODE,
-            )
-            messages.success(request, _("The transcript is on its way to your e-mail."))
-        except aftercare.AftercareError as exc:
-            messages.error(request, str(exc))
-    return _back(page)
+    return _visitor_action(
+        request,
+        name,
+        lambda page, visitor_id: aftercare.visitor_transcript_request(
+            account=page.channel_account,
+            visitor_id=visitor_id,
+            email=request.POST.get("email", ""),
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+        ),
+        _("The transcript is on its way to your e-mail."),
+    )
 
 
 @embeddable
 @require_POST
 def support_preferences(request: HttpRequest, name: str) -> HttpResponse:
     """ "E-mail me replies if I am away", ticked or not, with the address."""
-    page, visitor_id = _visitor_or_back(request, name)
-    if visitor_id is not None:
-        try:
-            aftercare.visitor_preferences_set(
-                account=page.channel_account,
-                visitor_id=visitor_id,
-                email=request.POST.get("email", ""),
-                notify_away=request.POST.get("notify_away") == "on",
-                language=translation.get_language() or settings.LANGUAGE_CODE,
-            )
-            messages.success(request, _("Saved."))
-        except aftercare.AftercareError as exc:
-            messages.error(request, str(exc))
-    return _back(page)
+    return _visitor_action(
+        request,
+        name,
+        lambda page, visitor_id: aftercare.visitor_preferences_set(
+            account=page.channel_account,
+            visitor_id=visitor_id,
+            email=request.POST.get("email", ""),
+            notify_away=request.POST.get("notify_away") == "on",
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+        ),
+        _("Saved."),
+    )
 
 
 class _UploadLimit(FileUploadHandler):
