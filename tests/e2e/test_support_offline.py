@@ -11,14 +11,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from configuration.models import ChannelAccount, ChannelKind, Holiday, Subject, SupportPage
-from tests.channels_adapters.webchat import smtp
+from tests.channels_adapters.webchat.mailsink import smtp_sink  # noqa: F401
 from tests.e2e.conftest import login
 from tests.e2e.test_agent_screen import assert_not_reloaded, ayla, eventually, open_inbox  # noqa: F401
 from tickets.models import Message, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-smtp_sink = smtp.smtp_sink
 
 
 @pytest.fixture
@@ -35,7 +33,7 @@ def test_out_of_hours_the_customer_leaves_a_message_and_the_agent_answers_by_ema
     closed_support,
     ayla,  # noqa: F811
     new_page,
-    smtp_sink,
+    smtp_sink,  # noqa: F811
 ):
     mail_account = smtp_sink.account()
     agent = new_page()

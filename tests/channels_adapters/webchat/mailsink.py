@@ -1,11 +1,14 @@
-"""A real SMTP server (aiosmtpd on a loopback port) for the web chat's mails, and the mail
-account the desk sends them from. Import the fixtures into a test module to use them."""
+"""A real SMTP server (aiosmtpd on a loopback port, no login) that keeps what it receives, for
+the web chat's mails (transcripts, replies while away, offline acknowledgements and e-mail
+replies), and the mail account the desk sends them from. The webchat conftest provides the
+fixtures; other test modules import them from here."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,13 +33,37 @@ class Sink:
         html = mail.get_body(preferencelist=("html",)).get_content()
         return mail, text, html
 
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[list[str], EmailMessage]]:
+        """The mails received, once there are ``count`` of them (or the timeout passed)."""
+        deadline = time.monotonic() + timeout
+        while len(self.mails) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.mails
+
+    def account(self, **fields) -> MailAccount:
+        """A mail account sending through this server (``fields`` override its defaults)."""
+        return MailAccount.objects.create(
+            **{
+                "name": "support-mail",
+                "display_name": "Acme Support",
+                "email_address": "support@acme.test",
+                "imap_host": "127.0.0.1",
+                "imap_port": 1,
+                "imap_security": MailAccount.Security.NONE,
+                "smtp_host": self.host,
+                "smtp_port": self.port,
+                "smtp_security": MailAccount.Security.NONE,
+                **fields,
+            }
+        )
+
 
 class _Handler:
     def __init__(self, sink: Sink):
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         self.sink.mails.append((list(envelope.rcpt_tos), parsed))
         return "250 Message accepted"
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from channels_adapters.models import InboundEvent
 from channels_adapters.services import reply_send
 from configuration.models import Holiday
-from tests.channels_adapters.webchat import smtp
 from tests.channels_adapters.webchat.conftest import say, start
 from tests.factories import make_user
 from tickets.errors import TicketRuleError
@@ -21,9 +20,6 @@ from tickets.selectors import home_counts, pool_list
 from tickets.services import ticket_assign
 
 pytestmark = pytest.mark.django_db
-
-smtp_sink = smtp.smtp_sink
-eager_celery = smtp.eager_celery
 
 CID = "0b0e2f9c-2222-4c4c-9d9d-000000000001"
 FORM_CID = "0b0e2f9c-2222-4c4c-9d9d-00000000f0f0"
@@ -111,7 +107,7 @@ def test_an_offline_ticket_is_not_routed_to_a_free_agent(
 
 
 def test_the_acknowledgement_goes_by_email_through_the_mail_account(
-    client, page, closed_today, smtp_sink, eager_celery, django_capture_on_commit_callbacks
+    client, page, closed_today, smtp_sink, eager_tasks, django_capture_on_commit_callbacks
 ):
     smtp_sink.account()
     with django_capture_on_commit_callbacks(execute=True):
@@ -124,7 +120,7 @@ def test_the_acknowledgement_goes_by_email_through_the_mail_account(
 
 
 def test_without_a_mail_account_the_acknowledgement_uses_django_mail(
-    client, page, closed_today, mailoutbox, eager_celery, django_capture_on_commit_callbacks
+    client, page, closed_today, mailoutbox, eager_tasks, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         leave(client, page, email="ayse@example.com", HTTP_ACCEPT_LANGUAGE="tr")
@@ -132,7 +128,7 @@ def test_without_a_mail_account_the_acknowledgement_uses_django_mail(
 
 
 def test_no_acknowledgement_by_email_when_only_a_phone_was_given(
-    client, page, closed_today, mailoutbox, eager_celery, django_capture_on_commit_callbacks
+    client, page, closed_today, mailoutbox, eager_tasks, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         leave(client, page, phone="+90 555 000 00 00")
@@ -226,7 +222,7 @@ def test_without_a_maximum_wait_the_page_does_not_ask(client, page):
 
 
 def test_an_agents_reply_to_an_offline_message_goes_out_by_email(
-    client, page, closed_today, smtp_sink, eager_celery, django_capture_on_commit_callbacks
+    client, page, closed_today, smtp_sink, eager_tasks, django_capture_on_commit_callbacks
 ):
     account = smtp_sink.account()
     with django_capture_on_commit_callbacks(execute=True):
