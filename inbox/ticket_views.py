@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -35,8 +35,9 @@ from inbox.ticket_forms import (
     TagForm,
 )
 from inbox.views import inbox_screen_context
-from omnico.core.http import AgentRequest
+from omnico.core.http import AgentRequest, stored_file_response
 from tickets import services
+from tickets.attachments import INLINE_IMAGE_TYPES
 from tickets.errors import TicketRuleError
 from tickets.models import Priority, Ticket, TicketStatus
 
@@ -348,10 +349,6 @@ def subcategory_options(request: AgentRequest) -> HttpResponse:
     return render(request, "inbox/ticket/subcategory_options.html", {"subcategories": found})
 
 
-#: Served inline (shown in the page); everything else downloads. No SVG: it can hold script.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
 @login_required
 @require_GET
 def attachment_download(request: AgentRequest, attachment_id: int) -> HttpResponseBase:
@@ -362,14 +359,9 @@ def attachment_download(request: AgentRequest, attachment_id: int) -> HttpRespon
     attachment = selectors.attachment_get(attachment_id=attachment_id, user=request.user)
     if not attachment.file:
         raise Http404
-    inline = attachment.content_type in INLINE_TYPES
-    response = FileResponse(
+    return stored_file_response(
         attachment.file.open("rb"),
-        as_attachment=not inline,
         filename=attachment.filename or "attachment",
-        content_type=attachment.content_type if inline else "application/octet-stream",
+        content_type=attachment.content_type,
+        inline=attachment.content_type in INLINE_IMAGE_TYPES,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response

@@ -17,6 +17,10 @@ from django.utils import timezone
 from omnico.core import realtime
 from tickets.models import Attachment, Message
 
+#: Attachments shown as pictures and served inline, to agents and to visitors alike; every
+#: other type is a download. No SVG: it can carry script.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
 
 def attachment_add(
     *,

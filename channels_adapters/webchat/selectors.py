@@ -21,6 +21,7 @@ from channels_adapters.models import InboundEvent
 from channels_adapters.webchat.adapter import external_id
 from configuration.models import ChannelKind, GroupType, Subject, SupportPage
 from tickets import selectors as ticket_selectors
+from tickets.attachments import INLINE_IMAGE_TYPES
 from tickets.models import SLOT_STATUSES, Attachment, Message, Ticket, TicketEvent
 from tickets.selectors import PoolPace
 
@@ -56,11 +57,6 @@ def agent_display_name(user: User | None) -> str:
     if user is None:
         return _("An agent")
     return user.get_full_name() or user.first_name or _("An agent")
-
-
-#: Shown in the page as pictures; every other file is a download link. No SVG: it can hold
-#: script.
-INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 @dataclass

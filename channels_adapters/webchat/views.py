@@ -46,6 +46,8 @@ from channels_adapters.webchat.visitor import (
     visitor_set_cookie,
 )
 from configuration.models import SupportPage
+from omnico.core.http import stored_file_response
+from tickets.attachments import INLINE_IMAGE_TYPES
 from tickets.feedback import ticket_can_be_rated
 
 INTAKE_COOKIE = "omnico_support_{account}"
@@ -598,10 +600,6 @@ def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
     return JsonResponse({"state": "delivered"})
 
 
-#: Served as pictures; everything else is a download. No SVG: it can hold script.
-INLINE_TYPES = selectors.INLINE_IMAGE_TYPES
-
-
 @require_GET
 def support_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     """A file of the visitor's own conversation; 404 for anyone else's."""
@@ -611,14 +609,9 @@ def support_file(request: HttpRequest, attachment_id: int) -> FileResponse:
     attachment = selectors.visitor_attachment_get(
         visitor_id=visitor_id, attachment_id=attachment_id
     )
-    inline = attachment.content_type in INLINE_TYPES
-    response = FileResponse(
+    return stored_file_response(
         attachment.file.open("rb"),
-        as_attachment=not inline,
         filename=attachment.filename or "file",
-        content_type=attachment.content_type if inline else "application/octet-stream",
+        content_type=attachment.content_type,
+        inline=attachment.content_type in INLINE_IMAGE_TYPES,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from tickets.attachments import INLINE_IMAGE_TYPES
 from tickets.models import Activity, Attachment, Priority, TicketEvent, TicketStatus
 
 register = template.Library()
@@ -27,9 +28,6 @@ EMAIL_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
 }
 EMAIL_URL_SCHEMES = {"http", "https", "mailto"}
-
-#: Images the attachment view serves inline (SVG can carry script: it downloads instead).
-INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 @register.filter
