@@ -18,11 +18,17 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from configuration.forms import ChannelAccountForm, MailAccountForm, clear_field_name
+from configuration.forms import (
+    CannedResponseForm,
+    ChannelAccountForm,
+    MailAccountForm,
+    clear_field_name,
+)
 from configuration.models import (
     ActivityCategory,
     BreakReason,
     BusinessHours,
+    CannedResponse,
     ChannelAccount,
     ChannelKind,
     Department,
@@ -32,6 +38,7 @@ from configuration.models import (
     Subject,
     SupportPage,
 )
+from configuration.services import canned_response_save
 
 _PENDING_MESSAGE = "_omnico_success_message"
 
@@ -262,3 +269,26 @@ class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
                 "and list the site's origin above."
             ),
         )
+
+
+# --- canned responses -----------------------------------------------------------------------
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    """The shared answers (every agent's), in the order agents see them; each agent's own are
+    on their page in the agent screen, not here."""
+
+    form = CannedResponseForm
+    list_display = ("title", "shortcut", "language", "is_active", "position", "usage_count")
+    list_editable = ("is_active", "position")
+    list_filter = ("language", "is_active")
+    search_fields = ("title", "shortcut", "text")
+    fields = ("title", "shortcut", "text", "language", "is_active", "position", "usage_count")
+    readonly_fields = ("usage_count",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(owner__isnull=True)
+
+    def save_model(self, request, obj, form, change):
+        canned_response_save(owner=None, answer=obj)

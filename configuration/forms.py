@@ -15,7 +15,7 @@ from django.forms.models import ModelFormMetaclass
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from configuration.models import ChannelAccount, ChannelKind, MailAccount
+from configuration.models import CannedResponse, ChannelAccount, ChannelKind, MailAccount
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -197,3 +197,33 @@ class MailAccountForm(SecretFieldsForm):
         if taken.exists():
             raise forms.ValidationError(_("A mail account with this name exists already."))
         return name
+
+
+class CannedResponseForm(forms.ModelForm):
+    """A canned response's fields, for the admin (shared ones) and an agent's own page.
+
+    ``owner`` (``None``: shared) is whose shortcuts must not repeat; the database's unique
+    constraint settles a race (``configuration.services.canned_response_save``).
+    """
+
+    class Meta:
+        model = CannedResponse
+        fields = ("title", "shortcut", "text", "language", "is_active")
+        widgets = {"text": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_shortcut(self) -> str:
+        shortcut: str = self.cleaned_data["shortcut"]
+        taken = CannedResponse.objects.filter(owner=self.owner, shortcut__iexact=shortcut)
+        if self.instance.pk is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(
+                _("Another canned response already uses the shortcut /%(shortcut)s."),
+                code="unique",
+                params={"shortcut": shortcut},
+            )
+        return shortcut

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from configuration.canned import validate_canned_text
 from omnico.core.crypto import EncryptedTextField
 from omnico.core.origins import origin_parse
 
@@ -390,3 +391,79 @@ class SupportPage(models.Model):
             return embed_origins_parse(self.embed_origins)
         except ValidationError:
             return []
+
+
+class CannedResponse(models.Model):
+    """A ready answer the agent inserts in the composer by typing ``/`` and its shortcut.
+
+    Shared answers (no owner) are the administrator's, in the admin's order; an agent's own
+    (owner set) are theirs alone. ``usage_count`` counts the replies sent with it (not mere
+    insertions), for reports; it only grows, by an atomic ``F() + 1``.
+    """
+
+    class Language(models.TextChoices):
+        ANY = "any", _("Any language")
+        TURKISH = "tr", _("Turkish")
+        ENGLISH = "en", _("English")
+
+    title = models.CharField(_("title"), max_length=120)
+    shortcut = models.SlugField(
+        _("shortcut"),
+        max_length=40,
+        allow_unicode=True,
+        help_text=_(
+            "Typed after / in the reply box, e.g. refund for /refund: letters, numbers, - and _."
+        ),
+    )
+    text = models.TextField(
+        _("text"),
+        max_length=10_000,
+        validators=[validate_canned_text],
+        help_text=_(
+            "The answer as the customer reads it. Variables are filled in for the ticket when "
+            "it is inserted; write each between double braces: {{ customer_name }} (the "
+            "customer's name), {{ agent_name }} (the agent's name), {{ ticket_number }} (the "
+            "ticket's number). Any other {{ … }} is refused."
+        ),
+    )
+    language = models.CharField(
+        _("language"), max_length=3, choices=Language.choices, default=Language.ANY
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        verbose_name=_("owner"),
+        help_text=_("Empty: shared with every agent."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    usage_count = models.PositiveIntegerField(_("times sent"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+        ordering = ["position", "title", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("shortcut"),
+                condition=Q(owner__isnull=True),
+                name="canned_shared_shortcut_unique_ci",
+            ),
+            models.UniqueConstraint(
+                "owner",
+                Lower("shortcut"),
+                condition=Q(owner__isnull=False),
+                name="canned_own_shortcut_unique_ci",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=["any", "tr", "en"]), name="canned_language_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

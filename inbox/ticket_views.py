@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_adapters import services as channel_services
 from inbox import services as inbox_services
 from inbox import ticket_selectors as selectors
+from inbox.canned_views import canned_count_sent
 from inbox.ticket_forms import (
     ActivityForm,
     AssigneeForm,
@@ -307,6 +308,7 @@ def ticket_reply(request: AgentRequest, ticket_id: int) -> HttpResponse:
                 % {"channel": ticket.get_source_display()}
             )
         channel_services.reply_send(ticket=ticket, author=request.user, body=data["body"])
+        canned_count_sent(request)
         return _("Reply queued for delivery.")
 
     sent = _run(request, ticket, form, send)

@@ -63,4 +63,5 @@ urlpatterns = [
         name="attachment",
     ),
     path("reports/", include("reports.urls")),
+    path("", include("inbox.canned_urls")),
 ]
