@@ -23,6 +23,7 @@ from configuration.models import (
     ActivityCategory,
     BreakReason,
     BusinessHours,
+    CannedResponse,
     ChannelAccount,
     ChannelKind,
     Department,
@@ -266,6 +267,65 @@ def _seed_templates() -> None:
             BusinessHours.objects.create(weekday=weekday, opens_at=opens_at, closes_at=closes_at)
 
 
+#: Shared canned responses: (shortcut, title, language, text), in the admin's order.
+CANNED_RESPONSES = [
+    (
+        "merhaba",
+        "Karşılama",
+        "tr",
+        "Merhaba {{ customer_name }}, ben {{ agent_name }}. Size nasıl yardımcı olabilirim?",
+    ),
+    (
+        "iade",
+        "İade süreci",
+        "tr",
+        "Merhaba {{ customer_name }}, iade talebiniz #{{ ticket_number }} numarasıyla alındı. "
+        "Ürünü 14 gün içinde kargoya vermeniz yeterli; kargo kodunu SMS ile göndereceğiz.",
+    ),
+    (
+        "kargo",
+        "Kargo takibi",
+        "tr",
+        "{{ customer_name }}, siparişiniz kargoya verildi. Takip numarası birkaç saat içinde SMS "
+        "ile gelecek.",
+    ),
+    (
+        "tesekkur",
+        "Teşekkür",
+        "tr",
+        "Bize yazdığınız için teşekkür ederiz, {{ customer_name }}. İyi günler dileriz.",
+    ),
+    (
+        "hello",
+        "Greeting",
+        "en",
+        "Hello {{ customer_name }}, I'm {{ agent_name }}. How can I help you today?",
+    ),
+    (
+        "refund",
+        "Refund process",
+        "en",
+        "Hi {{ customer_name }}, your refund request is registered as ticket "
+        "#{{ ticket_number }}. Please send the item back within 14 days; we will text you the "
+        "shipping code.",
+    ),
+    (
+        "thanks",
+        "Thanks",
+        "en",
+        "Thank you for writing to us, {{ customer_name }}. Have a nice day!",
+    ),
+]
+
+
+def _seed_canned_responses() -> None:
+    for position, (shortcut, title, language, text) in enumerate(CANNED_RESPONSES):
+        if not CannedResponse.objects.filter(owner=None, shortcut__iexact=shortcut).exists():
+            CannedResponse.objects.create(
+                shortcut=shortcut, title=title, language=language, text=text, position=position
+            )
+
+
 def _seed_users(password: str) -> list[str]:
     user_model = get_user_model()
     lunch = BreakReason.objects.filter(name__iexact="Lunch").first()
@@ -429,6 +489,7 @@ def demo_seed() -> DemoResult:
     password = settings.OMNICO_DEMO_PASSWORD or secrets.token_urlsafe(12)
     secret = settings.OMNICO_DEMO_SECRET or _existing_demo_secret() or secrets.token_urlsafe(24)
     _seed_templates()
+    _seed_canned_responses()
     usernames = _seed_users(password)
     _seed_accounts(secret)
     customers = _seed_customers()

@@ -17,6 +17,7 @@ from configuration.models import (
     ActivityCategory,
     BreakReason,
     BusinessHours,
+    CannedResponse,
     ChannelAccount,
     ChannelKind,
     Department,
@@ -52,6 +53,7 @@ MODELS = [
     Activity,
     Tag,
     TicketEvent,
+    CannedResponse,
 ]
 
 
@@ -215,3 +217,11 @@ def test_the_demo_has_a_support_page_to_chat_with_yourself(db, client):
     response = client.get("/support/")
     assert response.status_code == 200
     assert "Omnico Demo" in response.content.decode()
+
+
+def test_shared_canned_responses_in_turkish_and_english_with_valid_variables(seeded):
+    answers = CannedResponse.objects.filter(owner=None, is_active=True)
+    assert {answer.language for answer in answers} == {"tr", "en"}
+    for answer in answers:
+        answer.full_clean()  # every variable is one the composer fills in
+    assert answers.get(shortcut="iade").title == "İade süreci"
