@@ -213,3 +213,12 @@ def test_the_own_page_runs_the_same_queries_for_two_answers_or_twenty(agent_clie
     for i in range(2, 20):
         CannedResponse.objects.create(owner=agent, shortcut=f"s{i}", title=f"S {i}", text="x")
     assert count() == few
+
+
+def test_search_escapes_what_an_agent_wrote_in_a_title_or_text(agent_client, agent):
+    CannedResponse.objects.create(
+        owner=agent, shortcut="x", title="<img src=x onerror=alert(1)>", text="<b>hi</b>"
+    )
+    html = agent_client.get(reverse("canned-search"), {"q": "x"}).content.decode()
+    assert "<img" not in html and "<b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
