@@ -26,6 +26,7 @@ import nh3
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import InboundAttachment, InboundMessage
+from channels_adapters.email.charset import decode_declared, decode_detected
 
 UNKNOWN_SENDER = "unknown-sender@invalid"
 SYNTHETIC_DOMAIN = "omnico.invalid"
@@ -95,13 +96,10 @@ MAIL_POLICY = policy.default.clone(header_factory=_MemoHeaderRegistry())
 
 
 def clean_text(value: str) -> str:
-    """Undo surrogate-escaped raw bytes (8-bit headers) and drop NULs the database refuses."""
+    """Undo surrogate-escaped raw bytes (8-bit headers) and drop NULs the database refuses.
+    The raw bytes declare no charset: UTF-8, else detection (``charset.decode_detected``)."""
     if any("\udc80" <= ch <= "\udcff" for ch in value):
-        raw = value.encode("utf-8", "surrogateescape")
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw.decode("cp1252", "replace")
+        value = decode_detected(value.encode("utf-8", "surrogateescape"))
     return value.replace("\x00", "")
 
 
@@ -117,44 +115,48 @@ def _codec(charset: str | None) -> codecs.CodecInfo | None:
 
 
 def decode_bytes(raw: bytes, charset: str | None) -> str:
-    """Bytes of a text part in its declared charset; anything unknown decodes with replacement."""
+    """Bytes of a text part (or header word) in their real charset: the declared one when the
+    bytes decode cleanly and plausibly in it, else detection (``channels_adapters.email.charset``);
+    Turkish windows-1254/ISO-8859-9 is recognised behind a Latin-1 or US-ASCII label."""
     codec = _codec(charset)
-    if codec is not None and codec.name != "utf-8" and not raw.isascii():
+    if raw.isascii():
+        if codec is None and b"\x1b$" in raw:
+            codec = codecs.lookup("iso-2022-jp")  # the ESC sequences tell it even when mislabelled
+        if codec is not None:
+            try:
+                return clean_text(raw.decode(codec.name, "replace"))
+            except Exception:  # noqa: S110 - a codec may still choke (utf-7): fall through
+                pass
+        return clean_text(raw.decode("ascii"))
+    if codec is not None and codec.name != "utf-8" and not codec.name.startswith("utf-16"):
         try:  # mislabelled UTF-8 is common; a real 8-bit text is almost never valid UTF-8
             return clean_text(raw.decode("utf-8"))
         except UnicodeDecodeError:
             pass
-    if codec is None and b"\x1b$" in raw:
-        codec = codecs.lookup("iso-2022-jp")  # the ESC sequences tell it even when mislabelled
     if codec is not None:
-        try:
-            return clean_text(raw.decode(codec.name, "replace"))
-        except Exception:  # noqa: S110 - a codec may still choke (utf-7): fall through
-            pass
-    try:
-        return clean_text(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return clean_text(raw.decode("cp1252", "replace"))
+        declared = decode_declared(raw, codec)
+        if declared is not None:
+            return clean_text(declared)
+    return clean_text(decode_detected(raw))
 
 
 def decode_rfc2047(value: str) -> str:
-    """``=?charset?q?...?=`` words of a raw header value, decoded leniently."""
+    """``=?charset?q?...?=`` words of a raw header value, each decoded by ``decode_bytes`` (so
+    a wrongly declared charset is caught there as in a body), leniently."""
     value = clean_text(value)
     if "=?" not in value:
         return value
     try:
-        return clean_text(str(make_header(decode_header(value))))
+        chunks = decode_header(value)
+        words = [
+            (decode_bytes(chunk, charset).encode(), "utf-8")
+            if isinstance(chunk, bytes) and charset
+            else (chunk, charset)
+            for chunk, charset in chunks
+        ]
+        return clean_text(str(make_header(words)))
     except Exception:
-        parts = []
-        try:
-            for chunk, charset in decode_header(value):
-                if isinstance(chunk, bytes):
-                    parts.append(decode_bytes(chunk, charset))
-                else:
-                    parts.append(chunk)
-        except Exception:
-            return value
-        return clean_text("".join(parts))
+        return value
 
 
 def _newlines(value: str) -> str:
@@ -208,9 +210,15 @@ def header(msg: Message, name: str) -> str:
 
 
 def raw_header(msg: Message, name: str) -> str:
+    return decode_rfc2047(_raw_value(msg, name))
+
+
+def _raw_value(msg: Message, name: str) -> str:
+    """The header's value as the mail has it: encoded words and 8-bit bytes (surrogate-escaped)
+    not decoded yet."""
     for key, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
         if key.lower() == name.lower():
-            return decode_rfc2047(str(value))
+            return str(value)
     return ""
 
 
@@ -236,8 +244,33 @@ def _sender(msg: Message) -> tuple[str, str]:
         found = _addresses(msg, name)
         if found:
             display, address = found[0]
+            display = _raw_display_name(msg, name, address) or display
             return decode_rfc2047(display).strip().strip('"'), address.strip().lower()
     return "", ""
+
+
+def _raw_display_name(msg: Message, name: str, address: str) -> str:
+    """The display name of ``address`` in the header as written, its encoded words and 8-bit
+    bytes not decoded yet (``decode_rfc2047`` decodes them, charset checked)."""
+    try:
+        pairs = getaddresses([_raw_value(msg, name)])
+    except Exception:
+        return ""
+    for display, found in pairs:
+        if clean_text(found).strip().lower() == address.strip().lower():
+            return display
+    return ""
+
+
+def _subject(msg: Message) -> str:
+    """The Subject decoded from its raw value (charsets checked); the parser's own reading when
+    ours left encoded words it understood (an illegal space inside one, say)."""
+    ours = raw_header(msg, "Subject")
+    if "=?" in ours:
+        theirs = header(msg, "Subject")
+        if "=?" not in theirs:
+            return theirs
+    return ours
 
 
 def _sent_at(msg: Message) -> datetime | None:
@@ -472,7 +505,7 @@ def parse_mail(raw: bytes) -> InboundMessage:
     msg = parse_bytes(raw)
     message_id = mail_message_id(msg, raw)
     sender_name, sender = _sender(msg)
-    subject = _one_line(header(msg, "Subject"))
+    subject = _one_line(_subject(msg))
 
     walker = _Walker()
     try:
