@@ -195,6 +195,44 @@ def synthetic_id(raw: bytes) -> str:
     return f"{hashlib.sha256(canonical).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}"
 
 
+#: Headers each hop or mailbox adds to the same mail: left out of its content key.
+_TRANSPORT_HEADERS = frozenset(
+    {
+        b"received", b"delivered-to", b"return-path", b"x-original-to", b"x-received",
+        b"authentication-results", b"arc-seal", b"arc-message-signature",
+        b"arc-authentication-results", b"received-spf", b"x-delivered-to", b"envelope-to",
+        b"status", b"x-status", b"x-keywords", b"x-uid", b"content-length", b"lines",
+        b"x-gm-message-state", b"x-google-smtp-source", b"x-forwarded-to", b"x-forwarded-for",
+    }
+)  # fmt: skip
+_TRANSPORT_PREFIXES = (b"x-spam-", b"x-virus-", b"x-ms-exchange-", b"x-mimecast-")
+CONTENT_KEY_LENGTH = 24
+
+
+def content_key(raw: bytes) -> str:
+    """What the mail says, hashed: its bytes without the headers transport adds (Received,
+    Delivered-To, spam scores...), line endings and an mbox ``From `` line. The same mail
+    fetched twice, or delivered through another hop, has the same key; two different mails
+    sharing a Message-ID do not."""
+    canonical = raw.replace(b"\r\n", b"\n").strip()
+    if canonical.startswith(b"From "):
+        canonical = canonical.partition(b"\n")[2]
+    head, _sep, body = canonical.partition(b"\n\n")
+    kept: list[bytes] = []
+    keep = True
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept.append(line.strip())
+            continue
+        name = line.partition(b":")[0].strip().lower()
+        keep = name not in _TRANSPORT_HEADERS and not name.startswith(_TRANSPORT_PREFIXES)
+        if keep:
+            kept.append(line.rstrip())
+    digest = hashlib.sha256(b"\n".join(kept) + b"\n\n" + body.rstrip())
+    return digest.hexdigest()[:CONTENT_KEY_LENGTH]
+
+
 # --- headers --------------------------------------------------------------------------------
 
 
@@ -556,4 +594,5 @@ def parse_mail(raw: bytes) -> InboundMessage:
         email=sender if len(sender) <= 254 else "",
         thread_message_ids=thread_ids,
         ticket_token=int(token.group(1)) if token else None,
+        content_key=content_key(raw),
     )
