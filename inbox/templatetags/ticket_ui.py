@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from channels_adapters.email.parser import AUTOMATIC_REASONS
 from tickets.attachments import INLINE_IMAGE_TYPES
-from tickets.models import Activity, Attachment, Priority, TicketEvent, TicketStatus
+from tickets.models import Activity, Attachment, Message, Priority, TicketEvent, TicketStatus
 
 register = template.Library()
 
@@ -146,3 +147,10 @@ def history_text(event: TicketEvent) -> str:
     if kind == Kind.REOPENED:
         return _("%(who)s reopened the ticket") % {"who": who}
     return _("%(who)s: %(change)s") % {"who": who, "change": event.get_kind_display()}
+
+
+@register.filter
+def automatic_reason(message: Message) -> str:
+    """Why an automatic message (an e-mail auto-reply, a bounce) was kept out of the way."""
+    meta = message.meta if isinstance(message.meta, dict) else {}
+    return str(AUTOMATIC_REASONS.get(str(meta.get("automatic", "")), ""))
