@@ -49,11 +49,11 @@ def _is_real_id(value: str | None) -> TypeGuard[str]:
     )
 
 
-def _mail_id(stored_id: str, direction: str, meta: object) -> str:
+def _mail_id(stored_id: str | None, direction: str, meta: object) -> str | None:
     """The Message-ID a stored message had: a mail kept under a variant id (it shared its
     Message-ID with another mail, ``tickets.receiving._variant``) has it in its meta."""
-    if direction == Message.Direction.INBOUND and isinstance(meta, dict):
-        return str(meta.get("message_id") or stored_id)
+    if direction == Message.Direction.INBOUND and isinstance(meta, dict) and meta.get("message_id"):
+        return str(meta["message_id"])
     return stored_id
 
 
