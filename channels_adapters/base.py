@@ -53,6 +53,9 @@ class InboundMessage:
     phone: str = ""
     thread_message_ids: list[str] = field(default_factory=list)  # e-mail In-Reply-To/References
     ticket_token: int | None = None  # "[#123]" in an e-mail subject
+    #: What the message says, hashed: another message under the same ``external_id`` is kept
+    #: too when this differs (e-mail: two mails sharing a Message-ID). Empty: the id decides.
+    content_key: str = ""
     #: What the customer chose before writing (web chat): set on the ticket it opens.
     subject_id: int | None = None
     group_type_id: int | None = None

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from inbox import presence_views, ticket_views, views
+from inbox import mail_views, presence_views, ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,6 +50,16 @@ urlpatterns = [
         "inbox/<int:ticket_id>/messages/<int:message_id>/retry/",
         ticket_views.message_retry,
         name="message-retry",
+    ),
+    path(
+        "inbox/<int:ticket_id>/messages/<int:message_id>/images/",
+        mail_views.message_images,
+        name="message-images",
+    ),
+    path(
+        "inbox/<int:ticket_id>/messages/<int:message_id>/mail/",
+        mail_views.message_html_document,
+        name="message-mail-document",
     ),
     path("inbox/tags/", ticket_views.tag_options, name="tag-options"),
     path(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -50,6 +50,11 @@ class Incoming:
     group_type_id: int | None = None
     thread_ticket_id: int | None = None
     is_offline: bool = False
+    #: What the message says, hashed (e-mail: its bytes without transport headers). A message
+    #: with the ``external_id`` of a stored one but another ``content_key`` is a different
+    #: message sharing the id (broken mail clients, list servers): it is kept too, under the
+    #: id ``<external_id>#<content_key>`` (``_variant``). Empty: the id alone decides.
+    content_key: str = ""
 
 
 class Arrival(NamedTuple):
@@ -75,10 +80,12 @@ def ticket_receive(
     """Store one message from a customer: appended to their active ticket or a new one.
 
     Idempotent: a second delivery of the same ``(channel_account, external_id)`` returns the
-    stored message with ``duplicate=True`` and changes nothing. ``incoming.thread_ticket_id``
-    (e-mail threading) appends to that ticket when it is still active. An automatic message
-    (auto-reply, bounce) never opens an active ticket: with nothing to attach to it is kept in a
-    closed one. The customer's active ticket is looked up and locked here.
+    stored message with ``duplicate=True`` and changes nothing (unless its ``content_key``
+    says it is another message sharing the id: then that one is stored too).
+    ``incoming.thread_ticket_id`` (e-mail threading) appends to that ticket when it is still
+    active. An automatic message (auto-reply, bounce) never opens an active ticket: with
+    nothing to attach to it is kept in a closed one. The customer's active ticket is looked up
+    and locked here.
     """
     ticket = None
     if incoming.thread_ticket_id is not None:
@@ -196,7 +203,7 @@ def _receive(
             body_html=incoming.body_html,
             sent_at=sent_at,
             is_automatic=incoming.is_automatic,
-            meta=incoming.meta or {},
+            meta=_meta(incoming),
         )
 
     if ticket is not None:
@@ -204,14 +211,14 @@ def _receive(
         # NOTHING settles a redelivery (no duplicate check before, no savepoint around it).
         message = new_message()
         if not insert_unless_duplicate(message):
-            return _duplicate(account, external_id)
+            return _duplicate_or_variant(account, customer, incoming, ticket)
     else:
         if (
             not first_contact
             and external_id
             and Message.objects.filter(channel_account=account, external_id=external_id).exists()
         ):  # e.g. redelivered after the ticket was resolved: no new ticket
-            return _duplicate(account, external_id)
+            return _duplicate_or_variant(account, customer, incoming, ticket)
         opening: dict[str, Any] = {
             "customer": customer,
             "account": account,
@@ -237,7 +244,7 @@ def _receive(
         except IntegrityError:
             if first_contact or not external_id:
                 raise
-            return _duplicate(account, external_id)
+            return _duplicate_or_variant(account, customer, incoming, None)
 
     if not created and not incoming.is_automatic:  # a new ticket got these when it was created
         ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
@@ -322,6 +329,45 @@ def _open_ticket(
         data={"previous": previous.pk if previous else None},
     )
     return ticket, True
+
+
+def _meta(incoming: Incoming) -> dict[str, Any]:
+    meta = dict(incoming.meta or {})
+    if incoming.content_key:
+        meta["content_key"] = incoming.content_key
+    return meta
+
+
+def _duplicate_or_variant(
+    account: ChannelAccount, customer: Customer, incoming: Incoming, ticket: Ticket | None
+) -> Received:
+    """A message with the incoming one's external id is stored: the same message again
+    (``duplicate``), or, when the two contents differ, the incoming one stored under its
+    variant id. Its variant id is derived from its content, so a redelivery of it is a
+    duplicate of that one in turn."""
+    found = _duplicate(account, incoming.external_id)
+    variant = _variant(incoming, found.message)
+    if variant is None:
+        return found
+    return _receive(
+        account=account, customer=customer, incoming=variant, ticket=ticket, first_contact=False
+    )
+
+
+def _variant(incoming: Incoming, stored: Message) -> Incoming | None:
+    """The incoming message under the id ``<external_id>#<content_key>`` when it is not the
+    stored message (different ``content_key``); None when it is, or when nothing tells (no
+    key on either side: a message stored before keys were kept counts as the same)."""
+    stored_key = (stored.meta or {}).get("content_key") if isinstance(stored.meta, dict) else None
+    if not incoming.content_key or not stored_key or stored_key == incoming.content_key:
+        return None
+    if (incoming.external_id or "").endswith("#" + incoming.content_key):
+        return None  # already the variant: two contents with one key (never in practice)
+    base = (incoming.external_id or "")[: 254 - len(incoming.content_key)]
+    variant_id = f"{base}#{incoming.content_key}"
+    if variant_id == incoming.external_id:
+        return None
+    return replace(incoming, external_id=variant_id)
 
 
 def _duplicate(account: ChannelAccount, external_id: str | None) -> Received:

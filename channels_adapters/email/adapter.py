@@ -8,7 +8,12 @@ from django.utils.translation import gettext as _
 
 from channels_adapters.base import ChannelAdapter, InboundMessage, ParsedEvent
 from channels_adapters.email import selectors
-from channels_adapters.email.parser import mail_message_id, parse_bytes, parse_mail
+from channels_adapters.email.parser import (
+    content_key,
+    mail_message_id,
+    parse_bytes,
+    parse_mail,
+)
 from channels_adapters.email.sender import mail_send
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Identity
@@ -22,13 +27,16 @@ def mail_account(account: ChannelAccount) -> MailAccount:
 
 
 def mail_dedupe_key(body: bytes) -> str:
-    """The mail's Message-ID (or the hash of its bytes): the same mail fetched twice, even after
-    a UIDVALIDITY change, is stored once. Only the header block is parsed: the poller computes
-    this for every fetched mail, and the body is parsed once, at ingest."""
+    """``<Message-ID>#<content key>``: the same mail fetched twice, even after a UIDVALIDITY
+    change or through another hop, is stored once; a different mail that shares its
+    Message-ID (broken clients, list servers) is stored too. Only the header block is parsed:
+    the poller computes this for every fetched mail, and the body is parsed once, at ingest."""
     try:
-        return mail_message_id(parse_bytes(body, headers_only=True), body)[:255]
+        message_id = mail_message_id(parse_bytes(body, headers_only=True), body)
     except Exception:
-        return "sha256:" + hashlib.sha256(body).hexdigest()
+        message_id = "sha256:" + hashlib.sha256(body).hexdigest()
+    key = content_key(body)
+    return f"{message_id[: 254 - len(key)]}#{key}"
 
 
 class EmailAdapter(ChannelAdapter):

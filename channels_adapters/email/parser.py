@@ -24,8 +24,10 @@ from typing import cast
 
 import nh3
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_adapters.base import InboundAttachment, InboundMessage
+from channels_adapters.email.charset import decode_declared, decode_detected
 
 UNKNOWN_SENDER = "unknown-sender@invalid"
 SYNTHETIC_DOMAIN = "omnico.invalid"
@@ -34,7 +36,6 @@ MAX_ID = 250
 _ID_RE = re.compile(r"<([^<>\s]+)>")
 _TOKEN_RE = re.compile(r"\[#(\d{1,12})\]")
 _AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
-_AUTOMATIC_PRECEDENCE = {"bulk", "junk", "auto_reply", "auto-reply"}
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
     "iso-gb2312": "gb18030",
@@ -95,13 +96,10 @@ MAIL_POLICY = policy.default.clone(header_factory=_MemoHeaderRegistry())
 
 
 def clean_text(value: str) -> str:
-    """Undo surrogate-escaped raw bytes (8-bit headers) and drop NULs the database refuses."""
+    """Undo surrogate-escaped raw bytes (8-bit headers) and drop NULs the database refuses.
+    The raw bytes declare no charset: UTF-8, else detection (``charset.decode_detected``)."""
     if any("\udc80" <= ch <= "\udcff" for ch in value):
-        raw = value.encode("utf-8", "surrogateescape")
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw.decode("cp1252", "replace")
+        value = decode_detected(value.encode("utf-8", "surrogateescape"))
     return value.replace("\x00", "")
 
 
@@ -117,44 +115,48 @@ def _codec(charset: str | None) -> codecs.CodecInfo | None:
 
 
 def decode_bytes(raw: bytes, charset: str | None) -> str:
-    """Bytes of a text part in its declared charset; anything unknown decodes with replacement."""
+    """Bytes of a text part (or header word) in their real charset: the declared one when the
+    bytes decode cleanly and plausibly in it, else detection (``channels_adapters.email.charset``);
+    Turkish windows-1254/ISO-8859-9 is recognised behind a Latin-1 or US-ASCII label."""
     codec = _codec(charset)
-    if codec is not None and codec.name != "utf-8" and not raw.isascii():
+    if raw.isascii():
+        if codec is None and b"\x1b$" in raw:
+            codec = codecs.lookup("iso-2022-jp")  # the ESC sequences tell it even when mislabelled
+        if codec is not None:
+            try:
+                return clean_text(raw.decode(codec.name, "replace"))
+            except Exception:  # noqa: S110 - a codec may still choke (utf-7): fall through
+                pass
+        return clean_text(raw.decode("ascii"))
+    if codec is not None and codec.name != "utf-8" and not codec.name.startswith("utf-16"):
         try:  # mislabelled UTF-8 is common; a real 8-bit text is almost never valid UTF-8
             return clean_text(raw.decode("utf-8"))
         except UnicodeDecodeError:
             pass
-    if codec is None and b"\x1b$" in raw:
-        codec = codecs.lookup("iso-2022-jp")  # the ESC sequences tell it even when mislabelled
     if codec is not None:
-        try:
-            return clean_text(raw.decode(codec.name, "replace"))
-        except Exception:  # noqa: S110 - a codec may still choke (utf-7): fall through
-            pass
-    try:
-        return clean_text(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return clean_text(raw.decode("cp1252", "replace"))
+        declared = decode_declared(raw, codec)
+        if declared is not None:
+            return clean_text(declared)
+    return clean_text(decode_detected(raw))
 
 
 def decode_rfc2047(value: str) -> str:
-    """``=?charset?q?...?=`` words of a raw header value, decoded leniently."""
+    """``=?charset?q?...?=`` words of a raw header value, each decoded by ``decode_bytes`` (so
+    a wrongly declared charset is caught there as in a body), leniently."""
     value = clean_text(value)
     if "=?" not in value:
         return value
     try:
-        return clean_text(str(make_header(decode_header(value))))
+        chunks = decode_header(value)
+        words = [
+            (decode_bytes(chunk, charset).encode(), "utf-8")
+            if isinstance(chunk, bytes) and charset
+            else (chunk, charset)
+            for chunk, charset in chunks
+        ]
+        return clean_text(str(make_header(words)))
     except Exception:
-        parts = []
-        try:
-            for chunk, charset in decode_header(value):
-                if isinstance(chunk, bytes):
-                    parts.append(decode_bytes(chunk, charset))
-                else:
-                    parts.append(chunk)
-        except Exception:
-            return value
-        return clean_text("".join(parts))
+        return value
 
 
 def _newlines(value: str) -> str:
@@ -193,6 +195,44 @@ def synthetic_id(raw: bytes) -> str:
     return f"{hashlib.sha256(canonical).hexdigest()[:40]}@{SYNTHETIC_DOMAIN}"
 
 
+#: Headers each hop or mailbox adds to the same mail: left out of its content key.
+_TRANSPORT_HEADERS = frozenset(
+    {
+        b"received", b"delivered-to", b"return-path", b"x-original-to", b"x-received",
+        b"authentication-results", b"arc-seal", b"arc-message-signature",
+        b"arc-authentication-results", b"received-spf", b"x-delivered-to", b"envelope-to",
+        b"status", b"x-status", b"x-keywords", b"x-uid", b"content-length", b"lines",
+        b"x-gm-message-state", b"x-google-smtp-source", b"x-forwarded-to", b"x-forwarded-for",
+    }
+)  # fmt: skip
+_TRANSPORT_PREFIXES = (b"x-spam-", b"x-virus-", b"x-ms-exchange-", b"x-mimecast-")
+CONTENT_KEY_LENGTH = 24
+
+
+def content_key(raw: bytes) -> str:
+    """What the mail says, hashed: its bytes without the headers transport adds (Received,
+    Delivered-To, spam scores...), line endings and an mbox ``From `` line. The same mail
+    fetched twice, or delivered through another hop, has the same key; two different mails
+    sharing a Message-ID do not."""
+    canonical = raw.replace(b"\r\n", b"\n").strip()
+    if canonical.startswith(b"From "):
+        canonical = canonical.partition(b"\n")[2]
+    head, _sep, body = canonical.partition(b"\n\n")
+    kept: list[bytes] = []
+    keep = True
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                kept.append(line.strip())
+            continue
+        name = line.partition(b":")[0].strip().lower()
+        keep = name not in _TRANSPORT_HEADERS and not name.startswith(_TRANSPORT_PREFIXES)
+        if keep:
+            kept.append(line.rstrip())
+    digest = hashlib.sha256(b"\n".join(kept) + b"\n\n" + body.rstrip())
+    return digest.hexdigest()[:CONTENT_KEY_LENGTH]
+
+
 # --- headers --------------------------------------------------------------------------------
 
 
@@ -208,9 +248,15 @@ def header(msg: Message, name: str) -> str:
 
 
 def raw_header(msg: Message, name: str) -> str:
+    return decode_rfc2047(_raw_value(msg, name))
+
+
+def _raw_value(msg: Message, name: str) -> str:
+    """The header's value as the mail has it: encoded words and 8-bit bytes (surrogate-escaped)
+    not decoded yet."""
     for key, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
         if key.lower() == name.lower():
-            return decode_rfc2047(str(value))
+            return str(value)
     return ""
 
 
@@ -236,8 +282,33 @@ def _sender(msg: Message) -> tuple[str, str]:
         found = _addresses(msg, name)
         if found:
             display, address = found[0]
+            display = _raw_display_name(msg, name, address) or display
             return decode_rfc2047(display).strip().strip('"'), address.strip().lower()
     return "", ""
+
+
+def _raw_display_name(msg: Message, name: str, address: str) -> str:
+    """The display name of ``address`` in the header as written, its encoded words and 8-bit
+    bytes not decoded yet (``decode_rfc2047`` decodes them, charset checked)."""
+    try:
+        pairs = getaddresses([_raw_value(msg, name)])
+    except Exception:
+        return ""
+    for display, found in pairs:
+        if clean_text(found).strip().lower() == address.strip().lower():
+            return display
+    return ""
+
+
+def _subject(msg: Message) -> str:
+    """The Subject decoded from its raw value (charsets checked); the parser's own reading when
+    ours left encoded words it understood (an illegal space inside one, say)."""
+    ours = raw_header(msg, "Subject")
+    if "=?" in ours:
+        theirs = header(msg, "Subject")
+        if "=?" not in theirs:
+            return theirs
+    return ours
 
 
 def _sent_at(msg: Message) -> datetime | None:
@@ -258,20 +329,64 @@ def _sent_at(msg: Message) -> datetime | None:
     return when
 
 
-def is_automatic(msg: Message, sender: str) -> bool:
+#: Why a mail is automatic (``automatic_reason``), as an agent reads it next to the message.
+AUTOMATIC_REASONS = {
+    "auto-submitted": gettext_lazy("Marked as sent automatically (Auto-Submitted)."),
+    "delivery-report": gettext_lazy("A delivery status notification."),
+    "auto-reply": gettext_lazy("Marked as an automatic reply."),
+    "vacation": gettext_lazy("An out-of-office or vacation reply."),
+    "bounce": gettext_lazy("A bounce from a mail server."),
+}
+_AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autogenerated", "X-AutoReply-From")
+_AUTO_REPLY_PRECEDENCE = {"auto_reply", "auto-reply"}
+#: Headers that make an auto-reply-looking subject an auto-reply; alone, each is also sent by
+#: list servers and forwarders with a person's mail, which must reach the inbox.
+_VACATION_HINT_PRECEDENCE = {"bulk", "junk", "list"}
+_VACATION_SUBJECT = re.compile(
+    r"^\s*(auto(matic|matische|matisk)?[- _]?(reply|response|antwort|svar)|out of (the )?office"
+    r"|abwesen|vacation|urlaub|absence|r[ée]ponse automatique|otomatik (yan[ıi]t|cevap)"
+    r"|ofis d[ıi][şs][ıi]nda|izindeyim)",
+    re.IGNORECASE,
+)
+
+
+def automatic_reason(msg: Message, sender: str) -> str:
+    """Why the mail was sent by a machine, as a key of ``AUTOMATIC_REASONS``; "" for a person.
+
+    Only real markers count: Auto-Submitted other than "no", delivery status notifications,
+    X-Autoreply-style headers, ``Precedence: auto_reply``, an auto-reply subject together with
+    a header marker, bounces (null Return-Path, X-Failed-Recipients, mailer-daemon). A
+    ``Precedence: bulk``/``list`` or ``List-Id`` alone is what a list or forwarder adds to a
+    person's mail: not automatic."""
     auto_submitted = header(msg, "Auto-Submitted").strip().lower()
     if auto_submitted and not auto_submitted.startswith("no"):
-        return True
-    if any(header(msg, name) for name in ("X-Autoreply", "X-Autorespond", "X-Failed-Recipients")):
-        return True
-    if header(msg, "Precedence").strip().lower() in _AUTOMATIC_PRECEDENCE:
-        return True
+        return "auto-submitted"
+    if _is_delivery_report(msg):
+        return "delivery-report"
+    precedence = header(msg, "Precedence").strip().lower()
+    if precedence in _AUTO_REPLY_PRECEDENCE or any(header(msg, n) for n in _AUTO_REPLY_HEADERS):
+        return "auto-reply"
+    if _VACATION_SUBJECT.match(_subject(msg)) and (
+        precedence in _VACATION_HINT_PRECEDENCE
+        or header(msg, "X-Auto-Response-Suppress")
+        or "vacation" in header(msg, "X-Mailer").lower()
+    ):
+        return "vacation"
+    if header(msg, "X-Failed-Recipients") or sender.split("@", 1)[0] in _AUTOMATIC_SENDERS:
+        return "bounce"
+    if raw_header(msg, "Return-Path").strip() == "<>":
+        return "bounce"
+    return ""
+
+
+def _is_delivery_report(msg: Message) -> bool:
     if msg.get_content_type() == "multipart/report":
         return True
-    local = sender.split("@", 1)[0]
-    if local in _AUTOMATIC_SENDERS:
-        return True
-    return raw_header(msg, "Return-Path").strip() == "<>"
+    payload = msg.get_payload() if msg.is_multipart() else []
+    return any(
+        isinstance(part, Message) and part.get_content_type() == "message/delivery-status"
+        for part in (payload if isinstance(payload, list) else [])
+    )
 
 
 # --- body -----------------------------------------------------------------------------------
@@ -472,7 +587,7 @@ def parse_mail(raw: bytes) -> InboundMessage:
     msg = parse_bytes(raw)
     message_id = mail_message_id(msg, raw)
     sender_name, sender = _sender(msg)
-    subject = _one_line(header(msg, "Subject"))
+    subject = _one_line(_subject(msg))
 
     walker = _Walker()
     try:
@@ -508,6 +623,9 @@ def parse_mail(raw: bytes) -> InboundMessage:
         meta["note"] = "no sender address"
     if not text and not walker.attachments:
         meta["note"] = "empty message"
+    automatic = automatic_reason(msg, sender)
+    if automatic:
+        meta["automatic"] = automatic
 
     return InboundMessage(
         external_id=message_id,
@@ -518,9 +636,10 @@ def parse_mail(raw: bytes) -> InboundMessage:
         sent_at=_sent_at(msg),
         attachments=walker.attachments,
         meta=meta,
-        is_automatic=is_automatic(msg, sender),
+        is_automatic=bool(automatic),
         title=subject,
         email=sender if len(sender) <= 254 else "",
         thread_message_ids=thread_ids,
         ticket_token=int(token.group(1)) if token else None,
+        content_key=content_key(raw),
     )

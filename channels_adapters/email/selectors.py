@@ -49,6 +49,14 @@ def _is_real_id(value: str | None) -> TypeGuard[str]:
     )
 
 
+def _mail_id(stored_id: str | None, direction: str, meta: object) -> str | None:
+    """The Message-ID a stored message had: a mail kept under a variant id (it shared its
+    Message-ID with another mail, ``tickets.receiving._variant``) has it in its meta."""
+    if direction == Message.Direction.INBOUND and isinstance(meta, dict) and meta.get("message_id"):
+        return str(meta["message_id"])
+    return stored_id
+
+
 def mail_reply_thread(*, message: Message) -> tuple[str, list[str]]:
     """``(In-Reply-To, References)`` for an outbound reply, ids without angle brackets.
 
@@ -63,7 +71,8 @@ def mail_reply_thread(*, message: Message) -> tuple[str, list[str]]:
     )
     in_reply_to = ""
     chain: list[str] = []
-    for external_id, direction, meta in rows:
+    for stored_id, direction, meta in rows:
+        external_id = _mail_id(stored_id, direction, meta)
         if direction == Message.Direction.INBOUND and _is_real_id(external_id):
             in_reply_to = external_id
             for ref in (meta or {}).get("references", []) if isinstance(meta, dict) else []:

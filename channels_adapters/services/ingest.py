@@ -189,6 +189,7 @@ def _incoming(msg: InboundMessage, *, thread_ticket_id: int | None = None) -> In
         subject_id=msg.subject_id,
         group_type_id=msg.group_type_id,
         is_offline=msg.is_offline,
+        content_key=msg.content_key,
     )
 
 

@@ -4,45 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import nh3
 from django import template
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from channels_adapters.email.parser import AUTOMATIC_REASONS
+from inbox.mail_html import MailHtml, mail_html
 from tickets.attachments import INLINE_IMAGE_TYPES
-from tickets.models import Activity, Attachment, Priority, TicketEvent, TicketStatus
+from tickets.models import Activity, Attachment, Message, Priority, TicketEvent, TicketStatus
 
 register = template.Library()
 
-#: What an e-mail body may keep on the agent screen: text structure and links. No images
-#: (a remote image is a tracking pixel), no styles, no forms, no scripts.
-EMAIL_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h1", "h2",
-    "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong",
-    "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
-}  # fmt: skip
-EMAIL_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan"},
-}
-EMAIL_URL_SCHEMES = {"http", "https", "mailto"}
 
-
-@register.filter
-def email_html(html: str) -> SafeString:
-    """An e-mail body sanitised again at render with a strict allow-list (already at ingest)."""
-    cleaned = nh3.clean(
-        html or "",
-        tags=EMAIL_TAGS,
-        clean_content_tags={"script", "style", "title", "head"},
-        attributes=EMAIL_ATTRIBUTES,
-        url_schemes=EMAIL_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
-    )
-    return mark_safe(cleaned)  # noqa: S308 - nh3 output with the allow-list above
+@register.simple_tag
+def mail_body(message: Message, remote_images: bool = False) -> MailHtml:
+    """An e-mail's HTML for the agent (``inbox.mail_html``): remote pictures left out."""
+    return mail_html(message, remote_images=remote_images)
 
 
 @register.filter
@@ -146,3 +123,10 @@ def history_text(event: TicketEvent) -> str:
     if kind == Kind.REOPENED:
         return _("%(who)s reopened the ticket") % {"who": who}
     return _("%(who)s: %(change)s") % {"who": who, "change": event.get_kind_display()}
+
+
+@register.filter
+def automatic_reason(message: Message) -> str:
+    """Why an automatic message (an e-mail auto-reply, a bounce) was kept out of the way."""
+    meta = message.meta if isinstance(message.meta, dict) else {}
+    return str(AUTOMATIC_REASONS.get(str(meta.get("automatic", "")), ""))

@@ -229,9 +229,11 @@ def test_every_corpus_mail_becomes_a_ticket_or_an_automatic_message(mail_account
     assert events.filter(status="failed").count() == 0, list(
         events.filter(status="failed").values_list("dedupe_key", "error")
     )
-    expected = {parse_mail(raw).external_id for raw in raws}
+    parsed = [parse_mail(raw) for raw in raws]
     messages = Message.objects.filter(channel_account=mail_account).select_related("ticket")
-    assert {m.external_id for m in messages} == expected
+    assert {m.meta["message_id"] for m in messages} == {p.external_id for p in parsed}
+    # Corpus mails that share a Message-ID but say different things are each kept.
+    assert len(messages) == len({(p.external_id, p.content_key) for p in parsed})
     for message in messages:
         assert message.is_automatic or message.ticket.status in ACTIVE_STATUSES
 
