@@ -165,9 +165,9 @@ def missed_window(*, presence: AgentPresence | None) -> tuple[datetime, datetime
 
 
 def tickets_missed_q(*, user: User, presence: AgentPresence | None = None) -> Q:
-    """Tickets of the agent a customer wrote to while they were last away or on a break (a
-    ``Q`` for ``Ticket``; matches nothing when there is no such time). ``presence``: the
-    agent's, when already loaded."""
+    """Tickets the agent held while they were last away or on a break and whose customer wrote
+    meanwhile (a ``Q`` for ``Ticket``; matches nothing when there is no such time).
+    ``presence``: the agent's, when already loaded."""
     if presence is None:
         presence = AgentPresence.objects.filter(user=user).first()
     window = missed_window(presence=presence)
@@ -180,7 +180,9 @@ def tickets_missed_q(*, user: User, presence: AgentPresence | None = None) -> Q:
         created_at__gte=start,
         created_at__lte=end,
     )
-    return Q(assignee=user) & Q(Exists(wrote))
+    # Tickets given to them on their return (the pool drained) come as new assignments.
+    theirs = Q(assignee=user) & (Q(assigned_at__isnull=True) | Q(assigned_at__lt=end))
+    return theirs & Q(Exists(wrote))
 
 
 def missed_unread_count(*, user: User, presence: AgentPresence | None = None) -> int:
