@@ -244,3 +244,23 @@ def test_the_while_away_filter_costs_the_same_queries_for_n_and_3n_tickets(
     assert small.queries == large.queries, "\n".join(large.sql)
     assert large.queries <= 10, "\n".join(large.sql)
     assert (small.rows, large.rows) == (3, 9)
+
+
+def test_the_presence_control_speaks_turkish(agent_client, agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.presence import agent_go_passive
+
+    agent_go_passive(
+        user=agent, break_reason=BreakReason.objects.create(name="Sigara", max_minutes=5)
+    )
+    AgentPresence.objects.filter(user=agent).update(
+        state_since=timezone.now() - timedelta(minutes=6)
+    )
+    widget = agent_client.get(reverse("presence"), HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+    assert "İzin verilen 5 dakika aşıldı" in widget
+    AgentPresence.objects.filter(user=agent).update(is_active=False, state="away")
+    widget = agent_client.get(reverse("presence"), HTTP_ACCEPT_LANGUAGE="tr").content.decode()
+    assert "Uzakta" in widget
