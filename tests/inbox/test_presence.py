@@ -264,3 +264,24 @@ def test_the_presence_control_speaks_turkish(agent_client, agent):
     AgentPresence.objects.filter(user=agent).update(is_active=False, state="away")
     widget = agent_client.get(reverse("presence"), HTTP_ACCEPT_LANGUAGE="tr").content.decode()
     assert "Uzakta" in widget
+
+
+def test_send_again_on_a_break_is_refused_with_a_clear_message(agent_client, agent):
+    from tickets.models import Message
+    from tickets.presence import agent_go_active, agent_go_passive
+    from tickets.services import message_add_outbound
+
+    agent_go_active(user=agent)
+    ticket = make_ticket()
+    reply = message_add_outbound(ticket=ticket, author=agent, body="Merhaba")
+    Message.objects.filter(pk=reply.pk).update(delivery=Message.Delivery.FAILED)
+    agent_go_passive(user=agent, break_reason=BreakReason.objects.create(name="Lunch"))
+
+    retry_url = reverse("message-retry", args=[ticket.pk, reply.pk])
+    response = agent_client.post(retry_url, follow=True)
+
+    assert "You are on a break. Go active to reply to customers." in response.content.decode()
+    assert Message.objects.get(pk=reply.pk).delivery == Message.Delivery.FAILED
+    # the reply box offers only internal notes meanwhile
+    page = agent_client.get(reverse("ticket-detail", args=[ticket.pk])).content.decode()
+    assert 'name="note" value="on" checked disabled' in page
