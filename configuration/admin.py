@@ -101,7 +101,9 @@ class SubjectAdmin(NamedTemplateAdmin):
 
 @admin.register(BreakReason)
 class BreakReasonAdmin(NamedTemplateAdmin):
-    pass
+    list_display = ("name", "max_minutes", "is_active", "position")
+    list_editable = ("max_minutes", "is_active", "position")
+    fields = ("name", "max_minutes", "is_active", "position")
 
 
 @admin.register(GroupType)

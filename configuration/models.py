@@ -40,6 +40,13 @@ class Subject(NamedTemplate):
 class BreakReason(NamedTemplate):
     """Mola nedeni: why an agent goes from active to passive."""
 
+    max_minutes = models.PositiveIntegerField(
+        _("allowed length (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("A break for this reason that runs longer is highlighted. Empty: no limit."),
+    )
+
     class Meta(NamedTemplate.Meta):
         verbose_name = _("break reason")
         verbose_name_plural = _("break reasons")

@@ -16,6 +16,7 @@ the latest state and never a backlog. Nothing is rendered per socket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, cast
@@ -30,6 +31,7 @@ from django.template.loader import render_to_string
 from omnico.core import realtime, realtime_hub
 from omnico.core.language import scope_language
 from tickets.models import Ticket
+from tickets.presence import presence_screen_seen
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,26 @@ LIVE_TEMPLATE = "inbox/fragments/live.html"
 @database_sync_to_async
 def _ticket_exists(ticket_id: int) -> bool:
     return Ticket.objects.filter(pk=ticket_id).exists()
+
+
+@database_sync_to_async
+def _screen_seen(user_id: int) -> None:
+    presence_screen_seen(user_id=user_id)
+
+
+async def _beat(user_id: int) -> None:
+    """This agent has a screen open (``tickets.presence``): not away, or back from away."""
+    try:
+        await _screen_seen(user_id)
+    except Exception:  # a database hiccup must not end the socket: the next beat retries
+        logger.warning("presence heartbeat failed for agent %s", user_id, exc_info=True)
+
+
+async def _heartbeat(user_id: int) -> None:
+    """While the socket is open, every ``OMNICO_SCREEN_HEARTBEAT_SECONDS``."""
+    while True:
+        await asyncio.sleep(settings.OMNICO_SCREEN_HEARTBEAT_SECONDS)
+        await _beat(user_id)
 
 
 class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
@@ -56,6 +78,7 @@ class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     groups_joined: list[str]
     hub: realtime_hub.Hub | None = None
     outbox: realtime_hub.Outbox | None = None
+    heartbeat: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -79,8 +102,13 @@ class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         # Once subscribed, "hello" goes out first, before any push that came in meanwhile.
         self.outbox.put(("hello",), _envelope(kind="hello", user_id=user.pk), first=True)
         self.outbox.start()
+        await _beat(user.pk)
+        self.heartbeat = asyncio.create_task(_heartbeat(user.pk))
 
     async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            self.heartbeat = None
         for group in list(getattr(self, "groups_joined", [])):
             await self._leave(group)
         if self.outbox is not None:

@@ -154,6 +154,12 @@ class TicketFilterForm(InboxFilterForm):
 
     assignee = forms.ChoiceField(label=_("Agent"), required=False)
     sort = forms.ChoiceField(label=_("Sort by"), choices=SORTS, required=False)
+    #: Messages > Tickets after a break or an absence: what customers wrote meanwhile.
+    missed = forms.ChoiceField(
+        label=_("Arrived"),
+        choices=(("", _("Any time")), ("1", _("While I was away"))),
+        required=False,
+    )
 
     default_tab = "all"
 
@@ -175,6 +181,7 @@ class TicketFilterForm(InboxFilterForm):
         return {
             "unassigned": assignee == self.UNASSIGNED,
             "assignee_id": int(assignee) if assignee.isdigit() else None,
+            "missed": data.get("missed") == "1",
         }
 
 

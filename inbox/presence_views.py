@@ -1,4 +1,4 @@
-"""The agent's own presence: active (takes tickets) or on a break with a reason.
+"""The agent's own presence: active (takes tickets), on a break with a reason, away or offline.
 
 The widget sits in the top bar and loads itself with htmx, so pages keep their query counts.
 Only agents with a capacity (an ``OperatorProfile``) take tickets: a user without one (a staff
@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods
 
 from configuration.models import BreakReason, OperatorProfile
 from omnico.core.http import AgentRequest
 from tickets.errors import TicketRuleError
-from tickets.models import AgentPresence
+from tickets.models import AgentPresence, PresenceState
+from tickets.presence_selectors import missed_unread_count, presence_board, presence_overrun
 from tickets.routing import agent_go_active, agent_go_passive
 
 
@@ -34,12 +38,36 @@ def _render(
         presence = (
             AgentPresence.objects.select_related("break_reason").filter(user=request.user).first()
         )
+        state = presence.current_state if presence else PresenceState.OFFLINE
         context |= {
             "presence": presence,
-            "is_active": bool(presence and presence.is_active),
+            "state": state,
+            "is_active": state == PresenceState.ACTIVE,
+            "since": (presence.state_since or presence.changed_at) if presence else None,
+            "overrun": presence_overrun(presence=presence) if presence else None,
+            "missed": missed_unread_count(user=request.user, presence=presence),
             "break_reasons": BreakReason.objects.filter(is_active=True),
         }
     return render(request, "inbox/presence.html", context, status=status)
+
+
+def _come_back(request: AgentRequest) -> bool:
+    """Go active; True when customers wrote to the agent's tickets meanwhile (unread)."""
+    presence = agent_go_active(user=request.user)
+    missed = missed_unread_count(user=request.user, presence=presence)
+    if missed:
+        messages.success(
+            request,
+            ngettext(
+                "You are active. %(count)d ticket got a message while you were away.",
+                "You are active. %(count)d tickets got messages while you were away.",
+                missed,
+            )
+            % {"count": missed},
+        )
+    else:
+        messages.success(request, _("You are active: new tickets can come to you."))
+    return bool(missed)
 
 
 @login_required
@@ -56,8 +84,10 @@ def presence(request: AgentRequest) -> HttpResponse:
         return _render(request, oob_toasts=False)
     try:
         if request.POST.get("action") == "active":
-            agent_go_active(user=request.user)
-            messages.success(request, _("You are active: new tickets can come to you."))
+            if _come_back(request):  # what came meanwhile opens in Messages > Tickets
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("ticket-list") + "?missed=1"
+                return response
         else:
             # pk=None is a valid look-up (IS NULL: no row); the stubs refuse None for pk.
             reason = BreakReason.objects.filter(  # type: ignore[misc]
@@ -71,3 +101,13 @@ def presence(request: AgentRequest) -> HttpResponse:
     except TicketRuleError as exc:
         messages.error(request, exc.message)
     return _render(request, oob_toasts=True)
+
+
+@login_required
+@require_GET
+def presence_team(request: AgentRequest) -> HttpResponse:
+    """Staff: every agent's state, reason and since when; breaks over their allowed length
+    are marked (until the supervisor's team screen shows them)."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    return render(request, "inbox/presence_team.html", {"rows": presence_board()})

@@ -25,6 +25,7 @@ from tickets.models import (
     Ticket,
     TicketStatus,
 )
+from tickets.presence_selectors import tickets_missed_q
 from tickets.selectors import (
     HomeCounts,
     Tally,
@@ -100,6 +101,7 @@ class TicketFilters:
     assignee_id: int | None = None
     unassigned: bool = False
     query: str = ""
+    missed: bool = False  # the agent's tickets customers wrote to while they were away
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -184,6 +186,8 @@ def ticket_filter(
         queryset = queryset.filter(assignee__isnull=True)
     elif filters.assignee_id is not None:
         queryset = queryset.filter(assignee_id=filters.assignee_id)
+    if filters.missed and user is not None:
+        queryset = queryset.filter(tickets_missed_q(user=user))
     return _search(queryset, filters.query)
 
 

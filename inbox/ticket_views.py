@@ -322,7 +322,7 @@ def message_retry(request: AgentRequest, ticket_id: int, message_id: int) -> Htt
 
     def retry(ticket: Ticket, data: dict) -> str:
         message = selectors.message_get(ticket=ticket, message_id=message_id)
-        if channel_services.message_retry(message_id=message.pk):
+        if channel_services.message_retry(message_id=message.pk, actor=request.user):
             return _("The reply will be sent again.")
         raise TicketRuleError(_("Only a failed reply can be sent again."))
 

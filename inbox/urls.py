@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("home/offline/", views.home_offline, name="home-offline"),
     path("presence/", presence_views.presence, name="presence"),
+    path("presence/team/", presence_views.presence_team, name="presence-team"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/list/", views.inbox_list, name="inbox-list"),
     path("tickets/", views.ticket_list, name="ticket-list"),

@@ -36,7 +36,7 @@ from configuration.models import (
 from customers.models import Customer
 from customers.services import customer_resolve, customer_update
 from tickets import services as ticket_services
-from tickets.models import AgentPresence, Message, Priority, TicketStatus
+from tickets.models import AgentPresence, Message, PresenceState, Priority, TicketStatus
 from tickets.receiving import Incoming, ticket_receive
 
 DEMO_NAME = "demo"
@@ -344,7 +344,11 @@ def _seed_users(password: str) -> list[str]:
         if active is not None:
             AgentPresence.objects.update_or_create(
                 user=user,
-                defaults={"is_active": active, "break_reason": None if active else lunch},
+                defaults={
+                    "is_active": active,
+                    "state": PresenceState.ACTIVE if active else PresenceState.PASSIVE,
+                    "break_reason": None if active else lunch,
+                },
             )
     return [row[0] for row in USERS]
 

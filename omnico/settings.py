@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from omnico.core.env import (
@@ -226,6 +227,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # shares the rows); match it to the worker's concurrency.
 OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", 4, minimum=1)
 
+# Presence (tickets/presence.py): an active agent with no agent screen open for this long is
+# away (no new tickets, not a break). Every open screen says so every heartbeat; the sweep
+# (CELERY_BEAT_SCHEDULE "sweep-away-agents") runs every OMNICO_AWAY_SWEEP_SECONDS.
+OMNICO_AWAY_SECONDS = env_int("OMNICO_AWAY_SECONDS", 120, minimum=2)
+OMNICO_SCREEN_HEARTBEAT_SECONDS = env_int(
+    "OMNICO_SCREEN_HEARTBEAT_SECONDS", min(30, OMNICO_AWAY_SECONDS // 2), minimum=1
+)
+if OMNICO_SCREEN_HEARTBEAT_SECONDS >= OMNICO_AWAY_SECONDS:
+    raise ImproperlyConfigured(
+        "OMNICO_SCREEN_HEARTBEAT_SECONDS must be shorter than OMNICO_AWAY_SECONDS"
+    )
+OMNICO_AWAY_SWEEP_SECONDS = env_int("OMNICO_AWAY_SWEEP_SECONDS", 15, minimum=1)
+
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 #: How long a poll waits for the IMAP server's answer before it gives up (seconds).
 IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
@@ -233,6 +247,11 @@ IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Events whose task was lost (a killed worker, a dead broker): pending over 15 s, every 10 s.
     "sweep-inbound-events": {"task": "channels_adapters.sweep_events", "schedule": 10.0},
+    # Active agents with no agent screen open for OMNICO_AWAY_SECONDS become away.
+    "sweep-away-agents": {
+        "task": "tickets.presence_away_sweep",
+        "schedule": float(OMNICO_AWAY_SWEEP_SECONDS),
+    },
     # Replies whose task is overdue (lost with a dead worker or broker): 30 s + the sweep's 15 s
     # grace puts a lost reply back in the queue within 45 s of when it was due.
     "sweep-outbound-messages": {"task": "channels_adapters.sweep_outbound", "schedule": 30.0},

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -418,8 +418,23 @@ class TicketEvent(models.Model):
         return f"{self.get_kind_display()} #{self.ticket_id}"
 
 
+class PresenceState(models.TextChoices):
+    """Where an agent is. Only ``active`` takes new tickets (``AgentPresence.is_active``)."""
+
+    ACTIVE = "active", _("Active")
+    PASSIVE = "passive", _("Passive")  # on a break, with a reason
+    AWAY = "away", _("Away")  # no agent screen open for a while: not a break
+    OFFLINE = "offline", _("Offline")  # signed out
+
+
 class AgentPresence(models.Model):
-    """Whether an agent takes tickets now (active) or is on a break (passive)."""
+    """Whether an agent takes tickets now and, richer, their state (``tickets.presence``).
+
+    ``is_active`` is what routing reads: "takes new tickets now". It is True exactly when
+    ``state`` is active; both change together, in one transaction, through
+    ``tickets.presence``. Use ``current_state`` to show the state: it also reads rows written
+    before ``state`` existed (``is_active`` and a break reason alone).
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
@@ -430,13 +445,78 @@ class AgentPresence(models.Model):
     )
     changed_at = models.DateTimeField(_("since"), auto_now=True)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=PresenceState.choices, default=PresenceState.OFFLINE
+    )
+    #: When the current state began (``changed_at`` moves with any save).
+    state_since = models.DateTimeField(_("since"), null=True, blank=True)
+    #: When an agent screen of theirs last said it is open (connect and heartbeat, any process).
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    #: The last time away from active: from when they stopped taking tickets until they came
+    #: back (None while still away). What arrived meanwhile is their "while you were away".
+    absent_from = models.DateTimeField(null=True, blank=True)
+    absent_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("agent presence")
         verbose_name_plural = _("agent presence")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=PresenceState.values), name="agentpresence_state_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return str(self.user)
+
+    @property
+    def current_state(self) -> str:
+        if self.is_active:
+            return PresenceState.ACTIVE
+        if self.state in (PresenceState.PASSIVE, PresenceState.AWAY):
+            return self.state
+        return PresenceState.PASSIVE if self.break_reason_id else PresenceState.OFFLINE
+
+
+class PresenceLog(models.Model):
+    """Every presence state an agent was in, from when to when (``ended_at`` None: now).
+
+    Append-only: a change ends the open row (once: ``ended_at`` is only ever set from None)
+    and starts the next; at most one open row per agent, by constraint. Reports sum it
+    (``tickets.selectors.presence_time``).
+    """
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence_log"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=PresenceState.choices)
+    reason = models.ForeignKey(BreakReason, null=True, blank=True, on_delete=models.SET_NULL)
+    reason_text = models.CharField(max_length=120, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("presence log entry")
+        verbose_name_plural = _("presence log")
+        indexes = [
+            models.Index(fields=["agent", "-started_at"], name="presencelog_agent_recent"),
+            models.Index(fields=["started_at"], name="presencelog_started"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(ended_at__isnull=True), name="presencelog_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="presencelog_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=PresenceState.values), name="presencelog_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.state} {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class BreakLog(models.Model):

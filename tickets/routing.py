@@ -1,4 +1,4 @@
-"""Who works which ticket: agent presence (active / on a break) and capacity-based routing.
+"""Who works which ticket: capacity-based routing (presence: ``tickets.presence``).
 
 Each agent has a capacity N (``configuration.OperatorProfile``); an assigned ticket that is
 ``open`` or ``pending`` occupies one slot. A new ticket goes to the active agent with the most
@@ -38,7 +38,6 @@ from tickets.errors import TicketRuleError
 from tickets.models import (
     SLOT_STATUSES,
     AgentPresence,
-    BreakLog,
     Ticket,
     TicketEvent,
 )
@@ -212,76 +211,24 @@ def ticket_route(*, ticket_id: int) -> int | None:
 
 
 # --- presence and breaks --------------------------------------------------------------------
+# The states and their log live in ``tickets.presence``; these names stay for their callers.
 
 
-def _locked_presence(user) -> AgentPresence:
-    AgentPresence.objects.get_or_create(user=user)
-    return AgentPresence.objects.select_for_update().get(user=user)
-
-
-def _publish_presence(presence: AgentPresence) -> None:
-    realtime.publish(
-        realtime.agent_group(presence.user_id),
-        "presence.changed",
-        user_id=presence.user_id,
-        is_active=presence.is_active,
-    )
-    realtime.publish(
-        realtime.AGENTS_GROUP,
-        "team.changed",
-        user_id=presence.user_id,
-        is_active=presence.is_active,
-    )
-
-
-@transaction.atomic
 def agent_go_active(*, user) -> AgentPresence:
-    """The agent takes tickets again: the open break ends and the pool is drained."""
+    """The agent takes tickets again (``tickets.presence.agent_go_active``)."""
+    from tickets import presence  # presence drains the pool through this module
+
     if not user.is_active:
         raise TicketRuleError(_("This user is deactivated and cannot take tickets."))
-    presence = _locked_presence(user)
-    if presence.is_active:
-        return presence
-    now = timezone.now()
-    BreakLog.objects.filter(agent=user, ended_at__isnull=True).update(ended_at=now)
-    presence.is_active = True
-    presence.break_reason = None
-    presence.save(update_fields=["is_active", "break_reason", "changed_at"])
-    _publish_presence(presence)
-    transaction.on_commit(pool_drain, robust=True)
-    return presence
+
+    return presence.agent_go_active(user=user)
 
 
-@transaction.atomic
 def agent_go_passive(*, user, break_reason: BreakReason | None) -> AgentPresence:
-    """The agent goes on a break for a reason: gets no new tickets until active again.
+    """The agent goes on a break (``tickets.presence.agent_go_passive``)."""
+    from tickets import presence
 
-    Tickets already assigned stay theirs. Every break is logged (reason, start, end).
-    """
-    if break_reason is None:
-        raise TicketRuleError(_("Pick a reason for the break."))
-    if not break_reason.is_active:
-        raise TicketRuleError(_("This break reason is no longer offered; pick another."))
-    presence = _locked_presence(user)
-    open_break = BreakLog.objects.filter(agent=user, ended_at__isnull=True).first()
-    if (
-        not presence.is_active
-        and open_break is not None
-        and open_break.reason_id == break_reason.pk
-    ):
-        return presence
-    now = timezone.now()
-    if open_break is not None:  # changing the reason mid-break: one log row per reason
-        open_break.ended_at = now
-        open_break.save(update_fields=["ended_at"])
-    BreakLog.objects.create(
-        agent=user, reason=break_reason, reason_text=break_reason.name[:120], started_at=now
-    )
-    presence.is_active = False
-    presence.break_reason = break_reason
-    presence.save(update_fields=["is_active", "break_reason", "changed_at"])
-    _publish_presence(presence)
-    return presence
+    return presence.agent_go_passive(user=user, break_reason=break_reason)
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ class TeamMember:
     break_reason: str
     capacity: int
     works: int
+    state: str = "offline"  # tickets.models.PresenceState
 
     @property
     def free(self) -> int:
@@ -61,6 +62,7 @@ def team_list() -> list[TeamMember]:
                 ),
                 capacity=user.operator_profile.capacity,
                 works=user.works,
+                state=presence.current_state if presence else "offline",
             )
         )
     return members

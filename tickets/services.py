@@ -19,7 +19,6 @@ from tickets.models import (
     PRIORITY_RANK,
     SLOT_STATUSES,
     Activity,
-    AgentPresence,
     Message,
     Priority,
     Tag,
@@ -27,6 +26,7 @@ from tickets.models import (
     TicketEvent,
     TicketStatus,
 )
+from tickets.presence import presence_require_working
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -351,12 +351,8 @@ def message_add_outbound(
         raise TicketRuleError(
             _("This ticket is closed; the customer's next message opens a new one.")
         )
-    if (
-        not note
-        and author is not None
-        and AgentPresence.objects.filter(user=author, is_active=False).exists()
-    ):
-        raise TicketRuleError(_("You are on a break. Go active to reply to customers."))
+    if not note:
+        presence_require_working(user=author)
     now = timezone.now()
     message = Message.objects.create(
         ticket=ticket,

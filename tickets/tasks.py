@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from omnico.core.db import retry_on_lost_connection
-from tickets import routing
+from tickets import presence, routing
 
 
 @shared_task(name="tickets.pool_drain")
@@ -15,3 +15,11 @@ def pool_drain() -> int:
     a slot freed (routing skips its locks when it sees no free slot) waits at most one period.
     Every slot-freeing path drains on commit already; this catches a lost race or a crash."""
     return len(routing.pool_drain())
+
+
+@shared_task(name="tickets.presence_away_sweep")
+@retry_on_lost_connection
+def presence_away_sweep() -> int:
+    """Active agents with no agent screen open for ``OMNICO_AWAY_SECONDS`` become away
+    (``CELERY_BEAT_SCHEDULE``); returns how many."""
+    return len(presence.presence_away_sweep())

@@ -37,6 +37,7 @@ from tickets.delivery import (
     messages_delivery_update,
 )
 from tickets.models import Message, Ticket
+from tickets.presence import presence_require_working
 from tickets.services import message_add_outbound
 
 if TYPE_CHECKING:
@@ -194,8 +195,10 @@ def _recipient(message: Message, account: ChannelAccount) -> Identity | None:
 
 
 @transaction.atomic
-def message_retry(*, message_id: int) -> bool:
-    """The chat box's retry button: a failed reply goes back to pending and is sent again."""
+def message_retry(*, message_id: int, actor: User | None = None) -> bool:
+    """The chat box's retry button: a failed reply goes back to pending and is sent again.
+    Refused (``TicketRuleError``) to an agent who is not active, like a reply."""
+    presence_require_working(user=actor)
     if not message_delivery_reset(message_id=message_id):
         return False
     _enqueue_delivery(message_id)
