@@ -339,7 +339,7 @@ def message_add_outbound(
     body: str,
     note: bool = False,
     channel_account_id: int | None = None,
-    meta: dict | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
     """An agent's reply (delivery pending, sent by the channel layer) or internal note.
     ``channel_account_id``: the account it goes out through, when not the ticket's own (an

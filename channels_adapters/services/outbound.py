@@ -95,7 +95,7 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
     return message
 
 
-def reply_window_meta(*, ticket: Ticket) -> dict:
+def reply_window_meta(*, ticket: Ticket) -> dict[str, str]:
     """How a free-text reply may go with the channel's window now: ``{}`` (freely), with
     Messenger's Human Agent tag, or refused (``TicketRuleError`` saying why)."""
     window = messaging_window(ticket=ticket)
