@@ -217,3 +217,32 @@ def test_last_inbound_for_a_list_of_tickets_is_one_query(channel, clock):
 
     assert len(ctx.captured_queries) == 1
     assert [w.seconds_left() for w in windows] == [24 * 3600 - n * 3600 for n in range(5)]
+
+
+def test_a_reengagement_failure_reported_by_status_webhook_shows_metas_reason(
+    channel, fake, post_hook, django_capture_on_commit_callbacks
+):
+    from tests.channels_adapters.test_outbound import _status
+
+    account = channel("whatsapp")
+    customer = customer_resolve(kind="whatsapp", external_id=RECIPIENT["whatsapp"])
+    ticket = ticket_receive(
+        channel_account=account, customer=customer, incoming=Incoming(body="Soru", external_id="i")
+    ).ticket
+    message = _reply(ticket, django_capture_on_commit_callbacks)
+    error = {
+        "code": 131047,
+        "title": "Re-engagement message",
+        "message": "Re-engagement message",
+        "error_data": {
+            "details": "Message failed to send because more than 24 hours have passed since "
+            "the customer last replied to this number."
+        },
+    }
+
+    post_hook(account, _status(message.external_id, "failed", errors=[error]))
+
+    message.refresh_from_db()
+    assert message.delivery == Message.Delivery.FAILED
+    assert "more than 24 hours have passed since the customer last wrote" in message.delivery_error
+    assert "Re-engagement message: Message failed to send because" in message.delivery_error
