@@ -84,10 +84,9 @@ def graph_error_text(error: dict[str, Any]) -> str:
     if detail and detail not in text:
         text = f"{text}: {detail}" if text else detail
     if _code(error) == REENGAGEMENT_CODE:
-        text = _(
-            "WhatsApp refused the message: more than 24 hours have passed since the customer "
-            "last wrote (re-engagement message). Send an approved template instead. (%(meta)s)"
-        ) % {"meta": text or REENGAGEMENT_CODE}
+        text = _("24-hour window closed: send an approved template. (%(meta)s)") % {
+            "meta": text or REENGAGEMENT_CODE
+        }
     return text[:1000]
 
 

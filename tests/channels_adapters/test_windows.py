@@ -113,7 +113,7 @@ def test_meta_reengagement_error_shows_its_reason_on_the_failed_reply(
     assert "more than 24 hours have passed since the customer last replied" in (
         message.delivery_error
     )
-    assert "Send an approved template instead" in message.delivery_error
+    assert "24-hour window closed: send an approved template" in message.delivery_error
     assert len(fake.requests) == 1  # a permanent refusal: not retried
 
 
@@ -244,5 +244,5 @@ def test_a_reengagement_failure_reported_by_status_webhook_shows_metas_reason(
 
     message.refresh_from_db()
     assert message.delivery == Message.Delivery.FAILED
-    assert "more than 24 hours have passed since the customer last wrote" in message.delivery_error
+    assert "24-hour window closed: send an approved template" in message.delivery_error
     assert "Re-engagement message: Message failed to send because" in message.delivery_error
