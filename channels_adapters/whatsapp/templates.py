@@ -49,6 +49,7 @@ MAX_PARAMETER_CHARS = 1024
 MAX_BODY_CHARS = 1024
 #: Meta refuses a parameter with a new line, a tab or more than 4 spaces in a row (132018).
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
+_NAMED_PARAMETER = re.compile(r"{{\s*[A-Za-z_]\w*\s*}}")
 
 
 class TemplateSyncError(Exception):
@@ -168,9 +169,12 @@ def whatsapp_templates_sync_all() -> tuple[int, int]:
 
 
 def template_unsupported(template: WhatsAppTemplate) -> bool:
-    """Templates whose sending needs more than body parameters and a media link (a header
-    text with parameters, a location header, a button with a variable) are not offered."""
+    """Templates whose sending needs more than positional body parameters and a media link
+    (named parameters, a header text with parameters, a location header, a button with a
+    variable) are not offered."""
     if template.header_format == WhatsAppTemplate.HeaderFormat.LOCATION:
+        return True
+    if _NAMED_PARAMETER.search(template.body_text):  # {{customer_name}}: named parameters
         return True
     if PARAMETER.search(template.header_text):
         return True

@@ -57,6 +57,7 @@ def templates(fake):
             header={"format": "DOCUMENT", "example": {"header_handle": ["h"]}},
         ),
         graph_template("reddedilen", status="REJECTED"),
+        graph_template("adli", body="Merhaba {{customer_name}}"),  # named: not offered
     ]
     return fake.whatsapp_templates[WABA]
 
@@ -64,7 +65,7 @@ def templates(fake):
 def test_sync_follows_every_page_and_offers_only_approved_ones(whatsapp, fake, templates):
     count = whatsapp_templates_sync(account=whatsapp)
 
-    assert count == 5
+    assert count == 6
     listing = fake.calls("message_templates")
     assert len(listing) == 3  # pages of two
     assert listing[0].path == f"/{WABA}/message_templates"
@@ -120,7 +121,7 @@ def test_sync_shows_the_graph_error(whatsapp, fake):
 def test_periodic_task_syncs_accounts_with_a_waba_id(whatsapp, channel, fake, templates):
     tasks.sync_whatsapp_templates.delay()
 
-    assert WhatsAppTemplate.objects.filter(channel_account=whatsapp).count() == 5
+    assert WhatsAppTemplate.objects.filter(channel_account=whatsapp).count() == 6
 
 
 def test_admin_action_syncs_the_chosen_account(whatsapp, templates, admin_client):
@@ -130,8 +131,8 @@ def test_admin_action_syncs_the_chosen_account(whatsapp, templates, admin_client
         follow=True,
     )
 
-    assert "5 message templates synced" in response.content.decode()
-    assert WhatsAppTemplate.objects.count() == 5
+    assert "6 message templates synced" in response.content.decode()
+    assert WhatsAppTemplate.objects.count() == 6
 
 
 def test_template_admin_is_a_read_only_list(whatsapp, templates, admin_client):
