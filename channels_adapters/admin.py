@@ -11,6 +11,7 @@ from channels_adapters import services
 from channels_adapters.base import DeliveryError
 from channels_adapters.email.admin_actions import test_connection
 from channels_adapters.models import InboundEvent
+from channels_adapters.template_admin import sync_templates
 from configuration.models import ChannelAccount, MailAccount
 
 
@@ -97,3 +98,4 @@ def _add_action(model, action) -> None:
 
 _add_action(ChannelAccount, register_webhook)
 _add_action(MailAccount, test_connection)
+_add_action(ChannelAccount, sync_templates)

@@ -111,3 +111,63 @@ class WebchatVisitor(models.Model):
 
     def __str__(self) -> str:
         return self.visitor_id
+
+
+class WhatsAppTemplate(models.Model):
+    """A message template of a WhatsApp Business Account, as the Graph API last listed it.
+
+    Synced by ``channels_adapters.whatsapp.templates.whatsapp_templates_sync``; only
+    ``APPROVED`` ones are offered to agents (after the 24-hour window closed).
+    """
+
+    class HeaderFormat(models.TextChoices):
+        NONE = "", _("No header")
+        TEXT = "TEXT", _("Text")
+        IMAGE = "IMAGE", _("Image")
+        VIDEO = "VIDEO", _("Video")
+        DOCUMENT = "DOCUMENT", _("Document")
+        LOCATION = "LOCATION", _("Location")
+
+    channel_account = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.CASCADE,
+        related_name="whatsapp_templates",
+        verbose_name=_("channel account"),
+    )
+    external_id = models.CharField(_("template id"), max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=512)
+    language = models.CharField(_("language"), max_length=16)
+    category = models.CharField(_("category"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    body_text = models.TextField(_("body"), blank=True)
+    parameter_count = models.PositiveSmallIntegerField(_("body parameters"), default=0)
+    header_format = models.CharField(
+        _("header"), max_length=10, choices=HeaderFormat.choices, blank=True, default=""
+    )
+    header_text = models.CharField(_("header text"), max_length=255, blank=True)
+    footer_text = models.CharField(_("footer text"), max_length=255, blank=True)
+    components = models.JSONField(_("components"), default=list, blank=True)
+    synced_at = models.DateTimeField(_("synced"))
+
+    class Meta:
+        verbose_name = _("WhatsApp message template")
+        verbose_name_plural = _("WhatsApp message templates")
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "name", "language"],
+                name="whatsapptemplate_one_per_language",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+    @property
+    def media_header(self) -> bool:
+        """A header with an image, a video or a document: the send names its link."""
+        return self.header_format in {
+            self.HeaderFormat.IMAGE,
+            self.HeaderFormat.VIDEO,
+            self.HeaderFormat.DOCUMENT,
+        }

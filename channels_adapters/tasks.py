@@ -94,3 +94,13 @@ def deliver_message(self, message_id: int, attempt: int | None = None) -> None:
 # The e-mail channel's periodic poll lives in its package; import it so Celery registers it.
 from channels_adapters.email import tasks as email_tasks  # noqa: E402, F401
 from channels_adapters.webchat import tasks as webchat_tasks  # noqa: E402, F401
+
+
+@shared_task(name="channels_adapters.whatsapp.sync_templates")
+@retry_on_lost_connection
+def sync_whatsapp_templates() -> int:
+    # Every WhatsApp account with a WABA id: its approved templates, as Meta lists them now.
+    from channels_adapters.whatsapp.templates import whatsapp_templates_sync_all
+
+    synced, _failed = whatsapp_templates_sync_all()
+    return synced

@@ -201,6 +201,10 @@ class ChannelAccountAdmin(SuccessMessagesMixin, admin.ModelAdmin):
             {"fields": _secret_fieldset(*ChannelAccountForm.secret_fields)},
         ),
         (gettext_lazy("Provider"), {"fields": ("external_id", "base_url", "callback_url")}),
+        (
+            gettext_lazy("Messaging window (WhatsApp, Messenger)"),
+            {"fields": ("waba_id", "human_agent_tag")},
+        ),
     ]
 
     def get_queryset(self, request):

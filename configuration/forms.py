@@ -144,6 +144,8 @@ class ChannelAccountForm(SecretFieldsForm):
             "external_id",
             "base_url",
             "callback_url",
+            "waba_id",
+            "human_agent_tag",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -224,6 +224,21 @@ class ChannelAccount(models.Model):
     callback_url = models.URLField(
         _("callback URL"), blank=True, help_text=_("API channel: where replies are POSTed.")
     )
+    waba_id = models.CharField(
+        _("WhatsApp Business Account id"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("WhatsApp: the WABA id whose approved message templates are synced."),
+    )
+    human_agent_tag = models.BooleanField(
+        _("may use the HUMAN_AGENT tag"),
+        default=False,
+        help_text=_(
+            "Messenger: the page is approved for the Human Agent tag, so agents may answer "
+            "up to 7 days after the customer's last message."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

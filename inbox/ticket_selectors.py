@@ -22,6 +22,7 @@ from channels_adapters.webchat.offline_replies import offline_contact, offline_r
 from configuration.models import ActivityCategory, Department
 from customers.models import ShoppingCart
 from inbox.pagination import Column, keyset_page
+from inbox.window_selectors import window_context
 from tickets.models import (
     Activity,
     AgentPresence,
@@ -147,12 +148,17 @@ def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str
     """Context of ``inbox/ticket/chat.html``: header, conversation and reply box. An offline
     message is answered by e-mail: the box says to which address, or why it cannot be."""
     offline = offline_reply(ticket) if ticket.is_offline else None
+    window = window_context(ticket=ticket)
+    closed = window["messaging_window"] is not None and window["messaging_window"].is_closed
     return {
         "ticket": ticket,
         "conversation": conversation(ticket=ticket, before=before),
-        "replies_available": replies_available(ticket) and not (offline and offline["problem"]),
+        "replies_available": replies_available(ticket)
+        and not (offline and offline["problem"])
+        and not closed,
         "on_break": agent_on_break(user),
         "offline_reply": offline,
+        **window,
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from inbox import mail_views, presence_views, ticket_views, views
+from inbox import mail_views, presence_views, ticket_views, views, window_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +36,17 @@ urlpatterns = [
     ),
     path("inbox/<int:ticket_id>/customer/", ticket_views.ticket_customer, name="ticket-customer"),
     path("inbox/<int:ticket_id>/reply/", ticket_views.ticket_reply, name="ticket-reply"),
+    path("inbox/<int:ticket_id>/window/", window_views.ticket_window, name="ticket-window"),
+    path(
+        "inbox/<int:ticket_id>/window/template/",
+        window_views.template_fields,
+        name="ticket-template-fields",
+    ),
+    path(
+        "inbox/<int:ticket_id>/window/template/send/",
+        window_views.template_send,
+        name="ticket-template-send",
+    ),
     path("inbox/<int:ticket_id>/activities/", ticket_views.activity_add, name="activity-add"),
     path(
         "inbox/<int:ticket_id>/activities/<int:activity_id>/done/",

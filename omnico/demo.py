@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from configuration.models import (
     ActivityCategory,
@@ -487,6 +488,36 @@ def _seed_tickets(customers: list[Customer]) -> int:
     return created
 
 
+#: Approved WhatsApp templates of the demo account (a real account syncs them from Meta), so
+#: the composer's template picker has something to offer once a demo window has closed.
+DEMO_WHATSAPP_TEMPLATES = (
+    ("siparis_kargoda", "tr", "Merhaba {{1}}, {{2}} numaralı siparişiniz kargoya verildi."),
+    ("order_shipped", "en", "Hello {{1}}, your order {{2}} has shipped."),
+    ("tekrar_yazin", "tr", "Merhaba {{1}}, sorunuzla ilgili size yardımcı olmak isteriz."),
+)
+
+
+def _seed_whatsapp_templates() -> None:
+    from channels_adapters.models import WhatsAppTemplate
+    from channels_adapters.whatsapp.payloads import parameter_count
+
+    account = ChannelAccount.objects.get(kind=ChannelKind.WHATSAPP, name=DEMO_NAME)
+    for name, language, body in DEMO_WHATSAPP_TEMPLATES:
+        WhatsAppTemplate.objects.get_or_create(
+            channel_account=account,
+            name=name,
+            language=language,
+            defaults={
+                "status": "APPROVED",
+                "category": "UTILITY",
+                "body_text": body,
+                "parameter_count": parameter_count(body),
+                "components": [{"type": "BODY", "text": body}],
+                "synced_at": timezone.now(),
+            },
+        )
+
+
 @transaction.atomic
 def demo_seed() -> DemoResult:
     """Create (or complete) the demo data set and say how to log in."""
@@ -496,6 +527,7 @@ def demo_seed() -> DemoResult:
     _seed_canned_responses()
     usernames = _seed_users(password)
     _seed_accounts(secret)
+    _seed_whatsapp_templates()
     customers = _seed_customers()
     tickets_created = 0 if _demo_tickets_exist() else _seed_tickets(customers)
     return DemoResult(

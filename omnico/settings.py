@@ -261,6 +261,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "drain-pool": {"task": "tickets.pool_drain", "schedule": 30.0},
     # Web chat replies a visitor did not see, mailed to those who asked (one mail per batch).
     "webchat-away-mail": {"task": "channels_adapters.webchat.away_mail_sweep", "schedule": 30.0},
+    # WhatsApp message templates (their approval status changes at Meta): hourly.
+    "sync-whatsapp-templates": {
+        "task": "channels_adapters.whatsapp.sync_templates",
+        "schedule": float(env_int("OMNICO_TEMPLATE_SYNC_SECONDS", 3600, minimum=60)),
+    },
     "poll-mail": {
         "task": "channels_adapters.email.poll_mail_accounts",
         "schedule": float(MAIL_POLL_INTERVAL),

@@ -339,10 +339,12 @@ def message_add_outbound(
     body: str,
     note: bool = False,
     channel_account_id: int | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
     """An agent's reply (delivery pending, sent by the channel layer) or internal note.
     ``channel_account_id``: the account it goes out through, when not the ticket's own (an
-    offline message is answered by e-mail)."""
+    offline message is answered by e-mail). ``meta``: how the channel sends it (a WhatsApp
+    template, a Messenger tag)."""
     body = body.strip()
     if not body:
         raise TicketRuleError(_("Write a message first."))
@@ -362,6 +364,7 @@ def message_add_outbound(
         body=body,
         sent_at=now,
         delivery="" if note else Message.Delivery.PENDING,
+        meta=meta or {},
     )
     if not note:
         ticket.last_message_at = now

@@ -16,8 +16,8 @@ from channels_adapters.base import (
     InboundMessage,
     ParsedEvent,
 )
-from channels_adapters.http import get_bytes, load_json, post_json
-from channels_adapters.meta import MetaAdapter, from_timestamp
+from channels_adapters.http import get_bytes, load_json
+from channels_adapters.meta import MetaAdapter, from_timestamp, graph_post
 from configuration.models import ChannelAccount
 
 if TYPE_CHECKING:
@@ -59,12 +59,12 @@ class MessengerAdapter(MetaAdapter):
             to = {"user_ref": recipient.external_id.removeprefix(USER_REF)}
         else:
             to = {"id": recipient.external_id}
-        payload = {
-            "recipient": to,
-            "messaging_type": "RESPONSE",
-            "message": {"text": message.body},
-        }
-        answer = post_json(
+        payload: dict[str, Any] = {"recipient": to, "messaging_type": "RESPONSE"}
+        tag = (message.meta or {}).get("messenger_tag")
+        if tag:  # past the 24-hour window: set by the reply service, who judged the window
+            payload.update({"messaging_type": "MESSAGE_TAG", "tag": str(tag)})
+        payload["message"] = {"text": message.body}
+        answer = graph_post(
             f"{self.graph_url(account)}/me/messages", payload, headers=self.auth(account)
         )
         if not isinstance(answer, dict) or not answer.get("message_id"):

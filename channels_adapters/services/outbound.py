@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from channels_adapters.base import DeliveryError, DeliveryUpdate
 from channels_adapters.registry import get_adapter
 from channels_adapters.webchat.offline_replies import offline_recipient, offline_reply_account
+from channels_adapters.windows import messaging_window
 from configuration.models import ChannelAccount
 from customers.models import Identity
 from tickets.delivery import (
@@ -36,6 +37,7 @@ from tickets.delivery import (
     messages_delivery_bring_forward,
     messages_delivery_update,
 )
+from tickets.errors import TicketRuleError
 from tickets.models import Message, Ticket
 from tickets.presence import presence_require_working
 from tickets.services import message_add_outbound
@@ -84,10 +86,25 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
     an offline message's by e-mail (``webchat.offline.offline_reply_account``)."""
     account_id = offline_reply_account(ticket=ticket).pk if ticket.is_offline else None
     message = message_add_outbound(
-        ticket=ticket, author=author, body=body, channel_account_id=account_id
+        ticket=ticket,
+        author=author,
+        body=body,
+        channel_account_id=account_id,
+        meta=reply_window_meta(ticket=ticket),
     )
     _enqueue_delivery(message.pk)
     return message
+
+
+def reply_window_meta(*, ticket: Ticket) -> dict[str, str]:
+    """How a free-text reply may go with the channel's window now: ``{}`` (freely), with
+    Messenger's Human Agent tag, or refused (``TicketRuleError`` saying why)."""
+    window = messaging_window(ticket=ticket)
+    if window is None or window.is_open:
+        return {}
+    if window.is_tagged:
+        return {"messenger_tag": "HUMAN_AGENT"}
+    raise TicketRuleError(window.reason)
 
 
 #: Tries of one reply before it is shown failed: the first and five retries.

@@ -13,8 +13,9 @@ from channels_adapters.base import (
     InboundMessage,
     ParsedEvent,
 )
-from channels_adapters.http import get_bytes, get_json, load_json, post_json
-from channels_adapters.meta import MetaAdapter, from_timestamp
+from channels_adapters.http import get_bytes, get_json, load_json
+from channels_adapters.meta import MetaAdapter, from_timestamp, graph_error_text, graph_post
+from channels_adapters.whatsapp.payloads import template_payload
 from configuration.models import ChannelAccount
 
 if TYPE_CHECKING:
@@ -75,14 +76,17 @@ class WhatsAppAdapter(MetaAdapter):
         return get_bytes(str(info["url"]), headers=self.auth(account))
 
     def send(self, account: ChannelAccount, message: Message, recipient: Identity) -> str:
-        payload = {
+        payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": recipient.external_id,
-            "type": "text",
-            "text": {"preview_url": False, "body": message.body},
         }
-        answer = post_json(
+        template = (message.meta or {}).get("template")
+        if template:
+            payload.update(template_payload(template))
+        else:
+            payload.update({"type": "text", "text": {"preview_url": False, "body": message.body}})
+        answer = graph_post(
             f"{self.graph_url(account)}/{account.external_id}/messages",
             payload,
             headers=self.auth(account),
@@ -185,7 +189,7 @@ def _status(item: dict[str, Any]) -> DeliveryUpdate | None:
     status = item.get("status")
     if status == "failed":
         errors = item.get("errors") or [{}]
-        error = errors[0].get("title") or errors[0].get("message") or _("failed")
+        error = graph_error_text(errors[0] if isinstance(errors[0], dict) else {}) or _("failed")
         state = "failed"
     elif status in STATUS_MAP:
         state, error = STATUS_MAP[status], ""

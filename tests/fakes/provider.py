@@ -28,6 +28,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     data: dict[str, Any] = field(default_factory=dict)  # JSON or form fields
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -40,6 +41,11 @@ class FakeProvider:
         self.telegram_files: dict[str, bytes] = {}  # file_id → content
         self.whatsapp_media: dict[str, bytes] = {}  # media id → content
         self._failures: list[int] = []
+        #: WABA id → its message templates, listed by ``GET /{waba}/message_templates`` in pages
+        #: of ``template_page_size`` (``paging.next`` to the following page).
+        self.whatsapp_templates: dict[str, list[dict[str, Any]]] = {}
+        self.template_page_size = 2
+        self._graph_errors: list[tuple[int, dict[str, Any]]] = []
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -60,6 +66,11 @@ class FakeProvider:
         """The provider is back: the failures still queued by ``fail_next`` are dropped."""
         with self._lock:
             self._failures.clear()
+
+    def graph_error_next(self, error: dict[str, Any], *, status: int = 400) -> None:
+        """The next Graph API call answers ``{"error": error}`` with ``status``."""
+        with self._lock:
+            self._graph_errors.append((status, error))
 
     def calls(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -93,6 +104,9 @@ class FakeProvider:
             else:
                 error = {"error": {"message": f"Fake error {status}", "code": status}}
             return status, "application/json", json.dumps(error).encode()
+        meta = self._meta_window(req, parts)
+        if meta is not None:
+            return meta
         if parts[:1] == ["file"] and len(parts) >= 3:
             file_id = parts[-1].rsplit(".", 1)[0]
             if file_id in self.telegram_files:
@@ -119,6 +133,23 @@ class FakeProvider:
         if req.method == "POST" and parts == ["callback"]:
             return 200, "application/json", json.dumps({"id": f"cb-{next(self._ids)}"}).encode()
         return 404, "application/json", b'{"error": {"message": "unknown endpoint"}}'
+
+    def _meta_window(self, req: Recorded, parts: list[str]) -> tuple[int, str, bytes] | None:
+        """WhatsApp templates: the paged template list and a queued Graph error."""
+        graph = not (parts and (parts[0].startswith("bot") or parts[0] in ("file", "callback")))
+        if graph and self._graph_errors:
+            with self._lock:
+                status, error = self._graph_errors.pop(0)
+            return status, "application/json", json.dumps({"error": error}).encode()
+        if req.method == "GET" and len(parts) == 2 and parts[1] == "message_templates":
+            templates = self.whatsapp_templates.get(parts[0], [])
+            start = int(req.query.get("after") or 0)
+            end = start + self.template_page_size
+            page: dict[str, Any] = {"data": templates[start:end], "paging": {}}
+            if end < len(templates):
+                page["paging"]["next"] = f"{self.url}{req.path}?limit=2&after={end}"
+            return 200, "application/json", json.dumps(page).encode()
+        return None
 
     def _telegram(self, method: str, data: dict[str, Any]) -> tuple[int, str, bytes]:
         def ok(result: Any) -> tuple[int, str, bytes]:
@@ -171,6 +202,7 @@ class FakeProvider:
                     headers=dict(self.headers.items()),
                     body=body,
                     data=_decode(self.headers.get("Content-Type", ""), body),
+                    query={k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()},
                 )
                 with provider._lock:
                     provider.requests.append(req)
