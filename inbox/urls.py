@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from inbox import presence_views, ticket_views, views
+from inbox import presence_views, raw_views, ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -51,6 +51,7 @@ urlpatterns = [
         ticket_views.message_retry,
         name="message-retry",
     ),
+    path("inbox/messages/<int:message_id>/raw/", raw_views.message_raw, name="message-raw"),
     path("inbox/tags/", ticket_views.tag_options, name="tag-options"),
     path(
         "inbox/activity-subcategories/",
