@@ -130,6 +130,15 @@ def _texts(value: Any, depth: int = 0) -> Iterator[str]:
             yield from _texts(item, depth + 1)
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (payload fields may be anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _first(data: dict[str, Any], *keys: str) -> str:
     for key in keys:
         value = data.get(key)
@@ -158,8 +167,8 @@ def money(amount: Any, currency: Any, *, minor_units: bool = False) -> str:
 
 @formatter("location", "venue", "current_location", "chosen_location")
 def _location(data: dict[str, Any]) -> str:
-    where = data.get("location") if isinstance(data.get("location"), dict) else data
-    coords = where.get("coordinates") if isinstance(where.get("coordinates"), dict) else where
+    where = as_dict(data.get("location")) or data
+    coords = as_dict(where.get("coordinates")) or where
     lat = _first(coords, "latitude", "lat")
     lng = _first(coords, "longitude", "long", "lng")
     label = _join(_first(data, "title", "name"), _first(data, "address"), sep=", ")
@@ -171,7 +180,7 @@ def _location(data: dict[str, Any]) -> str:
 
 @formatter("contact", "contacts")
 def _contact(data: dict[str, Any]) -> str:
-    people = data.get("contacts") if isinstance(data.get("contacts"), list) else [data]
+    people = as_list(data.get("contacts")) if "contacts" in data else [data]
     shown = []
     for person in people:
         if not isinstance(person, dict):
@@ -227,7 +236,7 @@ def _dice(data: dict[str, Any]) -> str:
 
 @formatter("story")
 def _story(data: dict[str, Any]) -> str:
-    chat = data.get("chat") if isinstance(data.get("chat"), dict) else {}
+    chat = as_dict(data.get("chat"))
     owner = _first(chat, "title", "username", "first_name")
     return _("Story shared from %(owner)s") % {"owner": owner} if owner else _("Story shared")
 
@@ -346,10 +355,10 @@ def _account_linking(data: dict[str, Any]) -> str:
 @formatter("unsupported")
 def _unsupported(data: dict[str, Any]) -> str:
     detail = _first(data, "type")
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    errors = as_list(data.get("errors"))
     reason = next(
         (
-            _first(e.get("error_data") or {}, "details") or _first(e, "title", "message")
+            _first(as_dict(e.get("error_data")), "details") or _first(e, "title", "message")
             for e in errors
             if isinstance(e, dict)
         ),

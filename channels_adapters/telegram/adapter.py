@@ -31,7 +31,7 @@ from channels_adapters.base import (
 )
 from channels_adapters.http import load_json
 from channels_adapters.meta import from_timestamp
-from channels_adapters.summaries import summary_line
+from channels_adapters.summaries import as_dict, summary_line
 from configuration.models import ChannelAccount
 
 if TYPE_CHECKING:
@@ -370,7 +370,7 @@ def _action(kind: str, raw: Any, update_id: Any) -> InboundMessage | None:
     if not isinstance(raw, dict):
         return None
     person = next((raw[k] for k in ("from", "user") if isinstance(raw.get(k), dict)), None)
-    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    message = as_dict(raw.get("message"))
     chat = next(
         (
             c

@@ -17,7 +17,7 @@ from channels_adapters.base import (
 )
 from channels_adapters.http import get_bytes, get_json, load_json, post_json
 from channels_adapters.meta import MetaAdapter, from_timestamp
-from channels_adapters.summaries import summary_line
+from channels_adapters.summaries import as_dict, summary_line
 from configuration.models import ChannelAccount
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def _system(item: dict[str, Any], sender: str) -> IdentityChange:
     """A system notice: the customer changed number (``user_changed_number``: ``wa_id``, or
     ``new_wa_id`` in older versions, is the new one) or their identity (a new phone or a
     reinstall: ``customer_identity_changed``, same number)."""
-    system = item.get("system") if isinstance(item.get("system"), dict) else {}
+    system = as_dict(item.get("system"))
     new = str(system.get("wa_id") or system.get("new_wa_id") or "")
     if system.get("type") == "user_changed_number" and new and new != sender:
         note = _("The customer changed their WhatsApp number from %(old)s to %(new)s.") % {
