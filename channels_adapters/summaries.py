@@ -367,3 +367,9 @@ def _unsupported(data: dict[str, Any]) -> str:
     if detail:
         return _("Message of a type the channel does not deliver (%(type)s)") % {"type": detail}
     return _join(_("Message of a type the channel does not deliver"), reason, sep=": ")
+
+
+@formatter("passport_data")
+def _passport(data: dict[str, Any]) -> str:
+    kinds = [_first(item, "type") for item in as_list(data.get("data")) if isinstance(item, dict)]
+    return _("Telegram Passport data shared: %(kinds)s") % {"kinds": ", ".join(kinds) or "?"}

@@ -166,3 +166,9 @@ def test_a_service_event_is_ignored_with_its_reason(channel, post_hook):
         "A service message in the chat (new_chat_title), nothing a customer wrote."
     )
     assert not Message.objects.exists()
+
+
+def test_encrypted_passport_data_is_named_not_quoted():
+    data = {"data": [{"type": "passport", "data": "c2VjcmV0"}], "credentials": {"hash": "h"}}
+
+    assert summary_line("passport_data", data) == "Telegram Passport data shared: passport"
