@@ -77,9 +77,26 @@ class DeliveryUpdate:
 
 
 @dataclass
+class IdentityChange:
+    """A channel's notice that a customer now goes by another id (WhatsApp: "number changed").
+
+    ``sender_id`` is the id they went by, ``new_sender_id`` the one they use now ("" when the
+    notice changes no id: only ``note`` is shown). ``note`` becomes a system line in their
+    conversation, kept once per ``external_id`` (the notice's own id).
+    """
+
+    external_id: str
+    sender_id: str
+    new_sender_id: str = ""
+    note: str = ""
+    sent_at: datetime | None = None
+
+
+@dataclass
 class ParsedEvent:
     messages: list[InboundMessage] = field(default_factory=list)
     updates: list[DeliveryUpdate] = field(default_factory=list)
+    identity_changes: list[IdentityChange] = field(default_factory=list)
     ignored: str = ""  # why nothing in the event concerns us (a typing notice, an echo...)
 
 

@@ -126,3 +126,49 @@ def customer_update(*, customer: Customer, **fields: Any) -> Customer:
     customer.full_clean()
     customer.save(update_fields=[*fields, "updated_at"])
     return customer
+
+
+@dataclass(frozen=True)
+class IdentityMove:
+    """What ``customer_identity_change`` did: the customer, and whether an id moved."""
+
+    customer: Customer | None
+    moved: bool = False
+
+
+@transaction.atomic
+def customer_identity_change(*, kind: str, external_id: str, new_external_id: str) -> IdentityMove:
+    """The customer known on ``kind`` as ``external_id`` now goes by ``new_external_id`` (a
+    WhatsApp customer changed number): their identity takes the new id, so the next message
+    from it lands in the same customer (and their open ticket).
+
+    When the new id already has an identity (the customer wrote from the new number before
+    the notice arrived), that identity moves to this customer and the old one is dropped. The
+    customer's phone follows when it was the old id. Applying the same change twice changes
+    nothing more. No customer known by either id: nothing changes (``customer`` None).
+    """
+    identities = {
+        identity.external_id: identity
+        for identity in Identity.objects.select_for_update()
+        .select_related("customer")
+        .filter(kind=kind, external_id__in=[external_id, new_external_id])
+        .order_by("pk")
+    }
+    old, new = identities.get(external_id), identities.get(new_external_id)
+    if old is None:  # unknown, or already moved (a redelivered notice)
+        return IdentityMove(customer=new.customer if new else None)
+    if not new_external_id or new_external_id == external_id:
+        return IdentityMove(customer=old.customer)
+    customer = old.customer
+    if new is None:
+        old.external_id = new_external_id
+        old.save(update_fields=["external_id"])
+    else:
+        if new.customer_id != customer.pk:
+            new.customer = customer
+            new.save(update_fields=["customer"])
+        old.delete()
+    if customer.phone == external_id:
+        customer.phone = new_external_id
+        customer.save(update_fields=["phone", "updated_at"])
+    return IdentityMove(customer=customer, moved=True)

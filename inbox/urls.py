@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from inbox import mail_views, presence_views, ticket_views, views, window_views
+from inbox import mail_views, presence_views, raw_views, ticket_views, views, window_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -73,6 +73,7 @@ urlpatterns = [
         mail_views.message_html_document,
         name="message-mail-document",
     ),
+    path("inbox/messages/<int:message_id>/raw/", raw_views.message_raw, name="message-raw"),
     path("inbox/tags/", ticket_views.tag_options, name="tag-options"),
     path(
         "inbox/activity-subcategories/",

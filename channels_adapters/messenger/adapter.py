@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from channels_adapters.base import (
     DeliveryError,
@@ -18,6 +19,7 @@ from channels_adapters.base import (
 )
 from channels_adapters.http import get_bytes, load_json
 from channels_adapters.meta import MetaAdapter, from_timestamp, graph_post
+from channels_adapters.summaries import FORMATTERS, summary_line
 from configuration.models import ChannelAccount
 
 if TYPE_CHECKING:
@@ -36,17 +38,20 @@ class MessengerAdapter(MetaAdapter):
     def parse(self, account: ChannelAccount, body: bytes) -> ParsedEvent:
         data = load_json(body)
         event = ParsedEvent()
-        skipped: set[str] = set()
+        skipped: dict[str, str] = {}
         for entry in data.get("entry") or []:
-            if entry.get("changes"):
-                skipped.add("changes")
+            for change in entry.get("changes") or []:
+                field = str((change or {}).get("field", "?"))
+                skipped[f"changes:{field}"] = _(
+                    "A change of the page's feed (%(field)s), not a conversation."
+                ) % {"field": field}
             for queue in ("messaging", "standby"):
                 for item in entry.get(queue) or []:
                     _item(item, event, skipped, standby=queue == "standby")
         if not event.messages and not event.updates:
-            event.ignored = _("No customer message or delivery receipt (%(what)s).") % {
-                "what": ", ".join(sorted(skipped)) or "-"
-            }
+            event.ignored = " ".join(skipped.values()) or str(
+                _("No customer message or delivery receipt.")
+            )
         return event
 
     def download(self, account: ChannelAccount, attachment: InboundAttachment) -> bytes | None:
@@ -81,19 +86,36 @@ def _sender(item: dict[str, Any]) -> str:
     return ""
 
 
-def _item(item: dict[str, Any], event: ParsedEvent, skipped: set[str], *, standby: bool) -> None:
+#: Events that carry nothing from a customer, with the reason an admin reads.
+IGNORED_EVENTS = {
+    "pass_thread_control": _lazy("Handover protocol: another app passed the conversation."),
+    "take_thread_control": _lazy("Handover protocol: another app took the conversation."),
+    "request_thread_control": _lazy("Handover protocol: another app asked for the conversation."),
+    "app_roles": _lazy("Handover protocol: the page's app roles changed."),
+    "policy-enforcement": _lazy("A policy notice from Meta about the page (not a customer)."),
+    "policy_enforcement": _lazy("A policy notice from Meta about the page (not a customer)."),
+}
+#: Keys of a messaging event that say who and when, not what.
+ENVELOPE = {"sender", "recipient", "timestamp"}
+
+
+def _item(
+    item: dict[str, Any], event: ParsedEvent, skipped: dict[str, str], *, standby: bool
+) -> None:
     sender = _sender(item)
     at = from_timestamp(item.get("timestamp"))
     meta: dict[str, Any] = {"standby": True} if standby else {}
     if "message" in item:
         message = item["message"] or {}
         if message.get("is_echo"):
-            skipped.add("echo")
+            skipped["echo"] = _("Echo of a message the page sent.")
             return
         if not sender or not message.get("mid"):
-            skipped.add("message without sender")
+            skipped["anonymous"] = _("A message with no sender or id.")
             return
         text, attachments = _message_content(message, meta)
+        if isinstance(item.get("referral"), dict):
+            text = "\n".join(filter(None, [text, summary_line("referral", item["referral"])]))
         event.messages.append(
             InboundMessage(
                 external_id=str(message["mid"]),
@@ -104,35 +126,6 @@ def _item(item: dict[str, Any], event: ParsedEvent, skipped: set[str], *, standb
                 meta=meta,
             )
         )
-    elif "postback" in item and sender:
-        postback = item["postback"] or {}
-        payload = str(postback.get("payload") or "")
-        meta["postback"] = payload
-        mid = postback.get("mid") or _synthetic_id("postback", sender, item)
-        event.messages.append(
-            InboundMessage(
-                external_id=str(mid),
-                sender_id=sender,
-                text=postback.get("title") or payload,
-                sent_at=at,
-                meta=meta,
-            )
-        )
-    elif "reaction" in item and sender:
-        reaction = item["reaction"] or {}
-        meta["reacted_to"] = reaction.get("mid", "")
-        text = reaction.get("emoji") or reaction.get("reaction") or ""
-        if reaction.get("action") == "unreact":
-            text = _("[reaction removed]")
-        event.messages.append(
-            InboundMessage(
-                external_id=_synthetic_id("reaction", sender, item),
-                sender_id=sender,
-                text=text,
-                sent_at=at,
-                meta=meta,
-            )
-        )
     elif "delivery" in item:
         delivery = item["delivery"] or {}
         event.updates.extend(
@@ -140,14 +133,45 @@ def _item(item: dict[str, Any], event: ParsedEvent, skipped: set[str], *, standb
             for mid in delivery.get("mids") or []
         )
         if not delivery.get("mids"):
-            skipped.add("delivery without ids")
+            skipped["delivery"] = _("A delivery receipt naming no message.")
     elif "read" in item and sender:
         watermark = from_timestamp((item["read"] or {}).get("watermark"))
         event.updates.append(
             DeliveryUpdate(external_id="", state="read", at=watermark, recipient_id=sender)
         )
     else:
-        skipped.update(key for key in item if key not in {"sender", "recipient", "timestamp"})
+        kinds = [key for key in item if key not in ENVELOPE]
+        ignored = [key for key in kinds if key in IGNORED_EVENTS]
+        if ignored or not sender or not kinds:
+            for key in ignored or kinds or ["-"]:
+                skipped[key] = str(
+                    IGNORED_EVENTS.get(key)
+                    or _("An event with no customer in it (%(kind)s).") % {"kind": key}
+                )
+            return
+        event.messages.append(_action(kinds[0], item, sender, meta))
+
+
+def _action(kind: str, item: dict[str, Any], sender: str, meta: dict[str, Any]) -> InboundMessage:
+    """A customer's action that is not a message (a button pressed, a reaction, an opt-in, a
+    referral, a payment, or an event type added after this release) as a message."""
+    content = item[kind] if isinstance(item[kind], dict) else {"value": item[kind]}
+    meta["types"] = [kind]
+    if kind == "postback":
+        meta["postback"] = str(content.get("payload") or "")
+    if kind == "reaction":
+        meta["reacted_to"] = content.get("mid", "")
+    lines = [summary_line(kind, content)]
+    if kind != "referral" and isinstance(content.get("referral"), dict):
+        lines.append(summary_line("referral", content["referral"]))
+    mid = content.get("mid") if kind == "postback" else None
+    return InboundMessage(
+        external_id=str(mid or _synthetic_id(kind, sender, item)),
+        sender_id=sender,
+        text="\n".join(lines),
+        sent_at=from_timestamp(item.get("timestamp")),
+        meta=meta,
+    )
 
 
 def _message_content(message: dict[str, Any], meta: dict[str, Any]):
@@ -168,16 +192,17 @@ def _message_content(message: dict[str, Any], meta: dict[str, Any]):
                     file_ref=MEDIA_REF if _fetchable(url) else "",
                 )
             )
-        elif kind == "location":
+            if payload.get("sticker_id"):
+                parts.append(summary_line("sticker", payload))
+            continue
+        if kind == "location":
             coords = payload.get("coordinates") or {}
             meta["location"] = {"latitude": coords.get("lat"), "longitude": coords.get("long")}
-            parts.append(f"📍 {att.get('title') or ''} ({coords.get('lat')}, {coords.get('long')})")
-        elif kind == "fallback" or att.get("url"):
+        meta.setdefault("types", []).append(kind)
+        if kind == "fallback" or (att.get("url") and kind not in FORMATTERS):
             parts.append(" ".join(filter(None, [att.get("title"), att.get("url")])))
-        elif kind == "template":
-            parts.append(_("[template: %(type)s]") % {"type": payload.get("template_type", "")})
         else:
-            parts.append(_("[unsupported attachment: %(type)s]") % {"type": kind})
+            parts.append(summary_line(kind, {"title": att.get("title") or "", **payload}))
     return "\n".join(p for p in parts if p).strip(), attachments
 
 

@@ -18,6 +18,7 @@ from channels_adapters.base import InboundMessage, ParsedEvent
 from channels_adapters.models import InboundEvent
 from channels_adapters.registry import get_adapter
 from channels_adapters.services.attachments import _store_attachment
+from channels_adapters.services.identity import identity_changes_apply
 from channels_adapters.services.outbound import _apply_update
 from configuration.models import ChannelAccount, ChannelKind, MailAccount
 from customers.models import Customer
@@ -119,6 +120,8 @@ def _ingest_together(event_ids: list[int]) -> int | None:
                 )
                 for event in events
             ]
+            for _event, account, p in parsed:  # before the senders are looked up
+                identity_changes_apply(account=account, changes=p.identity_changes)
             customers, fresh = _senders([(account, p) for _event, account, p in parsed])
             received = iter(
                 tickets_receive(
@@ -194,13 +197,19 @@ def _incoming(msg: InboundMessage, *, thread_ticket_id: int | None = None) -> In
 
 
 def _parse(account: ChannelAccount, event: InboundEvent) -> ParsedEvent:
-    return get_adapter(account.kind).parse(account, bytes(event.body))
+    """The adapter's reading of the event; each message links to it (staff see the raw
+    payload behind a message, ``inbound_event`` in its meta)."""
+    parsed = get_adapter(account.kind).parse(account, bytes(event.body))
+    for message in parsed.messages:
+        message.meta = {**message.meta, "inbound_event": event.pk}
+    return parsed
 
 
 def _apply_event(account: ChannelAccount, event: InboundEvent) -> tuple[str, str]:
     """Parse the event and apply what it says, one message at a time; return its new
     (status, error)."""
     parsed = _parse(account, event)
+    identity_changes_apply(account=account, changes=parsed.identity_changes)
     adapter = get_adapter(account.kind)
     received = [
         ticket_receive(
@@ -227,7 +236,7 @@ def _apply_parsed(
             _store_attachment(adapter, account, got.message, attachment)
     for update in parsed.updates:
         _apply_update(account, update)
-    if parsed.messages or parsed.updates:
+    if parsed.messages or parsed.updates or parsed.identity_changes:
         return InboundEvent.Status.PROCESSED, ""
     return InboundEvent.Status.IGNORED, str(
         parsed.ignored or _("Nothing in this event concerns a ticket.")
