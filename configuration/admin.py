@@ -7,7 +7,7 @@ edited in ``tickets.admin``, next to routing, which refills freed slots when it 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -87,11 +87,11 @@ class SuccessMessagesMixin(_ModelAdminBase):
 
 
 class NamedTemplateAdmin(SuccessMessagesMixin, admin.ModelAdmin):
-    list_display = ("name", "is_active", "position")
-    list_editable = ("is_active", "position")
+    list_display: tuple[str, ...] = ("name", "is_active", "position")
+    list_editable: ClassVar[tuple[str, ...]] = ("is_active", "position")
     list_filter = ("is_active",)
     search_fields = ("name",)
-    fields = ("name", "is_active", "position")
+    fields: ClassVar[tuple[str, ...]] = ("name", "is_active", "position")
 
 
 @admin.register(Subject)
