@@ -291,19 +291,31 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# The image collects them at build time into /app/staticfiles, outside the var/ volume.
+STATIC_ROOT = Path(env_str("OMNICO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("OMNICO_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Production (the image, scripts/run, a Procfile's serve): static files are collected before
+# serving into STATIC_ROOT with content-hashed names (css/omnico.3f2a...css) and gzip and
+# Brotli copies, and WhiteNoise serves only those: a hashed name is cached for ten years
+# ("immutable"), since a changed file gets a new name; an unhashed name for WHITENOISE_MAX_AGE.
+# {% static %} fails loudly for a file missing from the manifest. Off (tests, development):
+# the source files are served as they are, through the finders.
+STATIC_COLLECTED = env_bool("OMNICO_STATIC_COLLECTED", False) and not DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
-        if not DEBUG
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_AUTOREFRESH = DEBUG
+if STATIC_COLLECTED:
+    # For unhashed names only (a hashed one gets ten years): the originals collectstatic keeps
+    # beside the hashed copies, such as /favicon.ico's target. Short, so a deploy shows.
+    WHITENOISE_MAX_AGE = env_int("OMNICO_STATIC_MAX_AGE", 300, minimum=0)
 
 # --- Security -------------------------------------------------------------------------------
 # Behind HTTPS (production) set OMNICO_HTTPS=1: secure cookies, HSTS and the HTTPS redirect.
