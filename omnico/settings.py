@@ -26,6 +26,7 @@ from omnico.core.env import (
     private_dir,
     private_file,
     random_secret_key,
+    require_database_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,6 +122,7 @@ if DATABASE_URL:
         # a pooled connection is checked before use (CONN_HEALTH_CHECKS) and a dead one
         # discarded with its dead siblings at once.
         DATABASES["default"]["ENGINE"] = "omnico.core.postgres"
+        require_database_password(DATABASES["default"])
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         options = DATABASES["default"].setdefault("OPTIONS", {})
         # libpq's default is 130 s: a pool thread connecting to an unreachable server would
@@ -222,13 +224,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
+# Child processes of one Celery worker (`celery worker` without --concurrency reads it): each
+# runs one task at a time on one database connection (omnico.celery gives each child a pool of
+# one), so a worker holds at most this many (README, "Connection budget").
+OMNICO_WORKER_CONCURRENCY = env_int("OMNICO_WORKER_CONCURRENCY", 4, minimum=1)
+CELERY_WORKER_CONCURRENCY = OMNICO_WORKER_CONCURRENCY
 # How many ingest tasks may work a backlog of inbound events in parallel (FOR UPDATE SKIP LOCKED
-# shares the rows); match it to the worker's concurrency.
-OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", 4, minimum=1)
+# shares the rows): by default one worker's concurrency, so a burst can keep one worker's
+# children busy and leaves the other workers' to replies and sweeps. With several workers and
+# ingest the bottleneck, raise it up to workers x concurrency.
+OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", OMNICO_WORKER_CONCURRENCY, minimum=1)
 
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 #: How long a poll waits for the IMAP server's answer before it gives up (seconds).
 IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
+# Beat sends the periodic tasks while it holds a lock in Redis, so a second beat (a scaled
+# service, another host) waits on standby instead of sending each task twice (omnico/beat.py).
+# It answers `celery -A omnico inspect ping --destination celerybeat@HOST` while its loop ticks
+# (the compose health check).
+CELERY_BEAT_SCHEDULER = "omnico.beat:LockedScheduler"
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Events whose task was lost (a killed worker, a dead broker): pending over 15 s, every 10 s.

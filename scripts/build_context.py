@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from docker.utils.build import exclude_paths
+from docker.utils.build import exclude_paths  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 
