@@ -1,12 +1,13 @@
 import functools
 import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, Task, states
 from celery.result import EagerResult
-from celery.signals import task_postrun, worker_init
+from celery.signals import task_postrun, worker_init, worker_process_init
 from celery.utils import uuid
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
@@ -73,3 +74,22 @@ def _release_db_connections(task=None, **kwargs) -> None:
     if task is None or getattr(task.request, "is_eager", False):
         return
     close_old_connections()
+
+
+def pool_of_one(databases: Mapping[str, Any]) -> None:
+    """Shrink every database's connection pool to one connection: what a process that runs one
+    task at a time can use (README, "Connection budget")."""
+    for database in databases.values():
+        pool = database.get("OPTIONS", {}).get("pool")
+        if isinstance(pool, dict):
+            pool["min_size"] = min(int(pool.get("min_size", 0)), 1)
+            pool["max_size"] = 1
+
+
+@worker_process_init.connect
+def _one_connection_per_child(**kwargs) -> None:
+    """A prefork child runs one task at a time, so its pool (sized for a web process's threads)
+    holds one connection: a worker then needs at most its concurrency in connections."""
+    from django.conf import settings
+
+    pool_of_one(settings.DATABASES)

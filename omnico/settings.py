@@ -27,6 +27,7 @@ from omnico.core.env import (
     private_dir,
     private_file,
     random_secret_key,
+    require_database_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -122,6 +123,7 @@ if DATABASE_URL:
         # a pooled connection is checked before use (CONN_HEALTH_CHECKS) and a dead one
         # discarded with its dead siblings at once.
         DATABASES["default"]["ENGINE"] = "omnico.core.postgres"
+        require_database_password(DATABASES["default"])
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         options = DATABASES["default"].setdefault("OPTIONS", {})
         # libpq's default is 130 s: a pool thread connecting to an unreachable server would
@@ -223,9 +225,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 
+# Child processes of one Celery worker (`celery worker` without --concurrency reads it): each
+# runs one task at a time on one database connection (omnico.celery gives each child a pool of
+# one), so a worker holds at most this many (README, "Connection budget").
+OMNICO_WORKER_CONCURRENCY = env_int("OMNICO_WORKER_CONCURRENCY", 4, minimum=1)
+CELERY_WORKER_CONCURRENCY = OMNICO_WORKER_CONCURRENCY
 # How many ingest tasks may work a backlog of inbound events in parallel (FOR UPDATE SKIP LOCKED
-# shares the rows); match it to the worker's concurrency.
-OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", 4, minimum=1)
+# shares the rows): by default one worker's concurrency, so a burst can keep one worker's
+# children busy and leaves the other workers' to replies and sweeps. With several workers and
+# ingest the bottleneck, raise it up to workers x concurrency.
+OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", OMNICO_WORKER_CONCURRENCY, minimum=1)
 
 # Presence (tickets/presence.py): an active agent with no agent screen open for this long is
 # away (no new tickets, not a break). Every open screen says so every heartbeat; the sweep
@@ -243,6 +252,12 @@ OMNICO_AWAY_SWEEP_SECONDS = env_int("OMNICO_AWAY_SWEEP_SECONDS", 15, minimum=1)
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 #: How long a poll waits for the IMAP server's answer before it gives up (seconds).
 IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
+# Beat sends the periodic tasks while it holds a lock in Redis, so a second beat (a scaled
+# service, another host) waits on standby instead of sending each task twice (omnico/beat.py).
+# It answers `celery -A omnico inspect ping --destination celerybeat@HOST` while its loop ticks
+# (the compose health check).
+CELERY_BEAT_SCHEDULER = "omnico.beat:LockedScheduler"
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 # One schedule, two drivers: Celery beat in the full stack, omnico.scheduler when embedded.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Events whose task was lost (a killed worker, a dead broker): pending over 15 s, every 10 s.
@@ -315,19 +330,31 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# The image collects them at build time into /app/staticfiles, outside the var/ volume.
+STATIC_ROOT = Path(env_str("OMNICO_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("OMNICO_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Production (the image, scripts/run, a Procfile's serve): static files are collected before
+# serving into STATIC_ROOT with content-hashed names (css/omnico.3f2a...css) and gzip and
+# Brotli copies, and WhiteNoise serves only those: a hashed name is cached for ten years
+# ("immutable"), since a changed file gets a new name; an unhashed name for WHITENOISE_MAX_AGE.
+# {% static %} fails loudly for a file missing from the manifest. Off (tests, development):
+# the source files are served as they are, through the finders.
+STATIC_COLLECTED = env_bool("OMNICO_STATIC_COLLECTED", False) and not DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
-        if not DEBUG
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_AUTOREFRESH = DEBUG
+if STATIC_COLLECTED:
+    # For unhashed names only (a hashed one gets ten years): the originals collectstatic keeps
+    # beside the hashed copies, such as /favicon.ico's target. Short, so a deploy shows.
+    WHITENOISE_MAX_AGE = env_int("OMNICO_STATIC_MAX_AGE", 300, minimum=0)
 
 # --- Security -------------------------------------------------------------------------------
 # Behind HTTPS (production) set OMNICO_HTTPS=1: secure cookies, HSTS and the HTTPS redirect.

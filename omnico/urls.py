@@ -1,7 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponsePermanentRedirect
-from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
@@ -14,8 +14,10 @@ admin.site.index_title = _("Settings")
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
-    """Browsers and tools ask for /favicon.ico whatever the page links: send them the SVG."""
-    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+    """Browsers and tools ask for /favicon.ico whatever the page links: send them the SVG.
+    Browsers keep a permanent redirect for good, so it names the file's unhashed URL (kept
+    beside the hashed copy by collectstatic), never a hash that the next deploy removes."""
+    return HttpResponsePermanentRedirect(f"{settings.STATIC_URL}img/favicon.svg")
 
 
 urlpatterns = [

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class ImproperlyConfiguredEnv(RuntimeError):
@@ -119,3 +121,26 @@ def owner_only(path: Path) -> Path:
 
 def random_secret_key() -> str:
     return secrets.token_urlsafe(50)
+
+
+#: Hosts whose passwordless connections stay on this machine (a Unix socket is a path or empty).
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def require_database_password(database: Mapping[str, Any]) -> None:
+    """Refuse a PostgreSQL server reached over the network without a password: it would trust
+    anyone who reaches it. Unix sockets and loopback stay allowed (a developer's server, the
+    test services); so does libpq's own PGPASSWORD or PGPASSFILE, or certificates when
+    OMNICO_DB_PASSWORDLESS=1 says so."""
+    host = str(database.get("HOST") or "")
+    if database.get("PASSWORD") or host.startswith("/") or host in _LOCAL_HOSTS:
+        return
+    if os.environ.get("PGPASSWORD") or os.environ.get("PGPASSFILE"):
+        return
+    if env_bool("OMNICO_DB_PASSWORDLESS", False):
+        return
+    raise ImproperlyConfiguredEnv(
+        f"DATABASE_URL names the PostgreSQL server {host!r} without a password: put one in it "
+        "(postgres://user:PASSWORD@host/db; with docker compose set POSTGRES_PASSWORD in .env), "
+        "or set OMNICO_DB_PASSWORDLESS=1 if the server authenticates another way"
+    )

@@ -106,3 +106,22 @@ def test_serve_answers_http_embedded_without_any_service(tmp_path):
     assert (body["database"], body["redis"]) == ("ok", "embedded")
     assert "Embedded scheduler" in process.output()
     assert (tmp_path / "var" / "staticfiles" / "admin" / "css" / "base.css").exists()
+
+
+def test_static_files_are_collected_again_when_the_storage_changes(settings, tmp_path):
+    """A checkout collected plainly before OMNICO_STATIC_COLLECTED=1 has no manifest: every
+    page would fail until the files are collected again with the manifest storage."""
+    source = tmp_path / "static-src"
+    source.mkdir()
+    (source / "site.css").write_text("body { color: black; }")
+    settings.STATICFILES_DIRS = [source]
+    settings.STATIC_ROOT = tmp_path / "collected"
+    assert serve.collectstatic_if_needed() is True
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+
+    assert serve.collectstatic_if_needed() is True
+    assert (tmp_path / "collected" / "staticfiles.json").exists()

@@ -25,8 +25,10 @@ STAMP_NAME = ".omnico-collected"
 
 
 def static_fingerprint() -> str:
-    """A digest of every static source file's path, size and mtime."""
+    """A digest of every static source file's path, size and mtime, and of the storage that
+    collects them (files collected plainly are no use to the manifest storage: no manifest)."""
     digest = hashlib.sha256()
+    digest.update(settings.STORAGES["staticfiles"]["BACKEND"].encode() + b"\n")
     rows = []
     for finder in get_finders():
         for path, storage in finder.list([]):
