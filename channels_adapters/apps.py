@@ -8,4 +8,9 @@ class ChannelsAdaptersConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the visitor socket's renderers (web and worker alike).
-        from channels_adapters.webchat import realtime  # noqa: F401
+        from channels_adapters.webchat import (
+            realtime,  # noqa: F401
+            settings_memo,
+        )
+
+        settings_memo.connect()  # the support page's settings, remembered per process

@@ -83,3 +83,13 @@ def support_limits_fresh(settings):
 
     settings.OMNICO_SUPPORT_RATE_STORAGE = "memory://"
     support_limits_reset()
+
+
+@pytest.fixture(autouse=True)
+def support_settings_forgotten():
+    """Each test's rollback takes back its support pages, group types and subjects without a
+    signal: the next test starts without what this process remembered of them."""
+    yield
+    from channels_adapters.webchat.settings_memo import MEMO
+
+    MEMO.bump()

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.http import Http404
 
 from channels_adapters.webchat import selectors, services
-from channels_adapters.webchat.realtime import QueueFrame
+from channels_adapters.webchat.realtime import CatchUp, QueueFrame, visitor_catch_up
 from channels_adapters.webchat.visitor import visitor_from_cookies
 from omnico.core import realtime, realtime_hub
 from omnico.core.language import scope_language
@@ -65,6 +65,19 @@ def _ack(account: Any, visitor_id: str, message_id: int, ticket_id: int | None) 
     )
 
 
+@database_sync_to_async
+def _catch_up(ticket_id: int, language: str) -> CatchUp | None:
+    return visitor_catch_up(ticket_id=ticket_id, language=language)
+
+
+def _agent_of(frame: str) -> Any:
+    """The agent of a "joined" frame (``realtime.render_joined``); None if it names none."""
+    try:
+        return json.loads(frame).get("agent")
+    except (ValueError, AttributeError):
+        return None
+
+
 #: How many replies a socket remembers the ticket of, for their acknowledgements.
 SENT_REPLIES_KEPT = 200
 
@@ -84,6 +97,8 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     queue_shown: tuple[int, int | None] | object | None = None
     #: reply id -> its ticket, for the replies this socket was sent (the page acks them)
     sent_replies: dict[int, int]
+    #: the (ticket, agent) of the last "joined" line this socket sent
+    joined_shown: tuple[int, Any] | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -105,7 +120,7 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         self.hub = realtime_hub.Hub.get(get_channel_layer())
         await self._join(realtime.visitor_group(visitor_id))
         if ticket_id is not None:
-            await self._follow(ticket_id, resync=False, waiting=waiting)
+            await self._follow(ticket_id, catch_up=False, waiting=waiting)
         # "hello" first: the page fetches what it missed while it was not connected.
         self.outbox.put(("hello",), HELLO, first=True)
         self.outbox.start()
@@ -123,10 +138,12 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         await self.hub.join(group, self)
         self.groups_joined.append(group)
 
-    async def _follow(self, ticket_id: int, *, resync: bool = True, waiting: bool = True) -> None:
+    async def _follow(self, ticket_id: int, *, catch_up: bool = True, waiting: bool = True) -> None:
         """Be told who joins ``ticket_id`` (the visitor's current ticket). A ticket just opened
         may have been given to an agent in the same transaction, before this socket was in its
-        group: the page re-fetches its history once subscribed, so that line is not missed."""
+        group: once subscribed, the socket reads the ticket and sends what the page missed
+        (``_catch_up``), so that line is not lost and the page need not re-fetch its history.
+        On connect (``catch_up`` False) the page's own history fetch after "hello" does that."""
         if ticket_id == self.ticket_id:
             return
         if self.ticket_id is not None:
@@ -139,8 +156,44 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         await self._join(realtime.visitor_ticket_group(ticket_id))
         if waiting:
             await self._watch_queue()
-        if resync and self.outbox is not None:
+        if catch_up:
+            await self._catch_up(ticket_id)
+
+    async def _catch_up(self, ticket_id: int) -> None:
+        """What happened to the ticket before this socket was in its groups, as the frames it
+        would have been sent (one query; two more while it waits in the pool). A chat already
+        over, or a ticket that cannot be read, makes the page re-fetch everything instead."""
+        if self.outbox is None:
+            return
+        try:
+            found = await _catch_up(ticket_id, self.language)
+        except Exception:
+            logger.exception("visitor socket: reading ticket %s failed", ticket_id)
+            found = None
+        if ticket_id != self.ticket_id:  # a newer ticket meanwhile: its own catch-up tells
+            return
+        if found is None or found.over:
             self.outbox.put(("resync",), RESYNC)
+            return
+        if found.joined is not None and found.agent_id is not None:
+            self._joined(ticket_id, found.agent_id, found.joined, key=None)
+        if self.queue_shown is UNKNOWN:  # no snapshot came since the socket joined the pool
+            if found.queue is None:
+                self.queue_shown = None
+                await self._leave_queue()
+            else:
+                self.queue_shown = (found.queue.position, found.queue.wait_minutes)
+                self.outbox.put(("queue",), json.dumps(found.queue.as_frame(self.language)))
+
+    def _joined(self, ticket_id: int, agent_id: Any, frame: str, *, key: Any) -> None:
+        """The line of an agent taking the chat, once per agent and ticket: the socket may
+        learn of it both from its catch-up read and from the event."""
+        if agent_id is not None:
+            if (ticket_id, agent_id) == self.joined_shown:
+                return
+            self.joined_shown = (ticket_id, agent_id)
+        assert self.outbox is not None  # checked by the callers
+        self.outbox.put(("joined", ticket_id, key), frame)
 
     async def _watch_queue(self) -> None:
         """Follow the pool's changes (the ticket may wait there). Subscribed before the page
@@ -213,7 +266,7 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         elif kind == "visitor.queue" and isinstance(frame, QueueFrame):
             self._queue_moved(frame)
         elif kind == "visitor.joined" and isinstance(frame, str) and frame:
-            self.outbox.put(("joined", event["ticket_id"], event.get("event")), frame)
+            self._joined(event["ticket_id"], _agent_of(frame), frame, key=event.get("event"))
         elif kind == "visitor.over" and isinstance(frame, str) and frame:
             self.outbox.put(("over", event["ticket_id"]), frame)
         elif frame is realtime_hub.FAILED and kind in ("visitor.message", realtime_hub.LOST):

@@ -9,6 +9,7 @@ HTML comes from the same auto-escaped template as the page's history.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -19,11 +20,13 @@ from channels_adapters.webchat.selectors import (
     QueueStatus,
     agent_display_name,
     entry_files,
+    visitor_queue,
 )
 from configuration.models import ChannelKind
 from omnico.core import realtime
 from tickets import selectors as ticket_selectors
-from tickets.models import Message, Ticket, TicketEvent
+from tickets.feedback import ticket_can_be_rated
+from tickets.models import SLOT_STATUSES, Message, Ticket, TicketEvent
 from tickets.selectors import PoolPace
 
 ENTRY_TEMPLATE = "support/fragments/entry.html"
@@ -57,15 +60,54 @@ def render_reply(event: dict[str, Any], language: str) -> str | None:
 @realtime.register("visitor.joined", key=lambda event: event["ticket_id"])
 def render_joined(event: dict[str, Any], language: str) -> str | None:
     ticket = Ticket.objects.filter(pk=event["ticket_id"]).select_related("assignee").first()
-    if ticket is None or ticket.assignee is None:
+    return None if ticket is None else _joined_frame(ticket, language)
+
+
+def _joined_frame(ticket: Ticket, language: str) -> str | None:
+    """The line "<agent> joined the chat." for the ticket's agent now (None: no agent)."""
+    if ticket.assignee is None:
         return None
     with translation.override(language):
         from django.utils.translation import gettext as _
 
         text = _("%(name)s joined the chat.") % {"name": agent_display_name(ticket.assignee)}
     entry = Entry(kind="system", at=ticket.updated_at, text=text)
-    # "joined": the page drops its queue panel with this line.
-    return json.dumps({"kind": "system", "joined": True, "html": _entry_html(entry, language)})
+    # "joined": the page drops its queue panel with this line; "agent": whose line it is (the
+    # socket shows one line per agent taking the chat, however it learnt of it).
+    return json.dumps(
+        {
+            "kind": "system",
+            "joined": True,
+            "agent": ticket.assignee_id,
+            "html": _entry_html(entry, language),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a socket that has just followed the visitor's new ticket may have missed before it
+    was in the ticket's groups (``VisitorConsumer._follow``)."""
+
+    joined: str | None = None  # the "joined" line of the ticket's agent, if it has one
+    agent_id: int | None = None
+    queue: QueueStatus | None = None  # its place while it waits in the pool
+    over: bool = False  # already resolved or ended: the page re-fetches it all
+
+
+def visitor_catch_up(*, ticket_id: int, language: str) -> CatchUp | None:
+    """The ticket as it is now, told as the frames the socket would have been sent: one query,
+    two more while it waits in the pool. None when the ticket is gone."""
+    ticket = Ticket.objects.filter(pk=ticket_id).select_related("assignee").first()
+    if ticket is None:
+        return None
+    if ticket_can_be_rated(ticket):
+        return CatchUp(over=True)
+    if ticket.assignee_id is not None:
+        return CatchUp(joined=_joined_frame(ticket, language), agent_id=ticket.assignee_id)
+    if ticket.status in SLOT_STATUSES:
+        return CatchUp(queue=visitor_queue(ticket_id=ticket.pk))
+    return CatchUp()
 
 
 @realtime.register("visitor.ticket")
@@ -151,8 +193,6 @@ def queue_fanout_created(
 def render_over(event: dict[str, Any], language: str) -> str | None:
     """The chat is over (the agent resolved or closed it, or the visitor ended it in another
     tab): the page shows the rating."""
-    from tickets.feedback import ticket_can_be_rated
-
     ticket = Ticket.objects.filter(pk=event["ticket_id"]).first()
     if ticket is None or not ticket_can_be_rated(ticket):
         return None

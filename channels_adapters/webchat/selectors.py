@@ -18,6 +18,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from channels_adapters.models import InboundEvent
+from channels_adapters.webchat import settings_memo
 from channels_adapters.webchat.adapter import external_id
 from configuration.models import ChannelKind, GroupType, Subject, SupportPage
 from tickets import selectors as ticket_selectors
@@ -31,17 +32,21 @@ if TYPE_CHECKING:
 
 def support_page_get(*, name: str | None) -> SupportPage:
     """The page of an enabled web-chat account: by account name, else the default one (or
-    the only one); 404 otherwise."""
+    the only one); 404 otherwise. Remembered per process until a page or account changes
+    (``settings_memo``): no query but a version check; each caller gets its own copy."""
+    page = settings_memo.MEMO.get(("page", name), lambda: _support_page_load(name), copy_value=True)
+    if page is None:
+        raise Http404("no such support page")
+    return page
+
+
+def _support_page_load(name: str | None) -> SupportPage | None:
     pages = SupportPage.objects.select_related("channel_account").filter(
         channel_account__kind=ChannelKind.WEBCHAT, channel_account__enabled=True
     )
     if name is not None:
-        page = pages.filter(channel_account__name=name).first()
-    else:
-        page = pages.filter(is_default=True).first() or pages.order_by("pk").first()
-    if page is None:
-        raise Http404("no such support page")
-    return page
+        return pages.filter(channel_account__name=name).first()
+    return pages.filter(is_default=True).first() or pages.order_by("pk").first()
 
 
 def group_types_for_visitors() -> list[GroupType]:
@@ -50,6 +55,29 @@ def group_types_for_visitors() -> list[GroupType]:
 
 def subjects_for_visitors() -> list[Subject]:
     return list(Subject.objects.filter(is_active=True).order_by("position", "name"))
+
+
+@dataclass(frozen=True)
+class VisitorChoices:
+    """The ids of the group types and subjects the page offers now."""
+
+    group_type_ids: frozenset[int]
+    subject_ids: frozenset[int]
+
+
+def visitor_choices() -> VisitorChoices:
+    """What a visitor may choose, for checking their intake on every message: remembered per
+    process until a group type or subject changes (``settings_memo``), so no query."""
+    return settings_memo.MEMO.get("choices", _visitor_choices_load)
+
+
+def _visitor_choices_load() -> VisitorChoices:
+    return VisitorChoices(
+        group_type_ids=frozenset(
+            GroupType.objects.filter(is_active=True).values_list("pk", flat=True)
+        ),
+        subject_ids=frozenset(Subject.objects.filter(is_active=True).values_list("pk", flat=True)),
+    )
 
 
 def agent_display_name(user: User | None) -> str:

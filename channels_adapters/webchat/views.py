@@ -224,6 +224,19 @@ def support_start(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+def _still_offered(intake: services.Intake) -> services.Intake:
+    """A group type or subject switched off since the visitor chose it is simply not set
+    (checked against the per-process memo of what is offered: no query)."""
+    choices = selectors.visitor_choices()
+    return dataclasses.replace(
+        intake,
+        group_type_id=(
+            intake.group_type_id if intake.group_type_id in choices.group_type_ids else None
+        ),
+        subject_id=intake.subject_id if intake.subject_id in choices.subject_ids else None,
+    )
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
@@ -241,12 +254,7 @@ def support_message(request: HttpRequest, name: str) -> HttpResponse:
     retry_after = support_throttle(request, action="message")
     if retry_after is not None:
         return support_limited_response(request, retry_after=retry_after)
-    # A group type or subject switched off since the visitor chose it is simply not set.
-    intake = dataclasses.replace(
-        intake,
-        group_type_id=_chosen_id(str(intake.group_type_id), selectors.group_types_for_visitors()),
-        subject_id=_chosen_id(str(intake.subject_id), selectors.subjects_for_visitors()),
-    )
+    intake = _still_offered(intake)
     try:
         services.visitor_message_post(
             account=page.channel_account,
@@ -574,11 +582,7 @@ def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
         return JsonResponse({"error": "start"}, status=403)
-    intake = dataclasses.replace(
-        intake,
-        group_type_id=_chosen_id(str(intake.group_type_id), selectors.group_types_for_visitors()),
-        subject_id=_chosen_id(str(intake.subject_id), selectors.subjects_for_visitors()),
-    )
+    intake = _still_offered(intake)
     retry_after = support_throttle(request, action="message")  # a file counts as a message
     if retry_after is not None:
         return support_limited_response(request, retry_after=retry_after)

@@ -48,18 +48,19 @@ def test_each_step_before_the_chat(client, page, choices, django_assert_num_quer
     # The page, today's holiday and the business hours (is it open?), the group types.
     with django_assert_num_queries(4):
         assert client.get("/support/help/").status_code == 200
-    with django_assert_num_queries(5):  # + the subjects
+    # The page is remembered from now on (settings_memo); + the subjects.
+    with django_assert_num_queries(4):
         client.get(f"/support/help/?group_type={choices['axa'].pk}")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         client.get(f"/support/help/?group_type={choices['axa'].pk}&subject={choices['billing'].pk}")
 
 
 def test_the_chat_before_the_first_message(client, page, django_assert_num_queries):
     start(client, page)
-    # The page, the visitor's ticket (none) for the maximum wait and for the chat, their
-    # messages not yet in a ticket, their preferences (replies by e-mail), and whether the page
-    # is open (holiday, business hours).
-    with django_assert_num_queries(7):
+    # The visitor's ticket (none) for the maximum wait and for the chat, their messages not
+    # yet in a ticket, their preferences (replies by e-mail), and whether the page is open
+    # (holiday, business hours). The page itself is remembered (settings_memo).
+    with django_assert_num_queries(6):
         assert client.get("/support/help/").status_code == 200
 
 
@@ -69,16 +70,17 @@ def test_the_chat_of_any_length(
 ):
     start(client, page)
     conversation(client, page, django_capture_on_commit_callbacks, length=length)
-    # The page, the ticket, its messages, their files, who joined, the agents' names, the
-    # messages not yet in a ticket; the unread replies (found, listed, marked delivered); the
-    # visitor's preferences, and whether the page is open (holiday, business hours).
-    with django_assert_num_queries(13):
+    # The ticket, its messages, their files, who joined, the agents' names, the messages not
+    # yet in a ticket; the unread replies (found, listed, marked delivered); the visitor's
+    # preferences, and whether the page is open (holiday, business hours). The page itself is
+    # remembered (settings_memo).
+    with django_assert_num_queries(12):
         html = client.get("/support/help/").content.decode()
     assert html.count('class="entry entry-out"') == length
     assert html.count("entry-image") == length
     assert "Burak joined the chat." in html
     assert Message.objects.filter(direction="out", delivery="delivered").count() == length
-    with django_assert_num_queries(11):  # nothing unread any more: one query for that
+    with django_assert_num_queries(10):  # nothing unread any more: one query for that
         client.get("/support/help/")
 
 
@@ -88,6 +90,6 @@ def test_the_history_of_any_length(
 ):
     start(client, page)
     conversation(client, page, django_capture_on_commit_callbacks, length=length)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):  # the page itself is remembered (settings_memo)
         html = client.get("/support/help/history/").content.decode()
     assert html.count('class="entry entry-out"') == length

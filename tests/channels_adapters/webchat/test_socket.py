@@ -230,3 +230,51 @@ def test_replies_the_channel_layer_dropped_make_the_support_page_re_fetch(page):
         await ws.disconnect()
 
     run(scenario)
+
+
+def _active_agent(username: str):
+    from tickets.models import AgentPresence
+
+    agent = make_user(username, first_name="Ayla", last_name="Demir")
+    AgentPresence.objects.update_or_create(user=agent, defaults={"is_active": True})
+    return agent
+
+
+def test_a_first_message_given_to_an_agent_at_once_is_one_joined_line_and_no_re_fetch(page):
+    """The ticket is opened and routed before the socket follows it: the socket reads it once
+    subscribed and sends the "joined" line itself, instead of making the page re-fetch its
+    whole history; the line is not doubled when the event arrives too."""
+    _active_agent("ayla.d")
+    client, cookie = visitor(page)
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        ws = await opened(cookie)
+        await database_sync_to_async(say)(client, page, "Hello?", "c-0000000001")
+        frame = json.loads(await ws.receive_from(timeout=WAIT))
+        assert frame["kind"] == "system" and frame["joined"] is True
+        assert "Ayla Demir joined the chat." in frame["html"]
+        await ws.receive_nothing(timeout=1)  # no "resync", no second line
+        await ws.disconnect()
+
+    run(scenario)
+    assert Ticket.objects.get().assignee.username == "ayla.d"
+
+
+def test_a_first_message_that_waits_in_the_pool_is_told_its_place_without_a_re_fetch(page):
+    client, cookie = visitor(page)
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        ws = await opened(cookie)
+        await database_sync_to_async(say)(client, page, "Anyone?", "c-0000000001")
+        frame = json.loads(await ws.receive_from(timeout=WAIT))
+        assert frame["kind"] == "queue" and frame["position"] == 1
+        assert frame["text"] == "You are number 1 in the queue."
+        await ws.receive_nothing(timeout=1)  # no "resync"
+        await ws.disconnect()
+
+    run(scenario)
+    assert Ticket.objects.get().assignee is None
