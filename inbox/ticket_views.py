@@ -25,7 +25,6 @@ from inbox import services as inbox_services
 from inbox import ticket_selectors as selectors
 from inbox.ticket_forms import (
     ActivityForm,
-    AssigneeForm,
     CallForm,
     CustomerForm,
     DepartmentForm,
@@ -170,20 +169,6 @@ def ticket_department(request: AgentRequest, ticket_id: int) -> HttpResponse:
         return _("Department saved.")
 
     return _panel_action(request, ticket_id, DepartmentForm, change)
-
-
-@login_required
-@require_POST
-def ticket_assignee(request: AgentRequest, ticket_id: int) -> HttpResponse:
-    def change(ticket: Ticket, data: dict) -> str:
-        services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user)
-        if data["assignee"] is None:
-            return _("The ticket is unassigned.")
-        return _("Assigned to %(agent)s.") % {
-            "agent": data["assignee"].get_full_name() or data["assignee"].get_username()
-        }
-
-    return _panel_action(request, ticket_id, AssigneeForm, change)
 
 
 @login_required

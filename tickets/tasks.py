@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from omnico.core.db import retry_on_lost_connection
-from tickets import routing
+from tickets import assignment, routing
 
 
 @shared_task(name="tickets.pool_drain")
@@ -15,3 +15,11 @@ def pool_drain() -> int:
     a slot freed (routing skips its locks when it sees no free slot) waits at most one period.
     Every slot-freeing path drains on commit already; this catches a lost race or a crash."""
     return len(routing.pool_drain())
+
+
+@shared_task(name="tickets.requeue_unanswered")
+@retry_on_lost_connection
+def requeue_unanswered() -> int:
+    """No reply in time: tickets whose agent has not answered a waiting customer within the
+    admin's limit go back to the pool (``tickets.assignment.tickets_requeue_unanswered``)."""
+    return len(assignment.tickets_requeue_unanswered())
