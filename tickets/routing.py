@@ -4,19 +4,34 @@ Each agent has a capacity N (``configuration.OperatorProfile``); an assigned tic
 ``open`` or ``pending`` occupies one slot. A new ticket goes to the active agent with the most
 free slots (ties: the one idle longest, i.e. the oldest ``last_assigned_at``, never-assigned
 first). With no free slot it waits in the pool, ordered by priority then arrival, and the pool
-is drained whenever a slot frees.
+is drained whenever a slot frees. "Active" is ``AgentPresence.is_active``: takes new tickets now.
+
+Departments are skills. A ticket of a department (its subject's, else its group type's:
+``tickets.receiving.ticket_department_for``) goes only to agents of that department
+(``OperatorProfile.departments``), until it has waited its department's
+``overflow_after_minutes`` in the pool: then to any agent. A ticket without a department goes
+to any agent, as before departments. The pool stays one list in one order; a drain walks it in
+that order and gives each ticket to the best agent who may serve it, skipping (not blocking on)
+a ticket whose agents are all full. Two more rules pick the agent: a recontact (a new ticket of
+a customer whose previous ticket was resolved within ``RoutingSettings.recontact_minutes``) goes
+to that ticket's agent when they are active with a free slot; a ticket taken back for want of a
+reply (``tickets.assignment``) never goes back to the agent who did not answer while it waits.
 
 Every assignment here runs in one transaction that first locks the presence rows of all active
-agents (ordered by pk, so two routers never deadlock), then counts slots and assigns. A second
-router waits for the first to commit and then counts again, so no agent ever holds more than N.
+agents (ordered by pk, so two routers never deadlock), then the pool tickets it assigns. A
+second router waits for the first to commit and then counts again, so no agent ever holds more
+than N. Assignment by hand and taking from the pool (``tickets.assignment``) lock in the same
+order: the agent's presence row, then the ticket.
 
-Before taking those locks a drain asks, in one unlocked query, whether any active agent has a
-free slot at all; when none has (the usual state under load: everyone full, tickets wait in the
-pool) it returns at once instead of queueing every ingest worker behind the same locks. That
-read may be a moment stale, never wrong for long: every path that frees a slot drains after it
-commits (and sees every ticket committed before), and the periodic ``routing_pool_drain`` task
-(``CELERY_BEAT_SCHEDULE``) drains anyway, so a ticket that raced a freed slot waits at most
-that long.
+Before taking those locks a drain asks, in one unlocked query (``any_free_slot``), whether some
+pool ticket may go to an active agent with a free slot (no department, a department of a free
+agent, a department that overflows, or a recontact of a free agent); when none may (the usual
+state under load: everyone full, tickets wait in the pool) it returns at once instead of
+queueing every ingest worker behind the same locks. That read may be a moment stale, never
+wrong for long: every path that frees a slot or makes a ticket servable drains after it commits
+(and sees every ticket committed before), and the periodic ``tickets.pool_drain`` task
+(``CELERY_BEAT_SCHEDULE``) drains anyway, so a ticket that raced a freed slot, or whose
+department's overflow time has come, waits at most that long.
 """
 
 from __future__ import annotations
