@@ -35,6 +35,7 @@ from configuration.models import (
     GroupType,
     Holiday,
     MailAccount,
+    RoutingSettings,
     Subject,
     SupportPage,
 )
@@ -94,8 +95,17 @@ class NamedTemplateAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     fields: ClassVar[tuple[str, ...]] = ("name", "is_active", "position")
 
 
+class RoutedTemplateAdmin(NamedTemplateAdmin):
+    """A subject or group type: a template that may send its tickets to a department."""
+
+    list_display = ("name", "department", "is_active", "position")
+    list_select_related = ("department",)
+    list_filter = ("is_active", "department")
+    fields = ("name", "department", "is_active", "position")
+
+
 @admin.register(Subject)
-class SubjectAdmin(NamedTemplateAdmin):
+class SubjectAdmin(RoutedTemplateAdmin):
     pass
 
 
@@ -107,13 +117,41 @@ class BreakReasonAdmin(NamedTemplateAdmin):
 
 
 @admin.register(GroupType)
-class GroupTypeAdmin(NamedTemplateAdmin):
+class GroupTypeAdmin(RoutedTemplateAdmin):
     pass
 
 
 @admin.register(Department)
 class DepartmentAdmin(NamedTemplateAdmin):
-    pass
+    list_display = ("name", "overflow_after_minutes", "is_active", "position")
+    list_editable = ("overflow_after_minutes", "is_active", "position")
+    fields = ("name", "overflow_after_minutes", "is_active", "position")
+
+
+@admin.register(RoutingSettings)
+class RoutingSettingsAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    """One row: the recontact window and the no-reply limits per priority."""
+
+    fieldsets = [
+        (None, {"fields": ("recontact_minutes",)}),
+        (
+            gettext_lazy("No reply in time"),
+            {
+                "fields": (
+                    "no_reply_minutes_urgent",
+                    "no_reply_minutes_high",
+                    "no_reply_minutes_medium",
+                    "no_reply_minutes_low",
+                )
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not RoutingSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- activity categories --------------------------------------------------------------------

@@ -31,6 +31,19 @@ class NamedTemplate(models.Model):
 class Subject(NamedTemplate):
     """Konu: what the customer picks before chatting (donation, billing information...)."""
 
+    department = models.ForeignKey(
+        "Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("department"),
+        help_text=_(
+            "New tickets on this subject go to this department's agents (it wins over the "
+            "group type's department)."
+        ),
+    )
+
     class Meta(NamedTemplate.Meta):
         verbose_name = _("subject")
         verbose_name_plural = _("subjects")
@@ -56,6 +69,16 @@ class BreakReason(NamedTemplate):
 class GroupType(NamedTemplate):
     """Grup tipi: the customer category picked on the support page (e.g. Allianz)."""
 
+    department = models.ForeignKey(
+        "Department",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("department"),
+        help_text=_("New tickets of this group type go to this department's agents."),
+    )
+
     class Meta(NamedTemplate.Meta):
         verbose_name = _("group type")
         verbose_name_plural = _("group types")
@@ -63,6 +86,18 @@ class GroupType(NamedTemplate):
 
 
 class Department(NamedTemplate):
+    """A skill: its tickets go to the agents who belong to it (``tickets.routing``)."""
+
+    overflow_after_minutes = models.PositiveIntegerField(
+        _("overflow after (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "After a ticket of this department has waited this long in the pool, any active "
+            "agent may take it. Blank: only this department's agents."
+        ),
+    )
+
     class Meta(NamedTemplate.Meta):
         verbose_name = _("department")
         verbose_name_plural = _("departments")
@@ -115,6 +150,16 @@ class OperatorProfile(models.Model):
         default=5,
         help_text=_("How many open or pending tickets this agent works at once."),
     )
+    departments = models.ManyToManyField(
+        Department,
+        blank=True,
+        related_name="agents",
+        verbose_name=_("departments"),
+        help_text=_(
+            "The departments whose tickets this agent takes. Tickets without a department go "
+            "to every agent."
+        ),
+    )
 
     class Meta:
         verbose_name = _("operator capacity")
@@ -127,6 +172,59 @@ class OperatorProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class RoutingSettings(models.Model):
+    """Routing rules an admin tunes (one row: ``RoutingSettings.load()``)."""
+
+    recontact_minutes = models.PositiveIntegerField(
+        _("recontact window (minutes)"),
+        default=120,
+        help_text=_(
+            "A customer who writes again within this time after their ticket was resolved goes "
+            "to the same agent, when that agent is active with a free slot. 0: off."
+        ),
+    )
+    no_reply_minutes_urgent = models.PositiveIntegerField(
+        _("no reply in time: urgent (minutes)"), null=True, blank=True
+    )
+    no_reply_minutes_high = models.PositiveIntegerField(
+        _("no reply in time: high (minutes)"), null=True, blank=True
+    )
+    no_reply_minutes_medium = models.PositiveIntegerField(
+        _("no reply in time: medium (minutes)"), null=True, blank=True
+    )
+    no_reply_minutes_low = models.PositiveIntegerField(
+        _("no reply in time: low (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the assigned agent has not answered a waiting customer within this time, the "
+            "ticket goes back to the pool (or to the next free agent). Blank: off."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("routing settings")
+        verbose_name_plural = _("routing settings")
+
+    def __str__(self) -> str:
+        return str(_("Routing settings"))
+
+    @classmethod
+    def load(cls) -> RoutingSettings:
+        """The one row (its defaults when an admin never saved it; nothing is written)."""
+        return cls.objects.order_by("pk").first() or cls()
+
+    def no_reply_minutes(self) -> dict[str, int]:
+        """``{priority: minutes}`` for the priorities with a limit."""
+        found = {
+            "urgent": self.no_reply_minutes_urgent,
+            "high": self.no_reply_minutes_high,
+            "medium": self.no_reply_minutes_medium,
+            "low": self.no_reply_minutes_low,
+        }
+        return {priority: minutes for priority, minutes in found.items() if minutes}
 
 
 class BusinessHours(models.Model):

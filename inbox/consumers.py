@@ -218,6 +218,9 @@ class AgentConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
     def on_ticket_assigned(self, event: dict[str, Any], frame: Any) -> None:
         self._forward(("toast", event.get("event")), frame, fallback=None)
 
+    def on_ticket_unanswered(self, event: dict[str, Any], frame: Any) -> None:
+        self._forward(("toast", event.get("event")), frame, fallback=None)
+
     def on_toast(self, event: dict[str, Any], frame: Any) -> None:
         self._forward(("toast", event.get("event") or id(event)), frame, fallback=None)
 

@@ -201,6 +201,8 @@ class BulkActionForm(forms.Form):
         label=_("Agent"), queryset=agent_choices(), required=False, empty_label=_("Nobody")
     )
     tag = forms.CharField(label=_("Tag"), max_length=60, required=False)
+    #: A staff user confirmed assigning over the routing rules (``inbox/bulk_override.html``).
+    override = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -230,5 +232,5 @@ class BulkActionForm(forms.Form):
         if action == "status":
             return {"status": data["status"]}
         if action == "assign":
-            return {"assign": True, "assignee": data["assignee"]}
+            return {"assign": True, "assignee": data["assignee"], "override": data["override"]}
         return {"tag": data["tag"]}

@@ -19,6 +19,8 @@ What each event becomes (the browser side is ``static/js/live.js``):
   agent's own forms, so each watcher (a handful per ticket) re-fetches it with its own request;
   every ``ticket.changed`` also publishes the ticket's row to all agents (the fan-out below).
 - ``ticket.assigned`` (one agent) → a toast.
+- ``ticket.unanswered`` (one agent) → a toast: the ticket went back to the pool because its
+  customer waited too long for a reply (``tickets.assignment``).
 """
 
 from __future__ import annotations
@@ -127,4 +129,17 @@ def render_ticket_assigned(event: dict[str, Any], language: str) -> str | None:
         return render_to_string(
             LIVE_TEMPLATE,
             {"kind": "toast", "level": "info", "text": text, "toast_template": TOAST_TEMPLATE},
+        )
+
+
+@realtime.register("ticket.unanswered", key=lambda event: event["ticket_id"])
+def render_ticket_unanswered(event: dict[str, Any], language: str) -> str | None:
+    with translation.override(language):
+        text = _(
+            "Ticket #%(id)s went back to the pool: its customer had no reply for %(minutes)s "
+            "minutes."
+        ) % {"id": event["ticket_id"], "minutes": event.get("minutes", "?")}
+        return render_to_string(
+            LIVE_TEMPLATE,
+            {"kind": "toast", "level": "warning", "text": text, "toast_template": TOAST_TEMPLATE},
         )

@@ -17,7 +17,8 @@ from django.utils.translation import ngettext
 from customers.models import Customer
 from customers.services import customer_update
 from omnico.core import realtime
-from tickets import services
+from tickets import assignment, services
+from tickets.assignment import AssignmentRefused
 from tickets.errors import TicketRuleError
 from tickets.models import Ticket
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 class BulkResult:
     updated: list[int] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)
+    #: Refused by a routing rule a staff user may override (``tickets.assignment``).
+    overridable: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         """ "3 updated, 1 refused: #12 has an open activity…" (for a toast)."""
@@ -54,8 +57,13 @@ def tickets_bulk_update(
     assign: bool = False,
     assignee: User | None = None,
     tag: str | None = None,
+    override: bool = False,
 ) -> BulkResult:
-    """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``."""
+    """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``.
+
+    An assignment obeys routing's rules ticket by ticket (``tickets.assignment``): an agent who
+    is not active gets none, one with 2 free slots gets 2 and the rest are refused;
+    ``override`` (staff only) assigns over them, each recorded in the ticket's history."""
     result = BulkResult()
     tickets = Ticket.objects.filter(pk__in=set(ticket_ids)).order_by("pk")
     found = set()
@@ -65,9 +73,14 @@ def tickets_bulk_update(
             if status is not None:
                 services.ticket_set_status(ticket=ticket, status=status, actor=actor)
             elif assign:
-                services.ticket_assign(ticket=ticket, assignee=assignee, actor=actor)
+                assignment.ticket_assign_checked(
+                    ticket=ticket, assignee=assignee, actor=actor, override=override
+                )
             elif tag is not None:
                 services.ticket_add_tag(ticket=ticket, name=tag, actor=actor)
+        except AssignmentRefused as error:
+            result.refused.append((ticket.pk, error.message))
+            result.overridable.append(ticket.pk)
         except TicketRuleError as error:
             result.refused.append((ticket.pk, error.message))
         else:

@@ -26,7 +26,6 @@ from inbox import ticket_selectors as selectors
 from inbox.canned_views import canned_count_sent
 from inbox.ticket_forms import (
     ActivityForm,
-    AssigneeForm,
     CallForm,
     CustomerForm,
     DepartmentForm,
@@ -171,20 +170,6 @@ def ticket_department(request: AgentRequest, ticket_id: int) -> HttpResponse:
         return _("Department saved.")
 
     return _panel_action(request, ticket_id, DepartmentForm, change)
-
-
-@login_required
-@require_POST
-def ticket_assignee(request: AgentRequest, ticket_id: int) -> HttpResponse:
-    def change(ticket: Ticket, data: dict) -> str:
-        services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user)
-        if data["assignee"] is None:
-            return _("The ticket is unassigned.")
-        return _("Assigned to %(agent)s.") % {
-            "agent": data["assignee"].get_full_name() or data["assignee"].get_username()
-        }
-
-    return _panel_action(request, ticket_id, AssigneeForm, change)
 
 
 @login_required

@@ -1,6 +1,14 @@
 from django.urls import include, path
 
-from inbox import mail_views, presence_views, raw_views, ticket_views, views, window_views
+from inbox import (
+    assign_views,
+    mail_views,
+    presence_views,
+    raw_views,
+    ticket_views,
+    views,
+    window_views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,7 +35,8 @@ urlpatterns = [
         ticket_views.ticket_department,
         name="ticket-department",
     ),
-    path("inbox/<int:ticket_id>/assignee/", ticket_views.ticket_assignee, name="ticket-assignee"),
+    path("inbox/<int:ticket_id>/assignee/", assign_views.ticket_assignee, name="ticket-assignee"),
+    path("pool/take/", assign_views.pool_take, name="pool-take"),
     path("inbox/<int:ticket_id>/tags/", ticket_views.tag_add, name="ticket-tag-add"),
     path(
         "inbox/<int:ticket_id>/tags/<int:tag_id>/remove/",

@@ -141,12 +141,28 @@ def tickets_bulk(request: AgentRequest) -> HttpResponse:
         result = inbox_services.tickets_bulk_update(
             ticket_ids=form.cleaned_data["ids"], actor=request.user, **form.changes()
         )
+        if result.overridable and request.user.is_staff:
+            return _bulk_override_offer(request, form, result)
         notify = messages.warning if result.refused else messages.success
         notify(request, result.summary())
     query = QueryDict(request.POST.get("query", ""), mutable=True)
     query.pop("cursor", None)
     url = reverse("ticket-list")
     return redirect(f"{url}?{query.urlencode()}" if query else url)
+
+
+def _bulk_override_offer(
+    request: AgentRequest, form: BulkActionForm, result: inbox_services.BulkResult
+) -> HttpResponse:
+    """A staff user's confirmation step: what was done, what the routing rules refused and
+    why, and a button that assigns the refused tickets anyway."""
+    context = {
+        "result": result,
+        "summary": result.summary(),
+        "assignee": form.cleaned_data["assignee"],
+        "query": request.POST.get("query", ""),
+    }
+    return render(request, "inbox/bulk_override.html", context)
 
 
 def _first_error(form: forms.Form) -> str:

@@ -274,6 +274,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "fetch-attachments": {"task": "channels_adapters.sweep_attachments", "schedule": 60.0},
     # Routing skips its locks when no agent has a free slot; this bounds a lost race to 30 s.
     "drain-pool": {"task": "tickets.pool_drain", "schedule": 30.0},
+    # Tickets whose agent did not answer the customer in time (admin: routing settings; off by
+    # default) go back to the pool; the drain above also lets overflowing departments overflow.
+    "requeue-unanswered": {"task": "tickets.requeue_unanswered", "schedule": 30.0},
     # Web chat replies a visitor did not see, mailed to those who asked (one mail per batch).
     "webchat-away-mail": {"task": "channels_adapters.webchat.away_mail_sweep", "schedule": 30.0},
     # WhatsApp message templates (their approval status changes at Meta): hourly.

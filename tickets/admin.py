@@ -8,12 +8,13 @@ agent screen. Tags are plain names and fully editable.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy
 
 from configuration.admin import SuccessMessagesMixin
 from configuration.models import OperatorProfile
 from tickets.models import Activity, Message, Tag, Ticket, TicketEvent
-from tickets.routing import agent_set_capacity
+from tickets.routing import agent_set_capacity, pool_drain
 
 
 class ReadOnlyAdminMixin:
@@ -149,9 +150,11 @@ class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("user", "full_name", "capacity")
     list_editable = ("capacity",)
     list_select_related = ("user",)
+    list_filter = ("departments",)
     search_fields = ("user__username", "user__first_name", "user__last_name")
     ordering = ("user__username",)
-    fields = ("user", "capacity")
+    fields = ("user", "capacity", "departments")
+    filter_horizontal = ("departments",)
 
     @admin.display(description=gettext_lazy("name"), ordering="user__first_name")
     def full_name(self, obj: OperatorProfile) -> str:
@@ -164,3 +167,8 @@ class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
         profile = agent_set_capacity(actor=request.user, agent=obj.user, capacity=obj.capacity)
         obj.pk = profile.pk
         obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # New departments may let the agent serve tickets waiting in the pool.
+        transaction.on_commit(pool_drain, robust=True)

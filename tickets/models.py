@@ -128,6 +128,20 @@ class Ticket(models.Model):
     pool_entered_at = models.DateTimeField(_("entered the pool"), default=timezone.now)
     #: When the ticket was last given to an agent (by routing or by hand).
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+    #: The customer's oldest message not answered yet (None: nobody is waiting for a reply).
+    awaiting_reply_since = models.DateTimeField(
+        _("waiting for a reply since"), null=True, blank=True
+    )
+    #: The agent who did not answer in time (``tickets.routing.tickets_requeue_unanswered``):
+    #: routing does not give the ticket back to them while it waits in the pool.
+    routing_skip_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("not routed back to"),
+    )
     # Web chat: the customer ended the chat (the ticket stays for the agent to resolve).
     customer_ended_at = models.DateTimeField(_("ended by customer"), null=True, blank=True)
     # The customer's rating after the chat (1-5, one per ticket; a second one replaces it).
@@ -182,6 +196,15 @@ class Ticket(models.Model):
             ),
             models.Index(
                 fields=["rated_at"], condition=Q(rating__isnull=False), name="ticket_rated"
+            ),
+            models.Index(
+                fields=["awaiting_reply_since"],
+                condition=Q(
+                    awaiting_reply_since__isnull=False,
+                    assignee__isnull=False,
+                    status__in=["open", "pending"],
+                ),
+                name="ticket_awaiting_reply",
             ),
         ]
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from configuration.models import ChannelAccount
+from configuration.models import ChannelAccount, GroupType, Subject
 from customers.models import Customer
 from omnico.core import realtime
 from omnico.core.db import insert_unless_duplicate
@@ -250,8 +250,15 @@ def _receive(
         ticket.last_message_at = max(filter(None, [ticket.last_message_at, sent_at]))
         ticket.last_message_preview = _preview(body) or _("(attachment)")
         ticket.unread = True
+        ticket.awaiting_reply_since = ticket.awaiting_reply_since or sent_at
         ticket.save(
-            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
+            update_fields=[
+                "last_message_at",
+                "last_message_preview",
+                "unread",
+                "awaiting_reply_since",
+                "updated_at",
+            ]
         )
     realtime.publish(
         realtime.AGENTS_GROUP,
@@ -269,6 +276,20 @@ def _receive(
         # A new ticket is routed by draining the pool it entered (``routing.ticket_route``).
         _drain_pool_on_commit()
     return Received(ticket=ticket, message=message, ticket_created=created)
+
+
+def ticket_department_for(*, subject_id: int | None, group_type_id: int | None) -> int | None:
+    """The department a new ticket goes to: its subject's, else its group type's (None: any
+    agent). A query for each of the two that is given, none for a ticket without them."""
+    if subject_id is not None:
+        found = Subject.objects.filter(pk=subject_id).values_list("department_id", flat=True)
+        department_id = found.first()
+        if department_id is not None:
+            return department_id
+    if group_type_id is not None:
+        found = GroupType.objects.filter(pk=group_type_id).values_list("department_id", flat=True)
+        return found.first()
+    return None
 
 
 def _open_ticket(
@@ -303,6 +324,8 @@ def _open_ticket(
         "title": title[:255],
         "subject_id": subject_id,
         "group_type_id": group_type_id,
+        "department_id": ticket_department_for(subject_id=subject_id, group_type_id=group_type_id),
+        "awaiting_reply_since": None if status == TicketStatus.CLOSED else last_message_at,
         "status": status,
         "is_offline": is_offline,
         "previous_ticket": previous,

@@ -4,34 +4,62 @@ Each agent has a capacity N (``configuration.OperatorProfile``); an assigned tic
 ``open`` or ``pending`` occupies one slot. A new ticket goes to the active agent with the most
 free slots (ties: the one idle longest, i.e. the oldest ``last_assigned_at``, never-assigned
 first). With no free slot it waits in the pool, ordered by priority then arrival, and the pool
-is drained whenever a slot frees.
+is drained whenever a slot frees. "Active" is ``AgentPresence.is_active``: takes new tickets now.
+
+Departments are skills. A ticket of a department (its subject's, else its group type's:
+``tickets.receiving.ticket_department_for``) goes only to agents of that department
+(``OperatorProfile.departments``), until it has waited its department's
+``overflow_after_minutes`` in the pool: then to any agent. A ticket without a department goes
+to any agent, as before departments. The pool stays one list in one order; a drain walks it in
+that order and gives each ticket to the best agent who may serve it, skipping (not blocking on)
+a ticket whose agents are all full. Two more rules pick the agent: a recontact (a new ticket of
+a customer whose previous ticket was resolved within ``RoutingSettings.recontact_minutes``) goes
+to that ticket's agent when they are active with a free slot; a ticket taken back for want of a
+reply (``tickets.assignment``) never goes back to the agent who did not answer while it waits.
 
 Every assignment here runs in one transaction that first locks the presence rows of all active
-agents (ordered by pk, so two routers never deadlock), then counts slots and assigns. A second
-router waits for the first to commit and then counts again, so no agent ever holds more than N.
+agents (ordered by pk, so two routers never deadlock), then the pool tickets it assigns. A
+second router waits for the first to commit and then counts again, so no agent ever holds more
+than N. Assignment by hand and taking from the pool (``tickets.assignment``) lock in the same
+order: the agent's presence row, then the ticket.
 
-Before taking those locks a drain asks, in one unlocked query, whether any active agent has a
-free slot at all; when none has (the usual state under load: everyone full, tickets wait in the
-pool) it returns at once instead of queueing every ingest worker behind the same locks. That
-read may be a moment stale, never wrong for long: every path that frees a slot drains after it
-commits (and sees every ticket committed before), and the periodic ``routing_pool_drain`` task
-(``CELERY_BEAT_SCHEDULE``) drains anyway, so a ticket that raced a freed slot waits at most
-that long.
+Before taking those locks a drain asks, in one unlocked query (``any_free_slot``), whether some
+pool ticket may go to an active agent with a free slot (no department, a department of a free
+agent, a department that overflows, or a recontact of a free agent); when none may (the usual
+state under load: everyone full, tickets wait in the pool) it returns at once instead of
+queueing every ingest worker behind the same locks. That read may be a moment stale, never
+wrong for long: every path that frees a slot or makes a ticket servable drains after it commits
+(and sees every ticket committed before), and the periodic ``tickets.pool_drain`` task
+(``CELERY_BEAT_SCHEDULE``) drains anyway, so a ticket that raced a freed slot, or whose
+department's overflow time has come, waits at most that long.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from configuration.models import BreakReason, OperatorProfile
+from configuration.models import BreakReason, Department, OperatorProfile, RoutingSettings
 from configuration.services import operator_set_capacity
 from omnico.core import realtime
 from tickets.errors import TicketRuleError
@@ -60,6 +88,30 @@ def pool_tickets() -> QuerySet[Ticket]:
     ).order_by(*POOL_ORDER)
 
 
+@dataclass
+class _Agent:
+    """An active agent as one drain sees them: presence row, free slots, departments."""
+
+    presence: AgentPresence
+    free: int
+    departments: frozenset[int]
+
+    @property
+    def user_id(self) -> int:
+        return self.presence.user_id
+
+
+@dataclass(frozen=True)
+class _PoolTicket:
+    pk: int
+    department_id: int | None
+    skip_agent_id: int | None
+    #: The agent of the customer's previous ticket when this one is a recontact (new, and
+    #: written within ``RoutingSettings.recontact_minutes`` of that ticket's resolution).
+    recontact_agent_id: int | None
+    overflowed: bool
+
+
 def _lock_active_agents() -> list[AgentPresence]:
     """Presence rows of agents who take tickets now, locked, in pk order."""
     return list(
@@ -70,47 +122,149 @@ def _lock_active_agents() -> list[AgentPresence]:
     )
 
 
-def _free_slots(agents: list[AgentPresence]) -> dict[int, int]:
-    works = dict(
-        Ticket.objects.filter(assignee_id__in=[a.user_id for a in agents], status__in=SLOT_STATUSES)
+def _works(user_ids: list[int]) -> dict[int, int]:
+    return dict(
+        Ticket.objects.filter(assignee_id__in=user_ids, status__in=SLOT_STATUSES)
         .values("assignee_id")
         .annotate(n=Count("id"))
         .order_by()
         .values_list("assignee_id", "n")
     )
-    return {a.user_id: a.user.operator_profile.capacity - works.get(a.user_id, 0) for a in agents}
 
 
-def _pick(
-    agents: list[AgentPresence], free: dict[int, int], turn: dict[int, int]
-) -> AgentPresence | None:
-    """Most free slots; ties to the agent idle longest (never assigned counts as longest).
+def departments_map() -> tuple[dict[int, set[int]], dict[int, int]]:
+    """Who belongs to which department (``{user id: department ids}``) and which departments
+    overflow (``{department id: minutes}``), in one query over the departments."""
+    members: dict[int, set[int]] = defaultdict(set)
+    overflow: dict[int, int] = {}
+    rows = Department.objects.values_list("pk", "overflow_after_minutes", "agents__user_id")
+    for department_id, minutes, user_id in rows:
+        if minutes is not None:
+            overflow[department_id] = minutes
+        if user_id is not None:
+            members[user_id].add(department_id)
+    return members, overflow
+
+
+def _agents(presences: list[AgentPresence], members: dict[int, set[int]]) -> list[_Agent]:
+    works = _works([p.user_id for p in presences])
+    return [
+        _Agent(
+            presence=p,
+            free=p.user.operator_profile.capacity - works.get(p.user_id, 0),
+            departments=frozenset(members.get(p.user_id, ())),
+        )
+        for p in presences
+    ]
+
+
+def overflowed_q(overflow: dict[int, int], now: datetime) -> Q:
+    where = Q(pk__in=[])
+    for department_id, minutes in overflow.items():
+        where |= Q(
+            department_id=department_id, pool_entered_at__lte=now - timedelta(minutes=minutes)
+        )
+    return where
+
+
+def _servable_q(agents: list[_Agent], overflow: dict[int, int], now: datetime) -> Q:
+    """Pool tickets some agent with a free slot may take: no department, a department of such
+    an agent, overflowed past their department's limit, or a recontact of such an agent (the
+    window is checked in Python). Empty Q when nobody has a free slot."""
+    free = [a for a in agents if a.free > 0]
+    if not free:
+        return Q(pk__in=[])
+    departments = set().union(*(a.departments for a in free))
+    return (
+        Q(department__isnull=True)
+        | Q(department_id__in=departments)
+        | overflowed_q(overflow, now)
+        | Q(assigned_at__isnull=True, previous_ticket__assignee_id__in=[a.user_id for a in free])
+    )
+
+
+def _pool_rows(
+    where: Q, *, exclude: set[int], limit: int, overflow: dict[int, int], now: datetime
+) -> list[_PoolTicket]:
+    rows = list(
+        pool_tickets()
+        .select_for_update(of=("self",))
+        .filter(where)
+        .exclude(pk__in=exclude)
+        .values_list(
+            "pk",
+            "department_id",
+            "routing_skip_agent_id",
+            "assigned_at",
+            "pool_entered_at",
+            "previous_ticket__assignee_id",
+            "previous_ticket__resolved_at",
+            "previous_ticket__closed_at",
+        )[:limit]
+    )
+    window = 0
+    if any(row[3] is None and row[5] is not None for row in rows):  # a possible recontact
+        window = RoutingSettings.load().recontact_minutes
+    since = now - timedelta(minutes=window)
+    found = []
+    for pk, dept, skip, assigned_at, entered, prev_agent, resolved_at, closed_at in rows:
+        ended = resolved_at or closed_at
+        recontact = (
+            prev_agent
+            if window and assigned_at is None and ended is not None and ended >= since
+            else None
+        )
+        minutes = overflow.get(dept) if dept is not None else None
+        overflowed = minutes is not None and entered <= now - timedelta(minutes=minutes)
+        found.append(_PoolTicket(pk, dept, skip, recontact, overflowed))
+    return found
+
+
+def _may_serve(agent: _Agent, ticket: _PoolTicket) -> bool:
+    if agent.free <= 0 or agent.user_id == ticket.skip_agent_id:
+        return False
+    return (
+        ticket.department_id is None
+        or ticket.overflowed
+        or ticket.department_id in agent.departments
+    )
+
+
+def _pick(agents: list[_Agent], ticket: _PoolTicket, turn: dict[int, int]) -> _Agent | None:
+    """The recontacted agent when they have a free slot; else, of the agents who may serve the
+    ticket, most free slots, ties to the agent idle longest (never assigned counts as longest).
 
     ``turn`` orders the assignments made within one drain, which all share one timestamp.
     """
-    candidates = [a for a in agents if free[a.user_id] > 0]
+    if ticket.recontact_agent_id is not None:
+        for agent in agents:
+            if agent.user_id == ticket.recontact_agent_id and agent.free > 0:
+                return agent
+    candidates = [a for a in agents if _may_serve(a, ticket)]
     if not candidates:
         return None
     return min(
         candidates,
         key=lambda a: (
-            -free[a.user_id],
-            a.last_assigned_at is not None,
-            a.last_assigned_at or datetime.min,
+            -a.free,
+            a.presence.last_assigned_at is not None,
+            a.presence.last_assigned_at or datetime.min,
             turn.get(a.user_id, -1),
-            a.pk,
+            a.presence.pk,
         ),
     )
 
 
 def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None:
-    by_agent: dict[int, list[int]] = defaultdict(list)
-    for ticket_id, presence in assignments:
-        by_agent[presence.user_id].append(ticket_id)
-    for user_id, ticket_ids in by_agent.items():
-        Ticket.objects.filter(pk__in=ticket_ids, assignee__isnull=True).update(
-            assignee_id=user_id, assigned_at=now, updated_at=now
-        )
+    Ticket.objects.filter(pk__in=[t for t, _p in assignments], assignee__isnull=True).update(
+        assignee_id=Case(
+            *(When(pk=ticket_id, then=Value(p.user_id)) for ticket_id, p in assignments),
+            output_field=IntegerField(),
+        ),
+        assigned_at=now,
+        updated_at=now,
+        routing_skip_agent=None,
+    )
     TicketEvent.objects.bulk_create(
         TicketEvent(
             ticket_id=ticket_id,
@@ -141,7 +295,10 @@ def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None
 
 
 def any_free_slot() -> bool:
-    """Whether some active agent has a free slot now: one query, no lock (a hint)."""
+    """Whether some pool ticket may go to an active agent with a free slot now: one query, no
+    lock (a hint). It may say yes in vain (a department that overflows counts as overflowed,
+    an agent who did not answer the ticket in time counts as free for it), never no when a
+    drain would assign something."""
     works = (
         Ticket.objects.filter(assignee_id=OuterRef("user_id"), status__in=SLOT_STATUSES)
         .order_by()
@@ -149,7 +306,7 @@ def any_free_slot() -> bool:
         .annotate(n=Count("id"))
         .values("n")
     )
-    return (
+    free_agents = (
         AgentPresence.objects.filter(
             is_active=True, user__is_active=True, user__operator_profile__isnull=False
         )
@@ -158,6 +315,20 @@ def any_free_slot() -> bool:
             - Coalesce(Subquery(works, output_field=IntegerField()), Value(0))
         )
         .filter(free__gt=0)
+        .values("user_id")
+    )
+    free_departments = OperatorProfile.departments.through.objects.filter(
+        operatorprofile__user_id__in=free_agents
+    ).values("department_id")
+    return (
+        pool_tickets()
+        .filter(Exists(free_agents))
+        .filter(
+            Q(department__isnull=True)
+            | Q(department_id__in=free_departments)
+            | Q(department__overflow_after_minutes__isnull=False)
+            | Q(assigned_at__isnull=True, previous_ticket__assignee_id__in=free_agents)
+        )
         .exists()
     )
 
@@ -166,8 +337,9 @@ def pool_drain() -> list[tuple[int, int]]:
     """Give pool heads to agents with free slots while both last.
 
     Returns the ``(ticket_id, agent_id)`` pairs assigned. Call it whenever a slot may have
-    freed: a ticket left open/pending, an agent went active, a capacity was raised. When no
-    active agent has a free slot it returns without locking anything.
+    freed: a ticket left open/pending, an agent went active, a capacity was raised, a ticket
+    or an agent changed department. When no pool ticket could go to anyone it returns without
+    locking anything.
     """
     if not any_free_slot():
         return []
@@ -176,25 +348,37 @@ def pool_drain() -> list[tuple[int, int]]:
 
 @transaction.atomic
 def _pool_drain_locked() -> list[tuple[int, int]]:
-    agents = _lock_active_agents()
-    if not agents:
+    presences = _lock_active_agents()
+    if not presences:
         return []
-    free = _free_slots(agents)
-    total = sum(n for n in free.values() if n > 0)
-    if total <= 0:
-        return []
-    pool = list(pool_tickets().select_for_update().values_list("pk", flat=True)[:total])
+    members, overflow = departments_map()
+    agents = _agents(presences, members)
     now = timezone.now()
     assignments: list[tuple[int, AgentPresence]] = []
     turn: dict[int, int] = {}
-    for ticket_id in pool:
-        presence = _pick(agents, free, turn)
-        if presence is None:
+    seen: set[int] = set()
+    while True:
+        slots = sum(a.free for a in agents if a.free > 0)
+        if slots <= 0:
             break
-        assignments.append((ticket_id, presence))
-        free[presence.user_id] -= 1
-        presence.last_assigned_at = now
-        turn[presence.user_id] = len(assignments)
+        batch = _pool_rows(
+            _servable_q(agents, overflow, now),
+            exclude=seen,
+            limit=slots,
+            overflow=overflow,
+            now=now,
+        )
+        for ticket in batch:
+            seen.add(ticket.pk)
+            agent = _pick(agents, ticket, turn)
+            if agent is None:
+                continue  # its agents are full: it keeps its place, later ones may go
+            assignments.append((ticket.pk, agent.presence))
+            agent.free -= 1
+            agent.presence.last_assigned_at = now
+            turn[agent.user_id] = len(assignments)
+        if len(batch) < slots:
+            break  # every ticket servable when fetched was in it
     if assignments:
         _assign(assignments, now)
     return [(ticket_id, presence.user_id) for ticket_id, presence in assignments]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from configuration.models import ChannelKind
@@ -112,36 +115,76 @@ class _Count(Subquery):
     output_field = IntegerField()
 
 
+def _competing(department_id: int | None) -> Q:
+    """The pool tickets that compete with one of ``department_id`` for the same agents: for a
+    ticket of a department, those of that department and those without one (any agent may
+    take them); for a ticket without a department, every ticket (it may go to any agent)."""
+    if department_id is None:
+        return Q()
+    return Q(department_id=department_id) | Q(department__isnull=True)
+
+
 def pool_position(*, ticket_id: int) -> int | None:
-    """The ticket's place in the pool (1: routing takes it next), or None when it is not in
-    the pool. 1 + the pool tickets ``routing.pool_drain`` takes before it (priority, then
-    arrival, then id: ``routing.POOL_ORDER``), counted in one statement, so in one snapshot:
-    two tickets never share a place. One query."""
+    """The ticket's place in its queue, or None when it is not in the pool: ``pool_place``."""
+    found = pool_place(ticket_id=ticket_id)
+    return None if found is None else found[0]
+
+
+def pool_place(*, ticket_id: int) -> tuple[int, int | None] | None:
+    """``(place, department id)``: the ticket's place in its queue (1: routing takes it
+    next), or None when it is not in the pool: 1 + the pool tickets ``routing.pool_drain``
+    takes before it (priority, then arrival, then id: ``routing.POOL_ORDER``) that compete
+    for the same agents
+    (``_competing``: its department's and those without a department; every one for a ticket
+    without a department). Counted in one statement, so in one snapshot: two tickets of one
+    queue never share a place. One query.
+
+    The rule leaves out two things routing also does: an agent in two departments serves both
+    queues, and an overflowed ticket goes to any agent; either can move a place faster than
+    counted, never slower."""
     pool = routing.pool_tickets()
     rank, created = OuterRef("priority_rank"), OuterRef("created_at")
     ahead = pool.filter(
         Q(priority_rank__lt=rank)
         | Q(priority_rank=rank, created_at__lt=created)
         | Q(priority_rank=rank, created_at=created, id__lt=OuterRef("id"))
+    ).filter(
+        Q(IsNull(OuterRef("department_id"), True))
+        | Q(department__isnull=True)
+        | Q(department_id=OuterRef("department_id"))
     )
     found = (
         pool.filter(pk=ticket_id)
         .annotate(ahead=_Count(ahead.order_by().values("id")))
-        .values_list("ahead", flat=True)
+        .values_list("ahead", "department_id")
         .first()
     )
-    return None if found is None else found + 1
+    return None if found is None else (found[0] + 1, found[1])
+
+
+def pool_places(*, source: str | None = None) -> dict[int, tuple[int, int | None]]:
+    """``{ticket id: (place, department id)}`` for every pool ticket (of ``source`` only, when
+    given; the places count every competing ticket, as ``pool_position`` does). One query over
+    the pool's index."""
+    rows = routing.pool_tickets().values_list("pk", "source", "department_id")
+    without = 0  # those without a department
+    of: dict[int, int] = defaultdict(int)  # those of each department
+    places: dict[int, tuple[int, int | None]] = {}
+    for before, (pk, kind, department_id) in enumerate(rows):  # before: every ticket so far
+        place = 1 + (before if department_id is None else without + of[department_id])
+        if source is None or kind == source:
+            places[pk] = (place, department_id)
+        if department_id is None:
+            without += 1
+        else:
+            of[department_id] += 1
+    return places
 
 
 def pool_positions(*, source: str | None = None) -> dict[int, int]:
-    """``{ticket id: place}`` for every pool ticket (of ``source`` only, when given; the
-    places count every ticket). One query over the pool's index."""
-    rows = routing.pool_tickets().values_list("pk", "source")
-    return {
-        pk: place
-        for place, (pk, kind) in enumerate(rows, start=1)
-        if source is None or kind == source
-    }
+    """``{ticket id: place}`` for every pool ticket (of ``source`` only, when given): see
+    ``pool_places``."""
+    return {pk: place for pk, (place, _department) in pool_places(source=source).items()}
 
 
 @dataclass(frozen=True)
@@ -160,7 +203,7 @@ class PoolPace:
         return max(1, math.ceil(position * self.interval / 60))
 
 
-def pool_pace(*, now: datetime | None = None) -> PoolPace:
+def pool_pace(*, now: datetime | None = None, department_id: int | None = None) -> PoolPace:
     """The pool's recent pace, from assignment times (one query).
 
     The formula: take the tickets assigned in the last ``PACE_WINDOW`` (30 minutes) after
@@ -172,18 +215,43 @@ def pool_pace(*, now: datetime | None = None) -> PoolPace:
     position ``p`` then waits about ``p * interval`` (``PoolPace.wait_minutes``). This is the
     rate at which the whole team frees slots, so the number of active agents and their
     capacity are already in it. Too few departures: no estimate (the page says so) rather
-    than an invented one.
+    than an invented one. ``department_id``: the pace of that department's queue, counted
+    over the tickets that compete in it (``_competing``), as its places are.
     """
+    return pool_paces(now=now, department_ids=[department_id])[department_id]
+
+
+def pool_paces(
+    *, now: datetime | None = None, department_ids: Iterable[int | None]
+) -> dict[int | None, PoolPace]:
+    """``pool_pace`` of each of ``department_ids`` (None: the whole pool), one query for all."""
     now = now or timezone.now()
-    found = Ticket.objects.filter(
-        assigned_at__gte=now - PACE_WINDOW,
-        assigned_at__lte=now,
-        assigned_at__gt=F("pool_entered_at") + PACE_WAITED,
-    ).aggregate(n=Count("id"), first=Min("assigned_at"))
-    n, first = found["n"], found["first"]
-    if n < PACE_MIN_SAMPLES or first is None:
-        return PoolPace(interval=None, samples=n)
-    return PoolPace(interval=max((now - first).total_seconds(), 1.0) / n, samples=n)
+    rows = (
+        Ticket.objects.filter(
+            assigned_at__gte=now - PACE_WINDOW,
+            assigned_at__lte=now,
+            assigned_at__gt=F("pool_entered_at") + PACE_WAITED,
+        )
+        .order_by()
+        .values_list("department_id")
+        .annotate(n=Count("id"), first=Min("assigned_at"))
+    )
+    by_department = {department_id: (n, first) for department_id, n, first in rows}
+    paces: dict[int | None, PoolPace] = {}
+    for wanted in set(department_ids):
+        counted = [
+            found
+            for department_id, found in by_department.items()
+            if wanted is None or department_id in (wanted, None)
+        ]
+        n = sum(found[0] for found in counted)
+        first = min((found[1] for found in counted), default=None)
+        if n < PACE_MIN_SAMPLES or first is None:
+            paces[wanted] = PoolPace(interval=None, samples=n)
+        else:
+            interval = max((now - first).total_seconds(), 1.0) / n
+            paces[wanted] = PoolPace(interval=interval, samples=n)
+    return paces
 
 
 def agent_is_active(*, user: User) -> bool:

@@ -139,7 +139,16 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: User | None = N
 
 
 @transaction.atomic
-def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None = None) -> Ticket:
+def ticket_assign(
+    *,
+    ticket: Ticket,
+    assignee: User | None,
+    actor: User | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Ticket:
+    """Give the ticket to ``assignee`` (None: back to the pool) without the presence and
+    capacity rules: routing and the system use it; people go through ``tickets.assignment``.
+    ``audit``: more to record in the history entry (an override, a reason)."""
     ticket = _locked(ticket)
     old_id = ticket.assignee_id
     new_id = assignee.pk if assignee is not None else None
@@ -150,9 +159,18 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None =
     ticket.assignee = assignee
     if assignee is not None:
         ticket.assigned_at = timezone.now()
+        ticket.routing_skip_agent = None
     else:
         ticket.pool_entered_at = timezone.now()  # unassigned: waits in the pool again
-    ticket.save(update_fields=["assignee", "assigned_at", "pool_entered_at", "updated_at"])
+    ticket.save(
+        update_fields=[
+            "assignee",
+            "assigned_at",
+            "pool_entered_at",
+            "routing_skip_agent",
+            "updated_at",
+        ]
+    )
     _record(
         ticket,
         actor,
@@ -160,6 +178,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None =
         old=old_id,
         new=new_id,
         new_name=assignee.get_username() if assignee is not None else "",
+        **(audit or {}),
     )
     if old_id is not None and ticket.status in SLOT_STATUSES:
         _drain_pool_on_commit()  # the previous agent's slot is free again
@@ -185,6 +204,8 @@ def ticket_set_department(
         new=new_id,
         new_name=department.name if department is not None else "",
     )
+    if ticket.assignee_id is None and ticket.status in SLOT_STATUSES:
+        _drain_pool_on_commit()  # other agents may serve it now
     return ticket
 
 
@@ -370,8 +391,15 @@ def message_add_outbound(
         ticket.last_message_at = now
         ticket.last_message_preview = _preview(body)
         ticket.unread = False
+        ticket.awaiting_reply_since = None  # answered: the no-reply clock stops
         ticket.save(
-            update_fields=["last_message_at", "last_message_preview", "unread", "updated_at"]
+            update_fields=[
+                "last_message_at",
+                "last_message_preview",
+                "unread",
+                "awaiting_reply_since",
+                "updated_at",
+            ]
         )
     realtime.publish(
         realtime.ticket_group(ticket.pk),

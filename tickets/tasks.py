@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from omnico.core.db import retry_on_lost_connection
-from tickets import presence, routing
+from tickets import assignment, presence, routing
 
 
 @shared_task(name="tickets.pool_drain")
@@ -23,3 +23,11 @@ def presence_away_sweep() -> int:
     """Active agents with no agent screen open for ``OMNICO_AWAY_SECONDS`` become away
     (``CELERY_BEAT_SCHEDULE``); returns how many."""
     return len(presence.presence_away_sweep())
+
+
+@shared_task(name="tickets.requeue_unanswered")
+@retry_on_lost_connection
+def requeue_unanswered() -> int:
+    """No reply in time: tickets whose agent has not answered a waiting customer within the
+    admin's limit go back to the pool (``tickets.assignment.tickets_requeue_unanswered``)."""
+    return len(assignment.tickets_requeue_unanswered())

@@ -143,19 +143,25 @@ class QueueFrame(str):
     ticket's place, and the pace), read once per web process and change whatever the number
     of waiting sockets; each socket picks its own place from it (``VisitorConsumer``)."""
 
-    positions: dict[int, int]
-    pace: PoolPace
+    places: dict[int, tuple[int, int | None]]
+    paces: dict[int | None, PoolPace]
 
     def status(self, ticket_id: int | None) -> QueueStatus | None:
-        position = self.positions.get(ticket_id) if ticket_id is not None else None
-        return None if position is None else QueueStatus.at(position, self.pace)
+        found = self.places.get(ticket_id) if ticket_id is not None else None
+        if found is None:
+            return None
+        position, department_id = found
+        return QueueStatus.at(position, self.paces[department_id])
 
 
 def queue_snapshot() -> QueueFrame:
-    """The pool now: two queries (the pool in routing's order, the recent assignments)."""
+    """The pool now: two queries (the pool in routing's order, the recent assignments), each
+    waiting ticket placed and paced in its department's queue."""
     frame = QueueFrame(QUEUE_KEY)
-    frame.positions = ticket_selectors.pool_positions(source=ChannelKind.WEBCHAT)
-    frame.pace = ticket_selectors.pool_pace()
+    frame.places = ticket_selectors.pool_places(source=ChannelKind.WEBCHAT)
+    frame.paces = ticket_selectors.pool_paces(
+        department_ids={department_id for _place, department_id in frame.places.values()}
+    )
     return frame
 
 

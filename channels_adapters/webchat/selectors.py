@@ -284,15 +284,17 @@ def _wait_text(language: str | None, minutes: int | None) -> str:
 def visitor_queue(*, ticket_id: int | None) -> QueueStatus | None:
     """The visitor's place in the pool and estimated wait, or None when their ticket is not
     waiting (no ticket, an agent has it, or it is closed). The place is
-    ``tickets.selectors.pool_position`` (the order routing takes the pool in); the wait is
-    ``tickets.selectors.pool_pace`` (its docstring has the formula). Two queries when
-    waiting, one otherwise."""
+    ``tickets.selectors.pool_place`` (the order routing takes the pool in, counting the
+    tickets that compete for its department's agents); the wait is
+    ``tickets.selectors.pool_pace`` of that department (its docstring has the formula). Two
+    queries when waiting, one otherwise."""
     if ticket_id is None:
         return None
-    position = ticket_selectors.pool_position(ticket_id=ticket_id)
-    if position is None:
+    found = ticket_selectors.pool_place(ticket_id=ticket_id)
+    if found is None:
         return None
-    return QueueStatus.at(position, ticket_selectors.pool_pace())
+    position, department_id = found
+    return QueueStatus.at(position, ticket_selectors.pool_pace(department_id=department_id))
 
 
 def visitor_pool_entered_at(*, account_id: int, visitor_id: str) -> datetime | None:

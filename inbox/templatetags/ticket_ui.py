@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_adapters.email.parser import AUTOMATIC_REASONS
 from inbox.mail_html import MailHtml, mail_html
@@ -87,12 +88,7 @@ def history_text(event: TicketEvent) -> str:
             "new": _label(Priority, data.get("new")),
         }
     if kind == Kind.ASSIGNEE:
-        if not data.get("new"):
-            return _("%(who)s unassigned the ticket") % {"who": who}
-        return _("%(who)s assigned the ticket to %(agent)s") % {
-            "who": who,
-            "agent": data.get("new_name") or data.get("new"),
-        }
+        return _assignee_text(data, who)
     if kind == Kind.DEPARTMENT:
         if not data.get("new"):
             return _("%(who)s removed the department") % {"who": who}
@@ -130,3 +126,30 @@ def automatic_reason(message: Message) -> str:
     """Why an automatic message (an e-mail auto-reply, a bounce) was kept out of the way."""
     meta = message.meta if isinstance(message.meta, dict) else {}
     return str(AUTOMATIC_REASONS.get(str(meta.get("automatic", "")), ""))
+
+
+#: What an overridden routing rule reads as in the history (``tickets.assignment``).
+_OVERRIDDEN = {
+    "not_active": gettext_lazy("the agent was not active"),
+    "no_capacity": gettext_lazy("the agent has no capacity"),
+    "at_capacity": gettext_lazy("the agent was at capacity"),
+}
+
+
+def _assignee_text(data: dict[str, Any], who: str) -> str:
+    if data.get("reason") == "no_reply":
+        return _("Back to the pool: no reply to the customer within %(minutes)s minutes") % {
+            "minutes": data.get("minutes", "?")
+        }
+    if not data.get("new"):
+        return _("%(who)s unassigned the ticket") % {"who": who}
+    if data.get("taken"):
+        return _("%(who)s took the ticket from the pool") % {"who": who}
+    text = _("%(who)s assigned the ticket to %(agent)s") % {
+        "who": who,
+        "agent": data.get("new_name") or data.get("new"),
+    }
+    if data.get("override"):
+        rule = _OVERRIDDEN.get(data["override"], data["override"])
+        text += " " + _("(over the routing rules: %(rule)s)") % {"rule": rule}
+    return text

@@ -314,7 +314,9 @@ def test_two_agents_see_each_others_changes_live(live, telegram, ayla, burak, ne
     assert ticket.assignee_id == ayla.pk  # routed to the one active agent
     expect(b.locator(f"#ticket-row-{ticket.pk}")).to_contain_text("Ayla")
 
-    # Ayla hands the ticket to Burak: his list row and panel say it is his.
+    # Ayla hands the ticket to Burak: his list row and panel say it is his. (A hand-over goes
+    # only to an agent who takes tickets now: Burak goes active first.)
+    off_loop(agent_go_active, user=burak)
     _choose(_panel(a, ticket.pk), "assignee", str(burak.pk))
     assert eventually(lambda: Ticket.objects.get(pk=ticket.pk).assignee_id == burak.pk)
     expect(b.locator(f"#ticket-row-{ticket.pk}")).to_contain_text("Burak")

@@ -10,7 +10,7 @@ from configuration.models import Department
 from inbox import selectors
 from inbox.selectors import TicketFilters, ticket_list_page
 from tests.factories import make_account, make_customer, make_ticket, make_user
-from tickets.models import Tag, Ticket, TicketEvent, TicketStatus
+from tickets.models import AgentPresence, Tag, Ticket, TicketEvent, TicketStatus
 from tickets.services import (
     activity_add,
     ticket_add_tag,
@@ -122,6 +122,7 @@ def test_bulk_resolve_reports_each_refusal_and_changes_the_rest(agent_client, ag
 def test_bulk_assign_and_unassign(agent_client, agent):
     tickets = [_person(f"A{i}") for i in range(2)]
     other = make_user("agent-b")
+    AgentPresence.objects.create(user=other, is_active=True)  # only active agents get tickets
     _bulk(agent_client, tickets, action="assign", assignee=str(other.pk))
     assert set(Ticket.objects.values_list("assignee_id", flat=True)) == {other.pk}
     content = _bulk(agent_client, tickets, action="assign", assignee="").content.decode()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from configuration.models import ActivityCategory, Department
 from customers.models import ShoppingCart
 from tests.factories import make_ticket, make_user
-from tickets.models import Tag, TicketEvent, TicketStatus
+from tickets.models import AgentPresence, Tag, TicketEvent, TicketStatus
 from tickets.services import activity_add, ticket_add_tag
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -52,6 +52,7 @@ def test_resolving_with_an_open_activity_keeps_the_status_and_shows_the_rule(
 def test_department_and_agent_can_be_changed_and_cleared(agent_client, agent, ticket):
     sales = Department.objects.create(name="Sales")
     other = make_user("agent-b")
+    AgentPresence.objects.create(user=other, is_active=True)  # only active agents get tickets
     post(agent_client, "ticket-department", ticket, {"department": sales.pk})
     content = post(agent_client, "ticket-assignee", ticket, {"assignee": other.pk}).content
     ticket.refresh_from_db()
