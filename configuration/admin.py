@@ -90,7 +90,7 @@ class SuccessMessagesMixin(_ModelAdminBase):
 class NamedTemplateAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     list_display: tuple[str, ...] = ("name", "is_active", "position")
     list_editable: ClassVar[tuple[str, ...]] = ("is_active", "position")
-    list_filter = ("is_active",)
+    list_filter: ClassVar[tuple[str, ...]] = ("is_active",)
     search_fields = ("name",)
     fields: ClassVar[tuple[str, ...]] = ("name", "is_active", "position")
 

@@ -206,6 +206,7 @@ def ticket_requeue_unanswered(*, ticket_id: int, now: datetime | None = None) ->
     if ticket is None:
         return False
     agent_id = ticket.assignee_id
+    assert agent_id is not None  # filtered on assignee__isnull=False above
     minutes = limits[ticket.priority]
     ticket.assignee = None
     ticket.routing_skip_agent_id = agent_id

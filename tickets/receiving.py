@@ -287,8 +287,11 @@ def ticket_department_for(*, subject_id: int | None, group_type_id: int | None) 
         if department_id is not None:
             return department_id
     if group_type_id is not None:
-        found = GroupType.objects.filter(pk=group_type_id).values_list("department_id", flat=True)
-        return found.first()
+        return (
+            GroupType.objects.filter(pk=group_type_id)
+            .values_list("department_id", flat=True)
+            .first()
+        )
     return None
 
 
