@@ -518,6 +518,17 @@ def _seed_whatsapp_templates() -> None:
         )
 
 
+def _seed_nobody_at_a_screen() -> None:
+    """The working agents replied to the demo tickets above as active agents; now nobody has a
+    screen open, so they are away until their first screen opens
+    (``tickets.presence.presence_screen_seen``). A newcomer who signs in as agent1 thus gets the
+    chat they start on /support/ themselves, whichever of the two they do first, instead of it
+    going to an agent nobody is watching. The one on a lunch break stays on it."""
+    AgentPresence.objects.filter(state=PresenceState.ACTIVE).update(
+        is_active=False, state=PresenceState.AWAY
+    )
+
+
 @transaction.atomic
 def demo_seed() -> DemoResult:
     """Create (or complete) the demo data set and say how to log in."""
@@ -530,6 +541,7 @@ def demo_seed() -> DemoResult:
     _seed_whatsapp_templates()
     customers = _seed_customers()
     tickets_created = 0 if _demo_tickets_exist() else _seed_tickets(customers)
+    _seed_nobody_at_a_screen()
     return DemoResult(
         password=password,
         password_from_env=bool(settings.OMNICO_DEMO_PASSWORD),

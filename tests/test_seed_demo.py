@@ -29,6 +29,7 @@ from configuration.models import (
 )
 from customers.models import Customer, Identity
 from tickets.models import Activity, AgentPresence, Message, Tag, Ticket, TicketEvent
+from tickets.presence import presence_screen_seen
 
 pytestmark = pytest.mark.django_db
 
@@ -100,14 +101,22 @@ def test_demo_users_log_in_with_the_env_password(seeded):
     assert not users.filter(username__startswith="agent", is_staff=True).exists()
 
 
-def test_agents_have_capacities_and_two_are_active(seeded):
+def test_agents_have_capacities_and_two_work_from_their_first_screen(seeded):
     capacities = dict(
         OperatorProfile.objects.filter(user__username__startswith="agent").values_list(
             "user__username", "capacity"
         )
     )
     assert capacities == {"agent1": 5, "agent2": 3, "agent3": 4}
-    assert AgentPresence.objects.filter(is_active=True).count() == 2
+    states = dict(AgentPresence.objects.values_list("user__username", "state"))
+    assert states == {"agent1": "away", "agent2": "away", "agent3": "passive"}
+    # Nobody has a screen open yet, so nobody takes a customer before they sign in...
+    assert not AgentPresence.objects.filter(is_active=True).exists()
+    # ...and the first screen agent1 opens puts them to work.
+    agent1 = AgentPresence.objects.get(user__username="agent1")
+    assert presence_screen_seen(user_id=agent1.user_id)
+    agent1.refresh_from_db()
+    assert agent1.is_active and agent1.state == "active"
 
 
 def test_every_channel_kind_has_a_demo_account_with_the_env_secret(seeded):
