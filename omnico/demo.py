@@ -67,10 +67,11 @@ ACTIVITY_CATEGORIES = {
 #: on /support/; change them under Settings (or add today as a holiday) to see the offline form.
 BUSINESS_HOURS = [(day, dt.time(0), dt.time(23, 59)) for day in range(7)]
 
-#: username, first name, last name, staff, capacity, active (None: no presence row)
+#: username, first name, last name, staff, capacity, active (None: no presence row). agent1 works
+#: five of the demo tickets; a capacity of 8 leaves slots for the chats a newcomer starts.
 USERS = [
     ("admin", "Admin", "Omnico", True, None, None),
-    ("agent1", "Ayşe", "Yılmaz", False, 5, True),
+    ("agent1", "Ayşe", "Yılmaz", False, 8, True),
     ("agent2", "Mehmet", "Demir", False, 3, True),
     ("agent3", "Emma", "Clark", False, 4, False),
 ]

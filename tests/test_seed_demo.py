@@ -107,7 +107,7 @@ def test_agents_have_capacities_and_two_work_from_their_first_screen(seeded):
             "user__username", "capacity"
         )
     )
-    assert capacities == {"agent1": 5, "agent2": 3, "agent3": 4}
+    assert capacities == {"agent1": 8, "agent2": 3, "agent3": 4}
     states = dict(AgentPresence.objects.values_list("user__username", "state"))
     assert states == {"agent1": "away", "agent2": "away", "agent3": "passive"}
     # Nobody has a screen open yet, so nobody takes a customer before they sign in...
