@@ -104,3 +104,10 @@ def sync_whatsapp_templates() -> int:
 
     synced, _failed = whatsapp_templates_sync_all()
     return synced
+
+
+@shared_task(name="channels_adapters.answer_button_press")
+@retry_on_lost_connection
+def answer_button_press(account_id: int, query_id: str) -> bool:
+    # Queued by the Telegram adapter once a customer's button press is stored.
+    return services.button_press_answer(account_id=account_id, query_id=query_id)

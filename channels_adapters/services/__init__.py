@@ -42,6 +42,7 @@ from channels_adapters.services.outbound import (
     OUTBOUND_MAX_CLAIMS,
     OUTBOUND_OVERDUE_AFTER,
     DeliveryRetry,
+    button_press_answer,
     message_deliver,
     message_retry,
     outbound_sweep,
@@ -51,6 +52,7 @@ from channels_adapters.services.setup import webhook_register
 from tickets.delivery import message_fail
 
 __all__ = [
+    "button_press_answer",
     "DELIVERY_MAX_ATTEMPTS",
     "DELIVERY_MAX_BACKOFF",
     "FETCH_BACKOFF",

@@ -276,3 +276,15 @@ def outbound_sweep(
             _queue_delivery(message_id, attempt=attempts)
             queued += 1
     return queued, failed
+
+
+def button_press_answer(*, account_id: int, query_id: str) -> bool:
+    """Answer a Telegram customer's button press so the button stops spinning (see
+    ``channels_adapters.telegram.adapter.telegram_answer_button``); False when the account
+    is gone or disabled, or Telegram did not take it."""
+    from channels_adapters.telegram.adapter import telegram_answer_button
+
+    account = ChannelAccount.objects.filter(pk=account_id, enabled=True, kind="telegram").first()
+    if account is None:
+        return False
+    return telegram_answer_button(account=account, query_id=query_id)

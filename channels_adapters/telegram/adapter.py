@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -37,6 +38,7 @@ from configuration.models import ChannelAccount
 if TYPE_CHECKING:
     from customers.models import Identity
     from tickets.models import Message
+    from tickets.receiving import Received
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +231,13 @@ class TelegramAdapter(ChannelAdapter):
             )
         return ParsedEvent(messages=[_inbound(message, raw, edited=kind.startswith("edited_"))])
 
+    def received(self, account: ChannelAccount, message: InboundMessage, got: Received) -> None:
+        """A pressed button keeps spinning in the customer's Telegram until the bot answers
+        the callback query: once the press is stored, answer it (a task after commit)."""
+        query_id = message.meta.get("callback_query_id")
+        if query_id and not got.duplicate:
+            _enqueue_button_answer(account.pk, str(query_id))
+
     def download(self, account: ChannelAccount, attachment: InboundAttachment) -> bytes | None:
         if not attachment.file_ref.startswith(FILE_REF):
             return None
@@ -272,6 +281,33 @@ class TelegramAdapter(ChannelAdapter):
             return _call(account, register)
         except TelegramError as exc:
             raise DeliveryError(f"Telegram: {exc.message}", permanent=True) from None
+
+
+def _enqueue_button_answer(account_id: int, query_id: str) -> None:
+    from channels_adapters.tasks import answer_button_press
+
+    def queue() -> None:
+        try:
+            answer_button_press.delay(account_id, query_id)
+        except Exception as exc:  # broker down: Telegram stops the spinner by itself later
+            logger.warning("could not queue a button answer: %s", type(exc).__name__)
+
+    transaction.on_commit(queue)
+
+
+def telegram_answer_button(*, account: ChannelAccount, query_id: str) -> bool:
+    """Answer a customer's button press (``answerCallbackQuery``, no text): their button
+    stops spinning. Best effort: Telegram accepts an answer only for a short while, so a
+    failure is logged (never the token) and not retried. True when Telegram took it."""
+
+    async def answer(bot: Bot) -> bool:
+        return bool(await bot.answer_callback_query(query_id))
+
+    try:
+        return _call(account, answer)
+    except (TelegramError, RuntimeError, OSError) as exc:
+        logger.info("telegram button answer failed: %s", type(exc).__name__)
+        return False
 
 
 def _de_json(data: dict[str, Any], bot: Bot) -> Update:
@@ -386,6 +422,7 @@ def _action(kind: str, raw: Any, update_id: Any) -> InboundMessage | None:
     meta: dict[str, Any] = {"update": kind, "types": [kind]}
     if kind == "callback_query":
         meta["callback_data"] = str(raw.get("data") or "")
+        meta["callback_query_id"] = str(raw.get("id") or "")
         content["text"] = _button_text(message, raw.get("data"))
     name = " ".join(
         filter(None, [(person or {}).get("first_name"), (person or {}).get("last_name")])

@@ -327,6 +327,29 @@ def test_telegram_button_press_is_a_message_naming_the_button(channel, post_hook
     assert message.ticket.customer.name == "Mario"
 
 
+def test_telegram_button_press_is_answered_so_the_button_stops_spinning(channel, post_hook, fake):
+    account = channel("telegram")
+    raw = (CORPUS / "telegram" / "nutgram__callback_query.json").read_bytes()
+
+    post_hook(account, raw)
+    post_hook(account, raw)  # Telegram delivers the same update again: one answer only
+
+    answers = fake.calls("answerCallbackQuery")
+    assert [a.data["callback_query_id"] for a in answers] == [
+        json.loads(raw)["callback_query"]["id"]
+    ]
+
+
+def test_a_button_answer_telegram_refuses_is_logged_and_loses_nothing(channel, post_hook, fake):
+    account = channel("telegram")
+    fake.fail_next(1, status=400)  # "query is too old": the press itself must still be kept
+
+    post_hook(account, (CORPUS / "telegram" / "nutgram__callback_query.json").read_bytes())
+
+    assert Message.objects.get(channel_account=account).body == "Button pressed: thedata"
+    assert InboundEvent.objects.get().status == InboundEvent.Status.PROCESSED
+
+
 def test_telegram_service_and_non_message_updates_are_ignored(channel, post_hook):
     account = channel("telegram")
     for name in ("nutgram__chat_member.json", "nutgram__left_chat_member.json"):

@@ -157,7 +157,7 @@ class FakeProvider:
 
         if method == "getMe":
             return ok({"id": 1, "is_bot": True, "first_name": "Omnico", "username": "omnico_bot"})
-        if method == "setWebhook":
+        if method in ("setWebhook", "answerCallbackQuery"):
             return ok(True)
         if method == "sendMessage":
             chat_id = int(data["chat_id"])
