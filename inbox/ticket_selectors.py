@@ -140,8 +140,21 @@ def message_for_render(message_id: int) -> Message | None:
     return _messages().select_related("ticket__customer").filter(pk=message_id).first()
 
 
-def agent_on_break(user) -> bool:
-    return AgentPresence.objects.filter(user=user, is_active=False).exists()
+def agent_off_state(user) -> str:
+    """Why the agent may not reply now: their presence state ("passive", "away", "offline"),
+    or "" when they may (active, or staff with no presence). One query."""
+    presence = (
+        AgentPresence.objects.filter(user=user, is_active=False)
+        .only("is_active", "state", "break_reason_id")
+        .first()
+    )
+    return presence.current_state if presence is not None else ""
+
+
+def _off_duty(state: str) -> dict[str, Any]:
+    # ``on_break``: the reply box takes notes only; ``off_state`` says why (a break, away,
+    # signed out) in reply_form.html.
+    return {"on_break": bool(state), "off_state": state}
 
 
 def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str, Any]:
@@ -156,7 +169,7 @@ def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str
         "replies_available": replies_available(ticket)
         and not (offline and offline["problem"])
         and not closed,
-        "on_break": agent_on_break(user),
+        **_off_duty(agent_off_state(user)),
         "offline_reply": offline,
         **window,
     }

@@ -165,6 +165,22 @@ def test_agent_on_break_is_told_why_the_reply_is_refused(agent_client, agent, ti
     assert not Message.objects.filter(ticket=ticket, direction="out").exists()
 
 
+@pytest.mark.parametrize(
+    ("state", "told", "not_told"),
+    [
+        ("away", "You are away (no agent screen was open)", "You are on a break"),
+        ("offline", "You are offline (signed out)", "You are on a break"),
+    ],
+)
+def test_an_agent_away_or_signed_out_is_told_their_own_state_not_a_break(
+    agent_client, agent, ticket, state, told, not_told
+):
+    AgentPresence.objects.create(user=agent, is_active=False, state=state)
+    page = agent_client.get(reverse("ticket-detail", args=[ticket.pk])).content.decode()
+    assert told in page and not_told not in page
+    assert f'data-off-state="{state}"' in page
+
+
 def test_web_chat_tickets_take_replies_like_other_channels(agent_client, db):
     # Issue 9: the web chat has an adapter now; replies were refused ("not available yet").
     ticket = make_ticket(account=make_account(kind="webchat"))
