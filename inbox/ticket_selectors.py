@@ -25,7 +25,6 @@ from inbox.pagination import Column, keyset_page
 from inbox.window_selectors import window_context
 from tickets.models import (
     Activity,
-    AgentPresence,
     Attachment,
     Message,
     Priority,
@@ -33,6 +32,7 @@ from tickets.models import (
     Ticket,
     TicketStatus,
 )
+from tickets.presence import presence_off_state
 
 #: The latest messages the chat box opens with (more than a screenful); "load earlier" pages
 #: back. Each message costs ~0.1 ms to render: 30 rather than 50 keeps the ticket page fast.
@@ -140,17 +140,6 @@ def message_for_render(message_id: int) -> Message | None:
     return _messages().select_related("ticket__customer").filter(pk=message_id).first()
 
 
-def agent_off_state(user) -> str:
-    """Why the agent may not reply now: their presence state ("passive", "away", "offline"),
-    or "" when they may (active, or staff with no presence). One query."""
-    presence = (
-        AgentPresence.objects.filter(user=user, is_active=False)
-        .only("is_active", "state", "break_reason_id")
-        .first()
-    )
-    return presence.current_state if presence is not None else ""
-
-
 def _off_duty(state: str) -> dict[str, Any]:
     # ``on_break``: the reply box takes notes only; ``off_state`` says why (a break, away,
     # signed out) in reply_form.html.
@@ -169,7 +158,7 @@ def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str
         "replies_available": replies_available(ticket)
         and not (offline and offline["problem"])
         and not closed,
-        **_off_duty(agent_off_state(user)),
+        **_off_duty(presence_off_state(user=user)),
         "offline_reply": offline,
         **window,
     }

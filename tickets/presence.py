@@ -219,16 +219,26 @@ def _come_back(*, user_id: int) -> bool:
     return True
 
 
+def presence_off_state(*, user: User) -> str:
+    """Why the agent may not reply now: their state ("passive", "away", "offline"), or ""
+    when they may (active, or staff with no presence). One query."""
+    presence = (
+        AgentPresence.objects.filter(user=user, is_active=False)
+        .only("is_active", "state", "break_reason_id")
+        .first()
+    )
+    return presence.current_state if presence is not None else ""
+
+
 def presence_require_working(*, user: User | None) -> None:
     """Refuse (``TicketRuleError``) what only an active agent may do: reply to a customer, send
     a failed reply again, take a ticket. Users without a presence (staff who only configure or
     supervise) are not held back."""
     if user is None:
         return
-    presence = AgentPresence.objects.filter(user=user).first()
-    if presence is None or presence.is_active:
+    state = presence_off_state(user=user)
+    if not state:
         return
-    state = presence.current_state
     if state == PresenceState.AWAY:
         raise TicketRuleError(
             _("You are away (no agent screen was open). Go active to reply to customers.")
