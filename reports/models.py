@@ -81,6 +81,9 @@ class TicketDims(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.hour.isoformat()} agent={self.agent_id} {self.channel}"
+
 
 class HourlyTicketStat(TicketDims):
     """Ticket and message figures of one hour for one combination of the five dimensions.
@@ -183,6 +186,9 @@ class HourlyAgentStat(models.Model):
         ]
         indexes = [models.Index(fields=["agent", "hour"], name="hags_agent_hour")]
 
+    def __str__(self) -> str:
+        return f"{self.hour.isoformat()} agent={self.agent_id}"
+
 
 class HourlyBreakStat(models.Model):
     """Break time of one agent in one hour for one reason; a break spanning hours is split."""
@@ -214,3 +220,6 @@ class HourlyBreakStat(models.Model):
             models.Index(fields=["hour"], name="hbs_hour"),
             models.Index(fields=["agent", "hour"], name="hbs_agent_hour"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.hour.isoformat()} agent={self.agent_id} {self.reason_text}"
