@@ -8,7 +8,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from channels_adapters.models import WhatsAppTemplate
-from channels_adapters.whatsapp.templates import whatsapp_templates_offered
+from channels_adapters.whatsapp.payloads import TemplateSlot
+from channels_adapters.whatsapp.templates import template_slots_of, whatsapp_templates_offered
 from channels_adapters.windows import MessagingWindow, messaging_window
 from tickets.models import Ticket
 
@@ -50,17 +51,37 @@ def window_text(window: MessagingWindow) -> str:
 
 
 def template_inputs(
-    *, template: WhatsAppTemplate | None, values: list[str], errors: dict[str, str]
+    *, template: WhatsAppTemplate | None, values: dict[str, str], errors: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """One field per ``{{n}}`` of the chosen template: its number, value and error."""
+    """One field per value the chosen template needs (header, body, location, link buttons):
+    its name, label, value and error."""
     if template is None:
         return []
     return [
         {
-            "number": n,
-            "name": f"parameter_{n}",
-            "value": values[n - 1] if n - 1 < len(values) else "",
-            "error": errors.get(f"parameter_{n}", ""),
+            "name": slot.key,
+            "component": slot.component,
+            "placeholder": slot.placeholder,
+            "label": _slot_label(slot),
+            "url": slot.url,
+            "required": slot.required,
+            "value": values.get(slot.key, ""),
+            "error": errors.get(slot.key, ""),
         }
-        for n in range(1, template.parameter_count + 1)
+        for slot in template_slots_of(template)
     ]
+
+
+def _slot_label(slot: TemplateSlot) -> str:
+    if slot.component == "header":
+        return _("Header parameter")
+    if slot.component == "button":
+        return _("End of the link of the button “%(button)s”") % {"button": slot.placeholder}
+    if slot.component == "location":
+        return {
+            "latitude": _("Latitude"),
+            "longitude": _("Longitude"),
+            "name": _("Place name (optional)"),
+            "address": _("Address (optional)"),
+        }[slot.placeholder]
+    return _("Parameter")

@@ -16,9 +16,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from channels_adapters.models import WhatsAppTemplate
 from channels_adapters.whatsapp.templates import (
     TemplateSendError,
     template_reply_send,
+    template_slots_of,
     whatsapp_template_get,
 )
 from inbox import ticket_selectors as selectors
@@ -28,8 +30,9 @@ from omnico.core.http import AgentRequest
 from tickets.errors import TicketRuleError
 
 
-def _field_values(request: AgentRequest, count: int) -> list[str]:
-    return [request.POST.get(f"parameter_{n}", "") for n in range(1, count + 1)]
+def _field_values(request: AgentRequest, template: WhatsAppTemplate | None) -> dict[str, str]:
+    slots = template_slots_of(template) if template else []
+    return {slot.key: request.POST.get(slot.key, "") for slot in slots}
 
 
 def _parse_id(value: str | None) -> int | None:
@@ -66,7 +69,7 @@ def template_fields(request: AgentRequest, ticket_id: int) -> HttpResponse:
         {
             "ticket": ticket,
             "chosen_template": template,
-            "template_inputs": template_inputs(template=template, values=[], errors={}),
+            "template_inputs": template_inputs(template=template, values={}, errors={}),
             "errors": {},
         },
     )
@@ -80,15 +83,14 @@ def template_send(request: AgentRequest, ticket_id: int) -> HttpResponse:
     template = whatsapp_template_get(
         ticket=ticket, template_id=_parse_id(request.POST.get("template"))
     )
-    count = template.parameter_count if template else 0
-    values = _field_values(request, count)
+    values = _field_values(request, template)
     errors: dict[str, str] = {}
     try:
         template_reply_send(
             ticket=ticket,
             author=request.user,
             template_id=template.pk if template else None,
-            parameters=values,
+            values=values,
             header_link=request.POST.get("header_link", ""),
         )
     except TemplateSendError as error:
@@ -99,7 +101,7 @@ def template_send(request: AgentRequest, ticket_id: int) -> HttpResponse:
         errors = {"template": error.message}
     else:
         messages.success(request, _("Template queued for delivery."))
-        template, values = None, []
+        template, values = None, {}
     if not request.htmx:
         return redirect("ticket-detail", ticket_id=ticket_id)
     context = {

@@ -4,8 +4,9 @@ the 24-hour window has closed, checked and sent through the Cloud API.
 - ``whatsapp_templates_sync``: ``GET /{WABA-ID}/message_templates``, every page
   (``paging.next``), replaces the account's stored list (admin action, periodic task).
 - ``whatsapp_templates_offered``: the APPROVED ones an agent can send.
-- ``template_reply_send``: check the parameters, store the reply with the rendered text (what the
-  conversation shows) and the template's name, language and parameters (what the adapter sends).
+- ``template_reply_send``: check the values (body, header and button variables, a location, a
+  media link), store the reply with the rendered text (what the conversation shows) and the
+  template's name, language and components (what the adapter sends).
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from channels_adapters.http import TIMEOUT
 from channels_adapters.meta import MetaAdapter, graph_error_text
 from channels_adapters.models import WhatsAppTemplate
 from channels_adapters.whatsapp.payloads import (
-    PARAMETER,
     ListedTemplate,
+    TemplateSlot,
+    template_components,
     template_from_graph,
     template_render,
+    template_slots,
+    template_unsupported_parts,
 )
 from configuration.models import ChannelAccount, ChannelKind
 from tickets.errors import TicketRuleError
@@ -49,7 +53,9 @@ MAX_PARAMETER_CHARS = 1024
 MAX_BODY_CHARS = 1024
 #: Meta refuses a parameter with a new line, a tab or more than 4 spaces in a row (132018).
 _BAD_WHITESPACE = re.compile(r"[\n\r\t]| {5,}")
-_NAMED_PARAMETER = re.compile(r"{{\s*[A-Za-z_]\w*\s*}}")
+_ANY_WHITESPACE = re.compile(r"\s")
+#: Meta's limits on a location header's name and address.
+MAX_LOCATION_CHARS = 1000
 
 
 class TemplateSyncError(Exception):
@@ -58,7 +64,7 @@ class TemplateSyncError(Exception):
 
 class TemplateSendError(TicketRuleError):
     """A template send refused before anything went out; ``errors``: field name → message
-    (``parameter_1``…, ``header_link``, ``template``)."""
+    (a slot's key such as ``parameter_1`` or ``button_0``, ``header_link``, ``template``)."""
 
     def __init__(self, errors: dict[str, str]):
         super().__init__(" ".join(errors.values()))
@@ -168,21 +174,20 @@ def whatsapp_templates_sync_all() -> tuple[int, int]:
 # --- offering and sending ---------------------------------------------------------------------
 
 
+def template_slots_of(template: WhatsAppTemplate) -> list[TemplateSlot]:
+    """The values an agent fills in for ``template`` (see ``payloads.template_slots``)."""
+    return template_slots(
+        body_text=template.body_text,
+        header_format=template.header_format,
+        header_text=template.header_text,
+        components=template.components or [],
+    )
+
+
 def template_unsupported(template: WhatsAppTemplate) -> bool:
-    """Templates whose sending needs more than positional body parameters and a media link
-    (named parameters, a header text with parameters, a location header, a button with a
-    variable) are not offered."""
-    if template.header_format == WhatsAppTemplate.HeaderFormat.LOCATION:
-        return True
-    if _NAMED_PARAMETER.search(template.body_text):  # {{customer_name}}: named parameters
-        return True
-    if PARAMETER.search(template.header_text):
-        return True
-    for component in template.components or []:
-        for button in component.get("buttons") or []:
-            if isinstance(button, dict) and PARAMETER.search(str(button.get("url") or "")):
-                return True
-    return False
+    """Templates with a part Omnico cannot fill in (a carousel, a limited-time offer, a coupon
+    code or one-time-password button) are not offered."""
+    return template_unsupported_parts(template.components or [])
 
 
 def whatsapp_templates_offered(*, channel_account_id: int) -> list[WhatsAppTemplate]:
@@ -202,31 +207,22 @@ def whatsapp_template_get(*, ticket: Ticket, template_id: int | None) -> WhatsAp
     ).first()
 
 
-def template_parameters_check(
-    *, template: WhatsAppTemplate, parameters: list[str], header_link: str = ""
-) -> tuple[list[str], str]:
-    """The parameters (stripped) and header link as they will be sent, or
+def template_values_check(
+    *, template: WhatsAppTemplate, values: dict[str, str], header_link: str = ""
+) -> tuple[dict[str, str], str]:
+    """The values (stripped, one per slot) and header link as they will be sent, or
     ``TemplateSendError`` saying what is wrong with each field."""
-    values = [value.strip() for value in parameters]
+    slots = template_slots_of(template)
     errors: dict[str, str] = {}
-    if len(values) != template.parameter_count:
+    given = [slot for slot in slots if slot.key in values]
+    if len(given) != len(slots):
         errors["template"] = _(
             "This template takes %(expected)s parameters; %(given)s were given."
-        ) % {"expected": template.parameter_count, "given": len(values)}
-    for number, value in enumerate(values, start=1):
-        field = f"parameter_{number}"
-        if not value:
-            errors[field] = _("Fill in parameter {{%(n)s}}.") % {"n": number}
-        elif len(value) > MAX_PARAMETER_CHARS:
-            errors[field] = _("Parameter {{%(n)s}} is longer than %(max)s characters.") % {
-                "n": number,
-                "max": MAX_PARAMETER_CHARS,
-            }
-        elif _BAD_WHITESPACE.search(value):
-            errors[field] = _(
-                "Parameter {{%(n)s}} may not contain a new line, a tab or more than four "
-                "spaces in a row."
-            ) % {"n": number}
+        ) % {"expected": len(slots), "given": len(given)}
+    clean = {slot.key: str(values.get(slot.key, "")).strip() for slot in slots}
+    for slot in slots:
+        if error := _slot_error(slot, clean[slot.key]):
+            errors[slot.key] = error
     link = header_link.strip()
     if template.media_header:
         if not link:
@@ -238,22 +234,81 @@ def template_parameters_check(
                 errors["header_link"] = _("The header's link must be an https:// address.")
     else:
         link = ""
-    if not errors and len(template_render(template.body_text, values)) > MAX_BODY_CHARS:
+    if not errors and len(template_render(template.body_text, clean)) > MAX_BODY_CHARS:
         errors["template"] = _(
             "With these parameters the message is longer than WhatsApp's %(max)s characters."
         ) % {"max": MAX_BODY_CHARS}
     if errors:
         raise TemplateSendError(errors)
-    return values, link
+    return clean, link
 
 
-def template_text(template: WhatsAppTemplate, parameters: list[str]) -> str:
-    """What the customer reads (and the conversation shows): header, body, footer."""
-    text_header = template.header_format == WhatsAppTemplate.HeaderFormat.TEXT
+def _slot_error(slot: TemplateSlot, value: str) -> str:
+    """What is wrong with one value, or ""."""
+    if slot.component == "location":
+        return _location_error(slot.placeholder, value)
+    if not value:
+        if slot.component == "button":
+            return _("Fill in the end of the link of the button “%(button)s”.") % {
+                "button": slot.placeholder
+            }
+        if slot.component == "header":
+            return _("Fill in the header's parameter {{%(n)s}}.") % {"n": slot.placeholder}
+        return _("Fill in parameter {{%(n)s}}.") % {"n": slot.placeholder}
+    if len(value) > MAX_PARAMETER_CHARS:
+        return _("Parameter {{%(n)s}} is longer than %(max)s characters.") % {
+            "n": slot.placeholder,
+            "max": MAX_PARAMETER_CHARS,
+        }
+    if slot.component == "button" and _ANY_WHITESPACE.search(value):
+        return _("The end of a link may not contain spaces.")
+    if _BAD_WHITESPACE.search(value):
+        return _(
+            "Parameter {{%(n)s}} may not contain a new line, a tab or more than four "
+            "spaces in a row."
+        ) % {"n": slot.placeholder}
+    return ""
+
+
+def _location_error(field: str, value: str) -> str:
+    if field in ("latitude", "longitude"):
+        limit = 90 if field == "latitude" else 180
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            number = None
+        if number is None or not -limit <= number <= limit:
+            if field == "latitude":
+                return _("Give the latitude as a number from -90 to 90.")
+            return _("Give the longitude as a number from -180 to 180.")
+        return ""
+    if len(value) > MAX_LOCATION_CHARS:
+        return _("Keep it under %(max)s characters.") % {"max": MAX_LOCATION_CHARS}
+    return ""
+
+
+def template_text(template: WhatsAppTemplate, values: dict[str, str]) -> str:
+    """What the customer reads (and the conversation shows): header, body, footer, and the
+    addresses of link buttons with their endings filled in."""
+    header = ""
+    if template.header_format == WhatsAppTemplate.HeaderFormat.TEXT:
+        header = template_render(template.header_text, values, prefix="header")
+    elif template.header_format == WhatsAppTemplate.HeaderFormat.LOCATION:
+        place = ", ".join(
+            part for part in (values.get("location_name"), values.get("location_address")) if part
+        )
+        where = f"{values.get('location_latitude', '')}, {values.get('location_longitude', '')}"
+        header = f"📍 {place} ({where})" if place else f"📍 {where}"
+    links = [
+        f"{slot.placeholder}: {template_render(slot.url, {'p_1': values[slot.key]}, prefix='p')}"
+        for slot in template_slots_of(template)
+        if slot.component == "button" and slot.key in values
+    ]
     parts = [
-        template.header_text if text_header else "",
-        template_render(template.body_text, parameters),
+        header,
+        template_render(template.body_text, values),
         template.footer_text,
+        "\n".join(links),
     ]
     return "\n\n".join(part for part in parts if part.strip()) or f"[{template.name}]"
 
@@ -264,7 +319,7 @@ def template_reply_send(
     ticket: Ticket,
     author: User,
     template_id: int | None,
-    parameters: list[str],
+    values: dict[str, str],
     header_link: str = "",
 ) -> Message:
     """An agent's template message to a WhatsApp customer: checked, stored pending with its
@@ -277,20 +332,22 @@ def template_reply_send(
     template = whatsapp_template_get(ticket=ticket, template_id=template_id)
     if template is None or template_unsupported(template):
         raise TemplateSendError({"template": _("Choose an approved template.")})
-    values, link = template_parameters_check(
-        template=template, parameters=parameters, header_link=header_link
-    )
+    clean, link = template_values_check(template=template, values=values, header_link=header_link)
     message = message_add_outbound(
         ticket=ticket,
         author=author,
-        body=template_text(template, values),
+        body=template_text(template, clean),
         meta={
             "template": {
                 "name": template.name,
                 "language": template.language,
-                "parameters": values,
-                "header_format": template.header_format,
-                "header_link": link,
+                "values": clean,
+                "components": template_components(
+                    template_slots_of(template),
+                    clean,
+                    header_format=template.header_format,
+                    header_link=link,
+                ),
             }
         },
     )

@@ -26,10 +26,14 @@ from tickets.receiving import Incoming, ticket_receive
 WABA = "102290129340398"
 
 
-def graph_template(name, *, status="APPROVED", language="tr", body="Merhaba {{1}}", header=None):
+def graph_template(
+    name, *, status="APPROVED", language="tr", body="Merhaba {{1}}", header=None, buttons=None
+):
     components = [{"type": "BODY", "text": body}]
     if header:
         components.insert(0, {"type": "HEADER", **header})
+    if buttons:
+        components.append({"type": "BUTTONS", "buttons": buttons})
     return {
         "id": f"id-{name}-{language}",
         "name": name,
@@ -57,7 +61,12 @@ def templates(fake):
             header={"format": "DOCUMENT", "example": {"header_handle": ["h"]}},
         ),
         graph_template("reddedilen", status="REJECTED"),
-        graph_template("adli", body="Merhaba {{customer_name}}"),  # named: not offered
+        graph_template("adli", body="Merhaba {{customer_name}}"),
+        graph_template(  # a coupon-code button needs a value Omnico does not ask for
+            "kupon",
+            body="İndirim kodunuz hazır.",
+            buttons=[{"type": "COPY_CODE", "example": "INDIRIM25"}],
+        ),
     ]
     return fake.whatsapp_templates[WABA]
 
@@ -65,14 +74,15 @@ def templates(fake):
 def test_sync_follows_every_page_and_offers_only_approved_ones(whatsapp, fake, templates):
     count = whatsapp_templates_sync(account=whatsapp)
 
-    assert count == 6
+    assert count == 7
     listing = fake.calls("message_templates")
-    assert len(listing) == 3  # pages of two
+    assert len(listing) == 4  # pages of two
     assert listing[0].path == f"/{WABA}/message_templates"
     assert listing[0].headers["Authorization"] == "Bearer graph-token"
-    assert [call.query.get("after") for call in listing] == [None, "2", "4"]
+    assert [call.query.get("after") for call in listing] == [None, "2", "4", "6"]
     offered = whatsapp_templates_offered(channel_account_id=whatsapp.pk)
     assert [(t.name, t.language) for t in offered] == [
+        ("adli", "tr"),
         ("fatura", "tr"),
         ("siparis_kargoda", "en"),
         ("siparis_kargoda", "tr"),
@@ -121,7 +131,7 @@ def test_sync_shows_the_graph_error(whatsapp, fake):
 def test_periodic_task_syncs_accounts_with_a_waba_id(whatsapp, channel, fake, templates):
     tasks.sync_whatsapp_templates.delay()
 
-    assert WhatsAppTemplate.objects.filter(channel_account=whatsapp).count() == 6
+    assert WhatsAppTemplate.objects.filter(channel_account=whatsapp).count() == 7
 
 
 def test_admin_action_syncs_the_chosen_account(whatsapp, templates, admin_client):
@@ -131,8 +141,8 @@ def test_admin_action_syncs_the_chosen_account(whatsapp, templates, admin_client
         follow=True,
     )
 
-    assert "6 message templates synced" in response.content.decode()
-    assert WhatsAppTemplate.objects.count() == 6
+    assert "7 message templates synced" in response.content.decode()
+    assert WhatsAppTemplate.objects.count() == 7
 
 
 def test_template_admin_is_a_read_only_list(whatsapp, templates, admin_client):
@@ -174,7 +184,11 @@ def _send(ticket, capture, template, parameters, header_link=""):
             ticket=ticket,
             author=make_user(),
             template_id=template.pk,
-            parameters=parameters,
+            values=(
+                {f"parameter_{n}": value for n, value in enumerate(parameters, start=1)}
+                if isinstance(parameters, list)
+                else parameters
+            ),
             header_link=header_link,
         )
     message.refresh_from_db()
@@ -311,3 +325,190 @@ def test_a_template_not_approved_cannot_be_sent(
 ):
     with pytest.raises(TemplateSendError, match="approved template"):
         _send(closed_ticket, django_capture_on_commit_callbacks, _template("bekleyen"), ["x"])
+
+
+@pytest.fixture
+def rich_templates(whatsapp, fake):
+    fake.whatsapp_templates[WABA] = [
+        graph_template("adli", body="Merhaba {{customer_name}}, siparişiniz {{order_id}}."),
+        graph_template(
+            "baslikli",
+            body="Siparişiniz {{1}} yola çıktı.",
+            header={"format": "TEXT", "text": "Kargo {{1}}"},
+            buttons=[
+                {"type": "QUICK_REPLY", "text": "Teşekkürler"},
+                {"type": "URL", "text": "Takip et", "url": "https://kargo.example.com/t/{{1}}"},
+            ],
+        ),
+        graph_template("magaza", body="Mağazamız sizi bekliyor.", header={"format": "LOCATION"}),
+    ]
+    whatsapp_templates_sync(account=whatsapp)
+
+
+def test_named_parameters_are_sent_with_their_names(
+    closed_ticket, fake, rich_templates, django_capture_on_commit_callbacks
+):
+    message = _send(
+        closed_ticket,
+        django_capture_on_commit_callbacks,
+        _template("adli"),
+        {"parameter_customer_name": "Ayşe", "parameter_order_id": "4521"},
+    )
+
+    (call,) = fake.calls("messages")
+    assert call.data["template"]["components"] == [
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Ayşe", "parameter_name": "customer_name"},
+                {"type": "text", "text": "4521", "parameter_name": "order_id"},
+            ],
+        }
+    ]
+    assert message.body == "Merhaba Ayşe, siparişiniz 4521."
+
+
+def test_header_text_and_link_button_variables_are_sent_and_shown(
+    closed_ticket, fake, rich_templates, django_capture_on_commit_callbacks
+):
+    message = _send(
+        closed_ticket,
+        django_capture_on_commit_callbacks,
+        _template("baslikli"),
+        {"header_1": "Yurtiçi", "parameter_1": "4521", "button_1": "TR4521"},
+    )
+
+    (call,) = fake.calls("messages")
+    assert call.data["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "text", "text": "Yurtiçi"}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "4521"}]},
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": "1",
+            "parameters": [{"type": "text", "text": "TR4521"}],
+        },
+    ]
+    assert message.body == (
+        "Kargo Yurtiçi\n\nSiparişiniz 4521 yola çıktı.\n\n"
+        "Takip et: https://kargo.example.com/t/TR4521"
+    )
+
+
+def test_a_location_header_is_sent_with_its_place(
+    closed_ticket, fake, rich_templates, django_capture_on_commit_callbacks
+):
+    message = _send(
+        closed_ticket,
+        django_capture_on_commit_callbacks,
+        _template("magaza"),
+        {
+            "location_latitude": "41.0370",
+            "location_longitude": "28.9850",
+            "location_name": "Taksim Mağazası",
+            "location_address": "",
+        },
+    )
+
+    (call,) = fake.calls("messages")
+    assert call.data["template"]["components"] == [
+        {
+            "type": "header",
+            "parameters": [
+                {
+                    "type": "location",
+                    "location": {
+                        "latitude": "41.0370",
+                        "longitude": "28.9850",
+                        "name": "Taksim Mağazası",
+                    },
+                }
+            ],
+        }
+    ]
+    assert message.body.startswith("📍 Taksim Mağazası (41.0370, 28.9850)")
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "field", "words"),
+    [
+        (
+            "adli",
+            {"parameter_customer_name": "Ayşe", "parameter_order_id": " "},
+            "parameter_order_id",
+            "Fill in parameter {{order_id}}",
+        ),
+        (
+            "baslikli",
+            {"header_1": "", "parameter_1": "1", "button_1": "a"},
+            "header_1",
+            "header's parameter",
+        ),
+        (
+            "baslikli",
+            {"header_1": "x", "parameter_1": "1", "button_1": "a b"},
+            "button_1",
+            "may not contain spaces",
+        ),
+        ("baslikli", {"header_1": "x", "parameter_1": "1", "button_1": ""}, "button_1", "Takip et"),
+        (
+            "magaza",
+            {
+                "location_latitude": "95",
+                "location_longitude": "28",
+                "location_name": "",
+                "location_address": "",
+            },
+            "location_latitude",
+            "-90 to 90",
+        ),
+        (
+            "magaza",
+            {
+                "location_latitude": "41",
+                "location_longitude": "doğu",
+                "location_name": "",
+                "location_address": "",
+            },
+            "location_longitude",
+            "-180 to 180",
+        ),
+    ],
+)
+def test_wrong_header_button_and_location_values_are_refused(
+    closed_ticket,
+    fake,
+    rich_templates,
+    django_capture_on_commit_callbacks,
+    name,
+    values,
+    field,
+    words,
+):
+    with pytest.raises(TemplateSendError) as refused:
+        _send(closed_ticket, django_capture_on_commit_callbacks, _template(name), values)
+
+    assert words in refused.value.errors[field]
+    assert fake.calls("messages") == []
+
+
+def test_a_template_reply_queued_before_components_were_stored_still_goes_out_whole():
+    from channels_adapters.whatsapp.payloads import template_payload
+
+    stored = {
+        "name": "fatura",
+        "language": "tr",
+        "parameters": ["Ayşe"],
+        "header_format": "DOCUMENT",
+        "header_link": "https://files.example.com/f.pdf",
+    }
+
+    assert template_payload(stored)["template"]["components"] == [
+        {
+            "type": "header",
+            "parameters": [
+                {"type": "document", "document": {"link": "https://files.example.com/f.pdf"}}
+            ],
+        },
+        {"type": "body", "parameters": [{"type": "text", "text": "Ayşe"}]},
+    ]

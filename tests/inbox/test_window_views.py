@@ -125,6 +125,41 @@ def test_choosing_a_template_shows_its_body_and_a_field_per_parameter(agent_clie
     assert 'name="parameter_3"' not in html
 
 
+def test_a_template_with_header_and_link_button_variables_asks_for_each(agent_client):
+    ticket = _ticket("whatsapp", wrote_ago=timedelta(days=2))
+    template = WhatsAppTemplate.objects.create(
+        channel_account=ticket.channel_account,
+        name="kargo",
+        language="tr",
+        status="APPROVED",
+        body_text="Merhaba {{customer_name}}",
+        header_format="TEXT",
+        header_text="Kargo {{1}}",
+        components=[
+            {"type": "HEADER", "format": "TEXT", "text": "Kargo {{1}}"},
+            {"type": "BODY", "text": "Merhaba {{customer_name}}"},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "URL", "text": "Takip et", "url": "https://k.example.com/{{1}}"}
+                ],
+            },
+        ],
+        synced_at=timezone.now(),
+    )
+
+    response = agent_client.get(
+        reverse("ticket-template-fields", args=[ticket.pk]), {"template": template.pk}, **HTMX
+    )
+
+    html = response.content.decode()
+    assert 'name="header_1"' in html and "Header parameter" in html
+    assert 'name="parameter_customer_name"' in html
+    assert 'name="button_0"' in html
+    assert "End of the link of the button “Takip et”" in html
+    assert "https://k.example.com/{{1}}" in html
+
+
 def test_a_template_with_an_empty_parameter_is_refused_next_to_the_field(agent_client):
     ticket = _ticket("whatsapp", wrote_ago=timedelta(days=2))
     template = _template(ticket)
@@ -157,7 +192,10 @@ def test_sending_a_template_shows_its_rendered_text_in_the_conversation(
     html = response.content.decode()
     message = Message.objects.get(direction=Message.Direction.OUTBOUND)
     assert message.body == "Merhaba <b>Ayşe</b>, 4521 yolda."
-    assert message.meta["template"]["parameters"] == ["<b>Ayşe</b>", "4521"]
+    assert message.meta["template"]["values"] == {
+        "parameter_1": "<b>Ayşe</b>",
+        "parameter_2": "4521",
+    }
     assert "Merhaba &lt;b&gt;Ayşe&lt;/b&gt;, 4521 yolda." in html  # escaped
     assert "Template queued for delivery." in html
 
