@@ -147,14 +147,22 @@ def _off_duty(state: str) -> dict[str, Any]:
 
 
 def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str, Any]:
-    """Context of ``inbox/ticket/chat.html``: header, conversation and reply box. An offline
-    message is answered by e-mail: the box says to which address, or why it cannot be."""
+    """Context of ``inbox/ticket/chat.html``: header, conversation and reply box."""
+    return {
+        **composer_context(ticket=ticket, user=user),
+        "conversation": conversation(ticket=ticket, before=before),
+    }
+
+
+def composer_context(*, ticket: Ticket, user) -> dict[str, Any]:
+    """What the reply box shows around the form: whether replies can go out, the agent's
+    state, the messaging window. An offline message is answered by e-mail: the box says to
+    which address, or why it cannot be."""
     offline = offline_reply(ticket) if ticket.is_offline else None
     window = window_context(ticket=ticket)
     closed = window["messaging_window"] is not None and window["messaging_window"].is_closed
     return {
         "ticket": ticket,
-        "conversation": conversation(ticket=ticket, before=before),
         "replies_available": replies_available(ticket)
         and not (offline and offline["problem"])
         and not closed,

@@ -39,7 +39,7 @@ from omnico.core.http import AgentRequest, stored_file_response
 from tickets import services
 from tickets.attachments import INLINE_IMAGE_TYPES
 from tickets.errors import TicketRuleError
-from tickets.models import Priority, Ticket, TicketStatus
+from tickets.models import Message, Priority, Ticket, TicketStatus
 
 Action = Callable[[Ticket, dict], str]
 
@@ -280,11 +280,14 @@ def _chat_response(
 def ticket_reply(request: AgentRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
     form = ReplyForm(request.POST)
+    added: list[Message] = []
 
     def send(ticket: Ticket, data: dict) -> str:
         if data["note"]:
-            services.message_add_outbound(
-                ticket=ticket, author=request.user, body=data["body"], note=True
+            added.append(
+                services.message_add_outbound(
+                    ticket=ticket, author=request.user, body=data["body"], note=True
+                )
             )
             return _("Note added.")
         if not selectors.replies_available(ticket):
@@ -292,12 +295,32 @@ def ticket_reply(request: AgentRequest, ticket_id: int) -> HttpResponse:
                 _("Replies to %(channel)s aren't available yet; add an internal note instead.")
                 % {"channel": ticket.get_source_display()}
             )
-        channel_services.reply_send(ticket=ticket, author=request.user, body=data["body"])
+        added.append(
+            channel_services.reply_send(ticket=ticket, author=request.user, body=data["body"])
+        )
         canned_count_sent(request)
         return _("Reply queued for delivery.")
 
-    sent = _run(request, ticket, form, send)
-    return _chat_response(request, ticket_id, None if sent else form)
+    if not _run(request, ticket, form, send):
+        return _chat_response(request, ticket_id, form)
+    if not request.htmx:
+        return redirect("ticket-detail", ticket_id=ticket_id)
+    return _reply_added_response(request, ticket_id, added[0].pk)
+
+
+def _reply_added_response(request: AgentRequest, ticket_id: int, message_id: int) -> HttpResponse:
+    """After a reply or note: only the new message, appended to the conversation (the socket
+    may have placed it already: ``static/js/live.js`` keeps one), and a fresh reply box.
+    Re-rendering the whole conversation cost three quarters of the POST's time."""
+    ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
+    context = {
+        **selectors.composer_context(ticket=ticket, user=request.user),
+        "message": selectors.message_for_render(message_id),
+        "reply_form": ReplyForm(),
+    }
+    response = render(request, "inbox/ticket/reply_added.html", context)
+    response["HX-Reswap"] = "beforeend"
+    return response
 
 
 @login_required

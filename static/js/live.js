@@ -352,7 +352,23 @@
     timers[name] = window.setTimeout(function () { delete timers[name]; fn(); }, ms);
   }
 
+  // A reply's own answer appends its message to the conversation; the socket may have placed
+  // that message first. Keep the first one in the list (the socket's replaces it in place
+  // from then on) and drop the "No messages yet" line.
+  function keepOneOfEach(event) {
+    var target = event.detail && event.detail.target;
+    if (!target || !target.matches || !target.matches("ol.messages")) { return; }
+    var seen = {};
+    Array.prototype.forEach.call(target.querySelectorAll("li[id^='message-']"), function (li) {
+      if (seen[li.id]) { li.remove(); } else { seen[li.id] = true; }
+    });
+    var empty = target.querySelector(".empty-thread");
+    if (empty && target.querySelector("li[id^='message-']")) { empty.remove(); }
+  }
+
   // --- wiring -------------------------------------------------------------------------------
+
+  document.addEventListener("htmx:afterSwap", keepOneOfEach);
 
   document.addEventListener("htmx:afterSettle", syncWatch);
   window.addEventListener("popstate", function () { window.setTimeout(syncWatch, 0); });

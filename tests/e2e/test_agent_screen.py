@@ -206,6 +206,9 @@ def test_agent_opens_ticket_replies_with_enter_and_sees_delivery_state(
     expect(bubble).to_contain_text("Hemen gönderiyorum.")
     expect(bubble).to_contain_text(re.compile("pending", re.I))
     expect(bubble).to_contain_text(re.compile(r"\bsent\b", re.I))
+    # The reply's own answer and the socket both bring the message: it shows once.
+    expect(bubble).to_have_count(1)
+    expect(conversation.locator(".msg-out")).to_have_count(1)
     expect(box).to_have_value("")  # the box is emptied for the next reply
     assert fake_provider.calls("sendMessage")[0].data["text"] == reply.body
     assert_not_reloaded(page)

@@ -190,16 +190,27 @@ def test_web_chat_tickets_take_replies_like_other_channels(agent_client, db):
     assert Message.objects.filter(ticket=ticket, direction="out", body="Hi").exists()
 
 
-def test_reply_over_htmx_returns_the_thread_and_an_empty_reply_box(agent_client, ticket):
+def test_reply_over_htmx_appends_only_the_new_message_and_an_empty_reply_box(agent_client, ticket):
     response = agent_client.post(
         reverse("ticket-reply", args=[ticket.pk]), {"body": "On its way"}, **HTMX
     )
     content = response.content.decode()
-    assert content.startswith(f'<ol class="messages" id="conversation-{ticket.pk}"')
+    reply = Message.objects.get(ticket=ticket, body="On its way")
+    assert response["HX-Reswap"] == "beforeend"  # into #conversation-<id>, the form's target
+    assert content.startswith(f'<li class="msg msg-out" id="message-{reply.pk}"')
     assert "On its way" in content and "Pending" in content
+    assert "Where is my parcel?" not in content  # the thread is not sent again
     box = content[content.index(f'id="reply-form-{ticket.pk}"') :]
     assert 'hx-swap-oob="true"' in box
     assert "On its way" not in box
+
+
+def test_refused_reply_returns_the_thread_and_the_box_with_the_text_kept(agent_client, ticket):
+    response = agent_client.post(reverse("ticket-reply", args=[ticket.pk]), {"body": "   "}, **HTMX)
+    content = response.content.decode()
+    assert "HX-Reswap" not in response
+    assert content.startswith(f'<ol class="messages" id="conversation-{ticket.pk}"')
+    assert not Message.objects.filter(ticket=ticket, direction="out").exists()
 
 
 def test_long_thread_shows_the_latest_messages_and_loads_earlier_ones(
