@@ -24,6 +24,8 @@ from axe_playwright_python.sync_playwright import Axe
 
 #: The impacts that fail a test. "moderate" and "minor" are reported by axe but left to review.
 BLOCKING: tuple[str, ...] = ("critical", "serious")
+#: Every impact, for a check of chosen rules (``rules=[...]``) that must hold whatever their impact.
+ANY_IMPACT: tuple[str, ...] = ("critical", "serious", "moderate", "minor")
 
 _axe = Axe()
 
@@ -33,13 +35,18 @@ def axe_violations(
     *,
     context: str | list | dict | None = None,
     impacts: tuple[str, ...] = BLOCKING,
+    rules: list[str] | None = None,
     settle: bool = True,
 ) -> list[dict[str, Any]]:
     """axe's violations on ``page`` (or inside ``context``, a CSS selector or axe context) whose
-    impact is one of ``impacts``. ``settle`` waits for the page's requests (htmx loads) first."""
+    impact is one of ``impacts``; ``rules`` runs only those axe rules (ids such as
+    ``"landmark-unique"``). ``settle`` waits for the page's requests (htmx loads) first."""
     if settle:
         page.wait_for_load_state("networkidle")
-    results = _axe.run(page, context=context, options={"resultTypes": ["violations"]})
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
+    results = _axe.run(page, context=context, options=options)
     return [v for v in results.response["violations"] if v.get("impact") in impacts]
 
 
@@ -64,9 +71,10 @@ def assert_accessible(
     context: str | list | dict | None = None,
     where: str = "",
     impacts: tuple[str, ...] = BLOCKING,
+    rules: list[str] | None = None,
 ) -> None:
     """Fail when axe finds a critical or serious violation on ``page`` (within ``context``)."""
-    violations = axe_violations(page, context=context, impacts=impacts)
+    violations = axe_violations(page, context=context, impacts=impacts, rules=rules)
     assert not violations, "axe found:\n" + describe(violations, where=where or page.url)
 
 
@@ -78,8 +86,18 @@ class AccessibilityAudit:
     findings: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
 
-    def check(self, page, where: str, *, context: str | list | dict | None = None) -> None:
-        violations = axe_violations(page, context=context, impacts=self.impacts)
+    def check(
+        self,
+        page,
+        where: str,
+        *,
+        context: str | list | dict | None = None,
+        rules: list[str] | None = None,
+        impacts: tuple[str, ...] | None = None,
+    ) -> None:
+        violations = axe_violations(
+            page, context=context, impacts=impacts or self.impacts, rules=rules
+        )
         self.checked.append(where)
         if violations:
             self.findings.append(describe(violations, where=where))
@@ -87,6 +105,6 @@ class AccessibilityAudit:
     def assert_clean(self) -> None:
         assert self.checked, "nothing was checked"
         assert not self.findings, (
-            f"axe found critical/serious violations on {len(self.findings)} of "
+            f"axe found violations on {len(self.findings)} of "
             f"{len(self.checked)} pages:\n" + "\n".join(self.findings)
         )
