@@ -40,6 +40,7 @@ from configuration.models import (
     SupportPage,
 )
 from configuration.services import canned_response_save
+from omnico.core.admin_labels import TableInputsLabelledMixin
 
 _PENDING_MESSAGE = "_omnico_success_message"
 
@@ -87,7 +88,7 @@ class SuccessMessagesMixin(_ModelAdminBase):
         return super().response_delete(request, obj_display, obj_id)
 
 
-class NamedTemplateAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+class NamedTemplateAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin.ModelAdmin):
     list_display: tuple[str, ...] = ("name", "is_active", "position")
     list_editable: ClassVar[tuple[str, ...]] = ("is_active", "position")
     list_filter: ClassVar[tuple[str, ...]] = ("is_active",)
@@ -172,7 +173,7 @@ class CategoryLevelFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SubcategoryInline(admin.TabularInline):
+class SubcategoryInline(TableInputsLabelledMixin, admin.TabularInline):
     model = ActivityCategory
     fk_name = "parent"
     fields = ("name", "is_active", "position")
@@ -319,7 +320,7 @@ class SupportPageAdmin(SuccessMessagesMixin, admin.ModelAdmin):
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+class CannedResponseAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin.ModelAdmin):
     """The shared answers (every agent's), in the order agents see them; each agent's own are
     on their page in the agent screen, not here."""
 

@@ -7,12 +7,14 @@ agent screen. Tags are plain names and fully editable.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy
 
 from configuration.admin import SuccessMessagesMixin
 from configuration.models import OperatorProfile
+from omnico.core.admin_labels import TableInputsLabelledMixin
 from tickets.models import Activity, Message, Tag, Ticket, TicketEvent
 from tickets.routing import agent_set_capacity, pool_drain
 
@@ -146,7 +148,7 @@ class TagAdmin(SuccessMessagesMixin, admin.ModelAdmin):
 
 
 @admin.register(OperatorProfile)
-class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+class OperatorProfileAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin.ModelAdmin):
     list_display = ("user", "full_name", "capacity")
     list_editable = ("capacity",)
     list_select_related = ("user",)
@@ -154,7 +156,9 @@ class OperatorProfileAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     search_fields = ("user__username", "user__first_name", "user__last_name")
     ordering = ("user__username",)
     fields = ("user", "capacity", "departments")
-    filter_horizontal = ("departments",)
+    # Check boxes, not the two-box filter widget: its JavaScript puts aria-label on a plain
+    # span (axe: aria-prohibited-attr), and an agent belongs to a handful of departments.
+    formfield_overrides = {models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple}}
 
     @admin.display(description=gettext_lazy("name"), ordering="user__first_name")
     def full_name(self, obj: OperatorProfile) -> str:

@@ -32,7 +32,7 @@
   // The indicator's words come from the page, translated by Django
   // (templates/inbox/fragments/live_labels.html): {live, connecting, reconnecting, signedOut}.
   var LABELS = (document.getElementById("live-labels") || { dataset: {} }).dataset;
-  var COLOURS = { live: "#1a7f37", connecting: "#9a6700", reconnecting: "#9a6700", "signed-out": "#cf222e" };
+  // Its colours are in static/css/omnico.css (.live-status[data-state=...]), readable on the bar.
 
   var socket = null;
   var delay = MIN_DELAY;
@@ -65,7 +65,6 @@
     el.dataset.state = state;
     var label = LABELS[state === "signed-out" ? "signedOut" : state] || "";
     el.textContent = label ? "\u25CF " + label : "\u25CF";
-    el.style.color = COLOURS[state];
   }
 
   // --- the socket ---------------------------------------------------------------------------

@@ -46,4 +46,20 @@
     }
   });
   document.addEventListener("htmx:oobAfterSwap", function () { scrollToEnd(); });
+
+  // A sent reply swaps in a fresh reply form (out of band). htmx keeps the focus only on an
+  // element with an id, so after Enter it stays in the box but after a click on Send it fell
+  // to the page: put it back in the new box, unless the agent has moved on meanwhile.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // requestConfig.elt is the form that was sent: the event itself is re-fired on an
+    // ancestor (and detail.elt rewritten) because that form is gone from the page by now.
+    var sent = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!sent || !sent.matches || !sent.matches("form[data-reply-form]")) { return; }
+    var form = document.getElementById(sent.id);
+    var box = form && form.querySelector("textarea[data-reply-body]");
+    if (!box || box.disabled) { return; }
+    var active = document.activeElement;
+    if (active && active !== document.body && !form.contains(active) && !sent.contains(active)) { return; }
+    box.focus();
+  });
 })();
