@@ -7,6 +7,7 @@ edits go through ``customer_update``; identities and carts are shown, not edited
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy
 
 from configuration.admin import SuccessMessagesMixin
@@ -104,6 +105,7 @@ class WooCommerceConnectionAdmin(SuccessMessagesMixin, admin.ModelAdmin):
     """The shop's address and keys; "Test connection" reads one order and says what failed."""
 
     form = WooCommerceConnectionForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "store_url", "enabled", "updated_at")
     actions = ["test_connection"]
     fieldsets = [
