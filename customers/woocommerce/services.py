@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 #: A refresh asked for and not finished after this long is asked for again.
 REQUEST_TIMEOUT = timedelta(minutes=2)
+#: After a failed refresh, opening a ticket asks the shop again only after this long (the
+#: Refresh button asks at once).
+ERROR_BACKOFF = timedelta(minutes=1)
 
 
 def woo_connection_enabled() -> WooCommerceConnection | None:
@@ -79,8 +82,9 @@ def _enqueue(customer_ids: list[int]) -> None:
 def woo_refresh_request(
     *, customer_id: int, force: bool = False, connection: WooCommerceConnection | None = None
 ) -> bool:
-    """Queue a refresh of the customer's orders if the cache is missing or stale (or
-    ``force``) and none is queued already. True if one was queued (after commit)."""
+    """Queue a refresh of the customer's orders if the cache is missing or stale, none is
+    queued already and the shop did not just fail; ``force`` (the Refresh button): at once.
+    True if one was queued (after commit)."""
     return bool(
         woo_refresh_request_many(customer_ids=[customer_id], force=force, connection=connection)
     )
@@ -101,11 +105,14 @@ def woo_refresh_request_many(
         [WooCustomer(connection=connection, customer_id=i) for i in ids], ignore_conflicts=True
     )
     now = timezone.now()
-    due = WooCustomer.objects.filter(connection=connection, customer_id__in=ids).filter(
-        Q(requested_at__isnull=True) | Q(requested_at__lt=now - REQUEST_TIMEOUT)
-    )
+    due = WooCustomer.objects.filter(connection=connection, customer_id__in=ids)
     if not force:
-        due = due.filter(Q(fetched_at__isnull=True) | Q(fetched_at__lt=_stale_before()))
+        due = due.filter(
+            Q(requested_at__isnull=True) | Q(requested_at__lt=now - REQUEST_TIMEOUT),
+            Q(fetched_at__isnull=True) | Q(fetched_at__lt=_stale_before()),
+            # A shop that just failed is not asked again by every agent opening a ticket.
+            Q(error_at__isnull=True) | Q(error_at__lt=now - ERROR_BACKOFF),
+        )
     # Claimed by the UPDATE: a concurrent request for the same customers finds nothing due.
     with transaction.atomic():
         claimed = list(due.select_for_update().values_list("pk", "customer_id"))

@@ -157,3 +157,19 @@ def test_a_refresh_is_queued_once_while_it_runs_and_again_only_when_stale(
 def test_nothing_is_queued_without_an_enabled_shop(db, monkeypatch):
     monkeypatch.setattr(services, "_enqueue", pytest.fail)
     assert woo_refresh_request_many(customer_ids=[_customer().pk]) == []
+
+
+def test_a_shop_that_just_failed_is_not_asked_again_on_every_open(
+    shop, connection, monkeypatch, django_capture_on_commit_callbacks
+):
+    customer = _customer(email="ayse@example.com")
+    connection.consumer_key = "ck_revoked"
+    connection.save()
+    woo_customer_refresh(customer_id=customer.pk)  # fails: 401
+    queued: list[list[int]] = []
+    monkeypatch.setattr(services, "_enqueue", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert woo_refresh_request(customer_id=customer.pk) is False
+        assert woo_refresh_request(customer_id=customer.pk, force=True) is True
+    assert queued == [[customer.pk]]
