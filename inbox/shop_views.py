@@ -24,9 +24,14 @@ def _section(request: AgentRequest, ticket_id: int, *, force: bool, poll: int) -
     panel = woo_panel(customer_id=ticket.customer_id)
     if panel is None:
         return HttpResponse("")  # no shop connected: the placeholder goes away
-    if (force or (poll == 0 and panel.stale)) and woo_refresh_request(
-        customer_id=ticket.customer_id, force=force, connection=panel.connection
-    ):
+    wanted = force or (poll == 0 and panel.stale)
+    queued = wanted and woo_refresh_request(
+        customer_id=ticket.customer_id,
+        force=force,
+        connection=panel.connection,
+        record=panel.record,
+    )
+    if queued and panel.record is None:  # the first time: its record was just created
         panel = woo_panel(customer_id=ticket.customer_id)
     context = {"ticket": ticket, "shop": panel, "poll": poll + 1, "max_polls": MAX_POLLS}
     return render(request, "inbox/ticket/shop.html", context)

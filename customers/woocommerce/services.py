@@ -18,7 +18,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,15 +79,42 @@ def _enqueue(customer_ids: list[int]) -> None:
             woo_customer_refresh_task.delay(customer_id)
 
 
+def _due(records: QuerySet[WooCustomer], *, now: datetime, force: bool) -> QuerySet[WooCustomer]:
+    """The records among ``records`` that a refresh may be queued for now."""
+    if force:
+        return records
+    return records.filter(
+        Q(requested_at__isnull=True) | Q(requested_at__lt=now - REQUEST_TIMEOUT),
+        Q(fetched_at__isnull=True) | Q(fetched_at__lt=_stale_before()),
+        # A shop that just failed is not asked again by every agent opening a ticket.
+        Q(error_at__isnull=True) | Q(error_at__lt=now - ERROR_BACKOFF),
+    )
+
+
 def woo_refresh_request(
-    *, customer_id: int, force: bool = False, connection: WooCommerceConnection | None = None
+    *,
+    customer_id: int,
+    force: bool = False,
+    connection: WooCommerceConnection | None = None,
+    record: WooCustomer | None = None,
 ) -> bool:
     """Queue a refresh of the customer's orders if the cache is missing or stale, none is
     queued already and the shop did not just fail; ``force`` (the Refresh button): at once.
-    True if one was queued (after commit)."""
-    return bool(
-        woo_refresh_request_many(customer_ids=[customer_id], force=force, connection=connection)
-    )
+    True if one was queued (after commit). With the customer's ``record`` (the panel has it)
+    this is one conditional UPDATE, and ``record.requested_at`` is set when it claimed."""
+    if record is None:
+        return bool(
+            woo_refresh_request_many(customer_ids=[customer_id], force=force, connection=connection)
+        )
+    now = timezone.now()
+    # The UPDATE claims it: of agents opening the ticket at once, one queues the refresh.
+    if not _due(WooCustomer.objects.filter(pk=record.pk), now=now, force=force).update(
+        requested_at=now
+    ):
+        return False
+    record.requested_at = now
+    transaction.on_commit(lambda: _enqueue([customer_id]))
+    return True
 
 
 def woo_refresh_request_many(
@@ -96,7 +123,8 @@ def woo_refresh_request_many(
     force: bool = False,
     connection: WooCommerceConnection | None = None,
 ) -> list[int]:
-    """``woo_refresh_request`` for many customers in three queries; the ids queued."""
+    """``woo_refresh_request`` for many customers (the schedule) in four queries; the ids
+    queued."""
     connection = connection or woo_connection_enabled()
     ids = sorted(set(customer_ids))
     if connection is None or not ids:
@@ -105,15 +133,10 @@ def woo_refresh_request_many(
         [WooCustomer(connection=connection, customer_id=i) for i in ids], ignore_conflicts=True
     )
     now = timezone.now()
-    due = WooCustomer.objects.filter(connection=connection, customer_id__in=ids)
-    if not force:
-        due = due.filter(
-            Q(requested_at__isnull=True) | Q(requested_at__lt=now - REQUEST_TIMEOUT),
-            Q(fetched_at__isnull=True) | Q(fetched_at__lt=_stale_before()),
-            # A shop that just failed is not asked again by every agent opening a ticket.
-            Q(error_at__isnull=True) | Q(error_at__lt=now - ERROR_BACKOFF),
-        )
-    # Claimed by the UPDATE: a concurrent request for the same customers finds nothing due.
+    due = _due(
+        WooCustomer.objects.filter(connection=connection, customer_id__in=ids), now=now, force=force
+    )
+    # Locked, then claimed by the UPDATE: a concurrent request finds nothing due.
     with transaction.atomic():
         claimed = list(due.select_for_update().values_list("pk", "customer_id"))
         if not claimed:

@@ -147,12 +147,20 @@ def test_refresh_by_hand_queues_a_refresh_of_a_fresh_cache(
 
 
 def test_a_stale_cache_is_refreshed_when_the_ticket_is_opened(
-    agent_client, ticket, connection, shop, queued, settings, django_capture_on_commit_callbacks
+    agent_client,
+    ticket,
+    connection,
+    shop,
+    queued,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
 ):
     _fill(shop, ticket, 1)
+    url = reverse("ticket-shop", args=[ticket.pk])
+    agent_client.get(url, **HTMX)
     WooCustomer.objects.update(fetched_at=timezone.now() - timedelta(hours=1))
-    with django_capture_on_commit_callbacks(execute=True):
-        body = agent_client.get(reverse("ticket-shop", args=[ticket.pk]), **HTMX).content.decode()
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(7):
+        body = agent_client.get(url, **HTMX).content.decode()
     assert queued == [ticket.customer_id]
     assert body.count('class="shop-order"') == 1  # the cached order meanwhile
 
