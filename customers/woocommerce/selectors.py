@@ -64,7 +64,9 @@ def woo_panel(*, customer_id: int, limit: int = PANEL_ORDERS) -> WooPanel | None
     return WooPanel(connection=connection, record=record, orders=_with_links(connection, orders))
 
 
-def woo_order_history(*, customer_id: int, page: int | str | None) -> tuple[WooPanel, Page] | None:
+def woo_order_history(
+    *, customer_id: int, page: int | str | None
+) -> tuple[WooPanel, Page[WooOrder]] | None:
     """One page of the customer's cached orders, newest first (4 queries), or None."""
     panel = woo_panel(customer_id=customer_id, limit=0)
     if panel is None or panel.record is None:

@@ -229,10 +229,12 @@ def _contact(customer: Customer) -> tuple[str, str]:
     return email.strip(), phone.strip()
 
 
-def _fetch(client: WooClient, email: str, phone: str) -> tuple[int | None, list[dict], bool, str]:
+def _fetch(
+    client: WooClient, email: str, phone: str
+) -> tuple[int | None, list[dict[str, Any]], bool, str]:
     """(shop customer id, orders newest first, truncated, looked up by) from the shop."""
     woo_customer_id: int | None = None
-    orders: dict[int, dict] = {}
+    orders: dict[int, dict[str, Any]] = {}
     truncated = False
     if email:
         found = client.customers_by_email(email)

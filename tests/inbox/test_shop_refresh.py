@@ -11,6 +11,7 @@ from customers.woocommerce import services
 from customers.woocommerce.services import woo_refresh_request
 from inbox.shop import woo_refresh_active
 from omnico import scheduler
+from omnico.celery import app as omnico_app
 from tests.factories import make_customer, make_ticket
 from tests.fakes.woocommerce import FakeWooCommerce
 from tickets.models import Ticket
@@ -56,8 +57,8 @@ def test_the_schedule_refreshes_customers_of_open_and_pending_tickets_only(
 
 def test_beat_and_the_embedded_scheduler_share_the_entry():
     entry = settings.CELERY_BEAT_SCHEDULE["woocommerce-refresh-active"]
-    current_app.loader.import_default_modules()  # what a worker does: autodiscovery
-    assert entry["task"] in current_app.tasks
+    omnico_app.loader.import_default_modules()  # what a worker does: autodiscovery
+    assert entry["task"] in omnico_app.tasks
     parsed = scheduler.parse_schedule(settings.CELERY_BEAT_SCHEDULE)
     assert "woocommerce-refresh-active" in {e.name for e in parsed}
 
