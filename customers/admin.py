@@ -6,11 +6,17 @@ edits go through ``customer_update``; identities and carts are shown, not edited
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import models
+from django.utils.translation import gettext_lazy
 
 from configuration.admin import SuccessMessagesMixin
-from customers.models import Customer, Identity, ShoppingCart
+from configuration.forms import clear_field_name
+from customers.models import Customer, Identity, ShoppingCart, WooCommerceConnection, WooCustomer
 from customers.services import customer_update
+from customers.woocommerce.client import WooError
+from customers.woocommerce.forms import WooCommerceConnectionForm
+from customers.woocommerce.services import woo_connection_test
 
 _CUSTOMER_FIELDS = ("name", "gender", "age", "size", "location", "email", "phone", "attributes")
 
@@ -85,6 +91,67 @@ class ShoppingCartAdmin(admin.ModelAdmin):
         "currency",
         "status",
         "updated_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- WooCommerce ------------------------------------------------------------------------------
+
+
+@admin.register(WooCommerceConnection)
+class WooCommerceConnectionAdmin(SuccessMessagesMixin, admin.ModelAdmin):
+    """The shop's address and keys; "Test connection" reads one order and says what failed."""
+
+    form = WooCommerceConnectionForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ("name", "store_url", "enabled", "updated_at")
+    actions = ["test_connection"]
+    fieldsets = [
+        (None, {"fields": ("name", "store_url", "enabled")}),
+        (
+            gettext_lazy("REST API keys (WooCommerce > Settings > Advanced > REST API, Read)"),
+            {
+                "fields": tuple(
+                    part
+                    for name in WooCommerceConnectionForm.secret_fields
+                    for part in (name, clear_field_name(name))
+                )
+            },
+        ),
+        (None, {"fields": ("timeout_seconds", "order_links")}),
+    ]
+
+    @admin.action(description=gettext_lazy("Test connection"))
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            try:
+                result = woo_connection_test(connection=connection)
+            except WooError as error:
+                self.message_user(request, f"{connection.name}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{connection.name}: {result}", messages.SUCCESS)
+
+
+@admin.register(WooCustomer)
+class WooCustomerAdmin(admin.ModelAdmin):
+    """The cache, for looking: what was fetched for whom, when, and the last error."""
+
+    list_display = ("customer", "connection", "looked_up", "order_count", "fetched_at", "error")
+    list_select_related = ("customer", "connection")
+    search_fields = ("customer__name", "looked_up")
+    readonly_fields = (
+        "connection",
+        "customer",
+        "woo_customer_id",
+        "looked_up",
+        "fetched_at",
+        "order_count",
+        "truncated",
+        "error",
+        "error_at",
+        "requested_at",
     )
 
     def has_add_permission(self, request):

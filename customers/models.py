@@ -4,11 +4,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from configuration.models import ChannelKind
+from omnico.core.crypto import EncryptedTextField
 
 
 class Customer(models.Model):
@@ -119,6 +123,141 @@ class ShoppingCart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.total} {self.currency}"
+
+    @property
+    def lines(self) -> list[CartLine]:
+        return [CartLine.from_item(item) for item in self.items or ()]
+
+
+# --- WooCommerce (customers/woocommerce/) ----------------------------------------------------
+
+
+class WooCommerceConnection(models.Model):
+    """The company's WooCommerce shop: where its REST API is and the keys to read it.
+
+    The keys are encrypted at rest and write-only in the admin. At most one connection is
+    enabled at a time: the panel shows the orders of that shop.
+    """
+
+    class OrderLinks(models.TextChoices):
+        HPOS = "hpos", _("Orders page (WooCommerce 8.2 and later, HPOS)")
+        LEGACY = "legacy", _("Post editor (orders stored as posts)")
+
+    name = models.CharField(_("name"), max_length=100, default="WooCommerce")
+    store_url = models.URLField(
+        _("store URL"),
+        help_text=_(
+            "The shop's address, e.g. https://shop.example.com (https: the keys travel "
+            "with every request)."
+        ),
+    )
+    consumer_key = EncryptedTextField(_("consumer key"), blank=True)
+    consumer_secret = EncryptedTextField(_("consumer secret"), blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    timeout_seconds = models.FloatField(
+        _("timeout (seconds)"),
+        default=4.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(30)],
+        help_text=_("How long Omnico waits for one answer of the shop."),
+    )
+    order_links = models.CharField(
+        _("order links"),
+        max_length=8,
+        choices=OrderLinks.choices,
+        default=OrderLinks.HPOS,
+        help_text=_("Which admin page an order's link opens in the shop."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WooCommerce connection")
+        verbose_name_plural = _("WooCommerce connections")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enabled"], condition=Q(enabled=True), name="woocommerce_one_enabled"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from customers.woocommerce.client import store_url_problem
+
+        problem = store_url_problem(self.store_url or "", debug=settings.DEBUG)
+        if problem:
+            raise ValidationError({"store_url": problem})
+
+    def order_admin_url(self, woo_id: int) -> str:
+        base = self.store_url.rstrip("/")
+        if self.order_links == self.OrderLinks.LEGACY:
+            return f"{base}/wp-admin/post.php?post={woo_id}&action=edit"
+        return f"{base}/wp-admin/admin.php?page=wc-orders&action=edit&id={woo_id}"
+
+
+class WooCustomer(models.Model):
+    """What Omnico last fetched from the shop about one customer: the cache the panel reads.
+
+    ``fetched_at`` is the last successful fetch (its orders are ``orders``); a failed one keeps
+    them and sets ``error``. ``requested_at`` is set while a refresh is queued or running.
+    """
+
+    connection = models.ForeignKey(
+        WooCommerceConnection, on_delete=models.CASCADE, related_name="customers"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="woo_records", verbose_name=_("customer")
+    )
+    woo_customer_id = models.PositiveBigIntegerField(_("shop customer id"), null=True, blank=True)
+    looked_up = models.CharField(_("looked up by"), max_length=255, blank=True)
+    fetched_at = models.DateTimeField(_("fetched"), null=True, blank=True)
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    truncated = models.BooleanField(_("more orders than fetched"), default=False)
+    error = models.TextField(_("last error"), blank=True)
+    error_at = models.DateTimeField(_("failed"), null=True, blank=True)
+    requested_at = models.DateTimeField(_("refresh requested"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WooCommerce customer")
+        verbose_name_plural = _("WooCommerce customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "customer"], name="woo_customer_connection_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} @ {self.connection_id}"
+
+
+class WooOrder(models.Model):
+    """One order of a shop customer as last fetched (cache; the shop is the truth)."""
+
+    record = models.ForeignKey(WooCustomer, on_delete=models.CASCADE, related_name="orders")
+    woo_id = models.PositiveBigIntegerField(_("shop order id"))
+    number = models.CharField(_("number"), max_length=40)
+    status = models.CharField(_("status"), max_length=40)
+    created_at = models.DateTimeField(_("date"))
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    payment_method = models.CharField(_("payment method"), max_length=200, blank=True)
+    shipping = models.CharField(_("shipping"), max_length=300, blank=True)
+    items = models.JSONField(_("items"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("WooCommerce order")
+        verbose_name_plural = _("WooCommerce orders")
+        constraints = [
+            models.UniqueConstraint(fields=["record", "woo_id"], name="woo_order_record_id"),
+        ]
+        indexes = [
+            models.Index(fields=["record", "-created_at", "-woo_id"], name="woo_order_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
 
     @property
     def lines(self) -> list[CartLine]:

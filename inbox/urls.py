@@ -5,6 +5,7 @@ from inbox import (
     mail_views,
     presence_views,
     raw_views,
+    shop_views,
     ticket_views,
     views,
     window_views,
@@ -45,6 +46,17 @@ urlpatterns = [
     ),
     path("inbox/<int:ticket_id>/customer/", ticket_views.ticket_customer, name="ticket-customer"),
     path("inbox/<int:ticket_id>/reply/", ticket_views.ticket_reply, name="ticket-reply"),
+    path("inbox/<int:ticket_id>/shop/", shop_views.ticket_shop, name="ticket-shop"),
+    path(
+        "inbox/<int:ticket_id>/shop/refresh/",
+        shop_views.ticket_shop_refresh,
+        name="ticket-shop-refresh",
+    ),
+    path(
+        "inbox/<int:ticket_id>/shop/orders/",
+        shop_views.ticket_shop_orders,
+        name="ticket-shop-orders",
+    ),
     path("inbox/<int:ticket_id>/window/", window_views.ticket_window, name="ticket-window"),
     path(
         "inbox/<int:ticket_id>/window/template/",

@@ -291,6 +291,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# WooCommerce (customers/woocommerce/): a customer's cached orders older than this are fetched
+# again when an agent opens their ticket; the shop's customers of open and pending tickets are
+# refreshed every OMNICO_WOO_REFRESH_SECONDS; a refresh reads at most this many pages of 100.
+OMNICO_WOO_STALE_SECONDS = env_int("OMNICO_WOO_STALE_SECONDS", 300, minimum=10)
+OMNICO_WOO_REFRESH_SECONDS = env_int("OMNICO_WOO_REFRESH_SECONDS", 900, minimum=60)
+OMNICO_WOO_MAX_PAGES = env_int("OMNICO_WOO_MAX_PAGES", 5, minimum=1)
+CELERY_BEAT_SCHEDULE["woocommerce-refresh-active"] = {
+    "task": "inbox.woo_refresh_active",
+    "schedule": float(OMNICO_WOO_REFRESH_SECONDS),
+    "options": {"expires": float(OMNICO_WOO_REFRESH_SECONDS)},
+}
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
