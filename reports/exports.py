@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
-import xlsxwriter
-from django.db.models import OuterRef, Subquery
+import xlsxwriter  # type: ignore[import-untyped]
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,10 +157,12 @@ def ticket_export_rows(
         "resolved_at",
         "rating",
     )
-    qs = qs.annotate(first_reply=Subquery(first_reply)).order_by("id").values_list(*columns)
+    rows_qs: QuerySet[Any, tuple[Any, ...]] = (
+        qs.annotate(first_reply=Subquery(first_reply)).order_by("id").values_list(*columns)
+    )
     last_id = 0
     while True:
-        chunk = list(qs.filter(id__gt=last_id)[:batch])
+        chunk = list(rows_qs.filter(id__gt=last_id)[:batch])
         if not chunk:
             return
         last_id = chunk[-1][0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -31,7 +32,9 @@ class ReportForm(forms.Form):
         label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
     )
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
-    agent = forms.ModelChoiceField(label=_("Agent"), queryset=None, required=False)
+    agent: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Agent"), queryset=None, required=False
+    )
     channel = forms.ChoiceField(label=_("Channel"), required=False)
     department = forms.ModelChoiceField(
         label=_("Department"),
@@ -50,7 +53,9 @@ class ReportForm(forms.Form):
     def __init__(self, *args: object, user: AbstractBaseUser | AnonymousUser, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.user = user
-        self.fields["channel"].choices = [("", _("All channels")), *ChannelKind.choices]
+        channel = self.fields["channel"]
+        assert isinstance(channel, forms.ChoiceField)
+        channel.choices = [("", _("All channels")), *ChannelKind.choices]
         agent_field = self.fields["agent"]
         assert isinstance(agent_field, forms.ModelChoiceField)
         if getattr(user, "is_staff", False):
