@@ -104,7 +104,7 @@ def _minutes(seconds: int | None) -> float | None:
 
 
 def _overview(period: ReportPeriod, filters: ReportFilters) -> Page:
-    """7 queries."""
+    """8 queries."""
     totals = sel.ticket_totals(period=period, filters=filters)
     days = sel.ticket_by_day(period=period, filters=filters)
     hours = sel.ticket_by_hour_of_day(period=period, filters=filters)
@@ -211,7 +211,7 @@ def _overview(period: ReportPeriod, filters: ReportFilters) -> Page:
 
 
 def _agents(period: ReportPeriod, filters: ReportFilters) -> Page:
-    """3 queries."""
+    """4 queries."""
     tickets = sel.ticket_by_agent(period=period, filters=filters)
     times = sel.agent_time(period=period, filters=filters)
     work = Table(
@@ -277,7 +277,7 @@ def _agents(period: ReportPeriod, filters: ReportFilters) -> Page:
 
 
 def _channels(period: ReportPeriod, filters: ReportFilters) -> Page:
-    """2 queries."""
+    """3 queries."""
     groups = sel.ticket_by_channel(period=period, filters=filters)
     table = Table(
         "channels",
@@ -415,7 +415,7 @@ def _breaks(period: ReportPeriod, filters: ReportFilters) -> Page:
 
 
 def _ratings(period: ReportPeriod, filters: ReportFilters) -> Page:
-    """4 queries."""
+    """6 queries."""
     totals = sel.ticket_totals(period=period, filters=filters)
     agents = sel.ticket_by_agent(period=period, filters=filters)
     ratings = totals.ratings

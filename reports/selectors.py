@@ -3,7 +3,8 @@
 A period is a range of local dates in ``TIME_ZONE``; it becomes the UTC hours from the first day's
 local midnight to the midnight after the last day, so a day that daylight saving shortens or
 lengthens holds 23 or 25 hourly rows. Figures are sums of rows; medians and p90 come from the
-histograms summed in SQL (``_hists``: one query whatever the range), never from hourly medians.
+histograms summed in SQL (``_hists``), never from hourly medians; each day's sums are cached
+under a version that changes when one of its hours is recomputed (``_day_hists``).
 Every function runs a fixed number of queries (its docstring says how many).
 
 Ticket figures (``HourlyTicketStat``, ``HourlyActivityStat``) honour every filter; agent figures
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from configuration.models import ChannelKind
-from reports.histogram import hist_percentile
+from reports.histogram import hist_merge, hist_percentile
 from reports.models import (
     HourlyActivityStat,
     HourlyAgentStat,
@@ -136,33 +138,121 @@ def _agent_rows(
 # --- histograms summed in SQL ------------------------------------------------------------------
 
 
-def _hists(qs: QuerySet[Any], *, group: str | None) -> dict[Any, dict[str, dict[str, int]]]:
-    """{group value: {hist field: summed histogram}} in one query (group None: one group).
+def _hists(
+    qs: QuerySet[Any], *, groups: list[str]
+) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
+    """{group values: {hist field: summed histogram}} in one query.
 
-    ``qs`` must already carry the ``group`` annotation or field. The JSON of every row is
-    expanded and summed by the database (PostgreSQL ``jsonb_each_text``, SQLite ``json_each``).
+    ``groups`` are annotations of ``qs``. The JSON of every row is expanded and summed by the
+    database (PostgreSQL ``jsonb_each_text``, SQLite ``json_each``).
     """
-    if group and group not in qs.query.annotations:
-        raise ValueError("group must be an annotation of qs")
-    cols = [group] if group else []
-    inner_sql, params = qs.values(*cols, *HISTS).query.sql_with_params()
+    for name in groups:
+        if name not in qs.query.annotations:
+            raise ValueError(f"{name} must be an annotation of qs")
+    inner_sql, params = qs.values(*groups, *HISTS).query.sql_with_params()
     expand = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
-    cast = "CAST(j.value AS BIGINT)"
-    grp = "s.g" if group else "NULL"
+    cols = "".join(f"s.{name}, " for name in groups)
     branches = [
-        f"SELECT {grp} AS g, '{name}' AS h, j.key AS k, SUM({cast}) AS n "  # noqa: S608
-        f"FROM s, {expand}(s.{name}) AS j GROUP BY {'s.g, ' if group else ''}j.key"
-        for name in HISTS
+        f"SELECT {cols}'{hist}' AS h, j.key AS k, SUM(CAST(j.value AS BIGINT)) AS n "  # noqa: S608
+        f"FROM s, {expand}(s.{hist}) AS j GROUP BY {cols}j.key"
+        for hist in HISTS
     ]
-    # The inner query's columns, renamed: values() selects in the order given (Django 5.2).
-    names = ["g", *HISTS] if group else list(HISTS)
-    sql = f"WITH s({', '.join(names)}) AS ({inner_sql}) " + " UNION ALL ".join(branches)  # noqa: S608
-    out: dict[Any, dict[str, dict[str, int]]] = {}
+    # The inner query's columns renamed; values() selects in the order given (Django 5.2).
+    names = ", ".join([*groups, *HISTS])
+    sql = f"WITH s({names}) AS ({inner_sql}) " + " UNION ALL ".join(branches)  # noqa: S608
+    out: dict[tuple[Any, ...], dict[str, dict[str, int]]] = {}
+    width = len(groups)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for g, h, k, n in cursor.fetchall():
-            out.setdefault(g, {}).setdefault(h, {})[str(k)] = int(n)
+        for row in cursor.fetchall():
+            key, (h, k, n) = tuple(row[:width]), row[width:]
+            out.setdefault(key, {}).setdefault(h, {})[str(k)] = int(n)
     return out
+
+
+HIST_CACHE_SECONDS = 7 * 86400
+
+
+def _day_versions(period: ReportPeriod) -> dict[date, str]:
+    """Per local day of the period, a token that changes whenever one of its hours is
+    (re)computed: the latest ``computed_at`` and the number of computed hours (1 query)."""
+    rows = (
+        StatsHour.objects.filter(hour__gte=period.start, hour__lt=period.end)
+        .order_by()
+        .annotate(d=TruncDate("hour", tzinfo=period.tz))
+        .values("d")
+        .annotate(v=Max("computed_at"), n=Count("id"))
+    )
+    return {_as_date(row["d"]): f"{row['v'].isoformat()}/{row['n']}" for row in rows}
+
+
+def _day_hists(
+    *, period: ReportPeriod, filters: ReportFilters, group: str | None
+) -> dict[date, dict[Any, dict[str, dict[str, int]]]]:
+    """Per local day: {group value (None without ``group``): {hist field: summed histogram}}.
+
+    Summing the JSON of a month of rows costs the database far more than a page may take, and a
+    day's sums change only when one of its hours is recomputed: each day's sums are cached under
+    that day's version (``_day_versions``), and the database sums only the days not cached yet
+    (usually today), in one query that runs even when it has nothing to read, so a page runs the
+    same queries whatever its range and whatever is cached (2 queries).
+    """
+    versions = _day_versions(period)
+    scope = (
+        f"{period.tz}:{group}:{filters.agent_id}:{filters.channel}:{filters.department_id}:"
+        f"{filters.group_type_id}:{filters.subject_id}"
+    )
+
+    def key(day: date) -> str:
+        return f"reports:hists:1:{day.isoformat()}:{versions[day]}:{scope}"
+
+    cached = cache.get_many([key(day) for day in period.days if day in versions])
+    out: dict[date, dict[Any, dict[str, dict[str, int]]]] = {}
+    missing: list[date] = []
+    for day in period.days:
+        hit = cached.get(key(day)) if day in versions else None
+        if hit is None:
+            missing.append(day)
+        else:
+            out[day] = hit
+    if missing:
+        span = period_make(first=missing[0], last=missing[-1], tz=period.tz)
+        start, end = span.start, span.end
+    else:
+        start = end = period.start  # nothing to read: an empty range, the same one query
+    qs = (
+        _ticket_rows(HourlyTicketStat, period=period, filters=filters)
+        .filter(hour__gte=start, hour__lt=end)
+        .annotate(d=TruncDate("hour", tzinfo=period.tz))
+    )
+    if group:
+        qs = qs.annotate(g=F(group))
+    fresh: dict[date, dict[Any, dict[str, dict[str, int]]]] = {}
+    for values, hists in _hists(qs, groups=["d", "g"] if group else ["d"]).items():
+        fresh.setdefault(_as_date(values[0]), {})[values[1] if group else None] = hists
+    store = {}
+    for day in missing:
+        out[day] = fresh.get(day, {})
+        if day in versions:
+            store[key(day)] = out[day]
+    if store:
+        cache.set_many(store, HIST_CACHE_SECONDS)
+    return out
+
+
+def _merged(
+    days: Mapping[date, Mapping[Any, Mapping[str, Mapping[str, int]]]],
+) -> dict[Any, dict[str, dict[str, int]]]:
+    """The per-day histograms summed over the days, per group."""
+    parts: dict[Any, dict[str, list[Mapping[str, int]]]] = {}
+    for groups in days.values():
+        for g, hists in groups.items():
+            for name, hist in hists.items():
+                parts.setdefault(g, {}).setdefault(name, []).append(hist)
+    return {
+        g: {name: hist_merge(hists) for name, hists in by_name.items()}
+        for g, by_name in parts.items()
+    }
 
 
 @dataclass
@@ -244,10 +334,11 @@ def _sum_kwargs() -> dict[str, Any]:
 
 
 def ticket_totals(*, period: ReportPeriod, filters: ReportFilters) -> TicketFigures:
-    """The period's ticket figures with medians and p90 (2 queries)."""
+    """The period's ticket figures with medians and p90 (3 queries)."""
     qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
     sums = qs.aggregate(**_sum_kwargs())
-    return _figures(sums, _hists(qs, group=None).get(None, {}))
+    hists = _merged(_day_hists(period=period, filters=filters, group=None))
+    return _figures(sums, hists.get(None, {}))
 
 
 @dataclass
@@ -262,12 +353,12 @@ def _agent_label(first: str | None, last: str | None, username: str | None) -> s
 
 
 def ticket_by_agent(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per agent (None: no agent), busiest first (2 queries)."""
+    """Ticket figures per agent (None: no agent), busiest first (3 queries)."""
     qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
     rows = qs.values(
         "agent_id", "agent__first_name", "agent__last_name", "agent__username"
     ).annotate(**_sum_kwargs())
-    hists = _hists(qs.annotate(g=F("agent_id")), group="g")
+    hists = _merged(_day_hists(period=period, filters=filters, group="agent_id"))
     out = [
         Grouped(
             key=row["agent_id"],
@@ -282,11 +373,11 @@ def ticket_by_agent(*, period: ReportPeriod, filters: ReportFilters) -> list[Gro
 
 
 def ticket_by_channel(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per channel kind, busiest first (2 queries)."""
+    """Ticket figures per channel kind, busiest first (3 queries)."""
     labels = dict(ChannelKind.choices)
     qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
     rows = qs.values("channel").annotate(**_sum_kwargs())
-    hists = _hists(qs.annotate(g=F("channel")), group="g")
+    hists = _merged(_day_hists(period=period, filters=filters, group="channel"))
     out = [
         Grouped(
             key=row["channel"],
@@ -299,12 +390,15 @@ def ticket_by_channel(*, period: ReportPeriod, filters: ReportFilters) -> list[G
 
 
 def ticket_by_day(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per local day, every day of the period listed (2 queries)."""
+    """Ticket figures per local day, every day of the period listed (3 queries)."""
     qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters).annotate(
         g=TruncDate("hour", tzinfo=period.tz)
     )
     rows = {row["g"]: row for row in qs.values("g").annotate(**_sum_kwargs())}
-    hists = {_as_date(k): v for k, v in _hists(qs, group="g").items()}
+    hists = {
+        day: groups.get(None, {})
+        for day, groups in _day_hists(period=period, filters=filters, group=None).items()
+    }
     return [
         Grouped(
             key=day, label=day.isoformat(), figures=_figures(rows.get(day, {}), hists.get(day, {}))

@@ -159,3 +159,36 @@ def test_activities_by_category_and_subcategory_with_call_time(db):
     assert [
         (r.category, r.subcategory, r.count, r.call_seconds, r.average_call_seconds) for r in rows
     ] == [("Question", "Billing", 3, 450, 150)]
+
+
+def test_a_recomputed_hour_shows_its_new_figures_at_once(db):
+    from django.core.cache import cache
+
+    from reports.models import HourlyTicketStat, StatsHour
+    from tests.reports.snapshots import computed
+
+    cache.clear()
+    row = ticket_hour(at(2, 9), first_responses=[60])
+    computed(at(2, 9))
+    assert ticket_totals(period=MARCH_2, filters=ReportFilters()).first_response.median == 60
+    # The job replaces the hour's rows and its StatsHour in one transaction.
+    HourlyTicketStat.objects.filter(pk=row.pk).delete()
+    ticket_hour(at(2, 9), first_responses=[300])
+    StatsHour.objects.filter(hour=at(2, 9)).update(computed_at=at(2, 11))
+    assert ticket_totals(period=MARCH_2, filters=ReportFilters()).first_response.median == 300
+
+
+def test_a_computed_day_is_summed_once_and_then_read_from_the_cache(db, django_assert_num_queries):
+    from django.core.cache import cache
+
+    from reports.models import HourlyTicketStat
+    from tests.reports.snapshots import computed
+
+    cache.clear()
+    ticket_hour(at(2, 9), first_responses=[60, 90])
+    computed(at(2, 9))
+    assert ticket_totals(period=MARCH_2, filters=ReportFilters()).first_response.count == 2
+    HourlyTicketStat.objects.update(first_response_hist={})  # behind the job's back
+    with django_assert_num_queries(3):  # the same queries, the histogram one reading nothing
+        totals = ticket_totals(period=MARCH_2, filters=ReportFilters())
+    assert totals.first_response.median == 60
