@@ -598,4 +598,5 @@ def activities_by_category(
 
 def stats_last_refreshed() -> datetime | None:
     """When the hourly job last computed an hour (1 query)."""
-    return StatsHour.objects.order_by().aggregate(at=Max("computed_at"))["at"]
+    at: datetime | None = StatsHour.objects.order_by().aggregate(at=Max("computed_at"))["at"]
+    return at
