@@ -1,4 +1,4 @@
-"""The reports page: live counts per status, channel and agent."""
+"""The live counts tab of the reports: tickets per status, channel and agent, counted now."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tickets.services import ticket_assign
 
 
 def test_reports_need_login(client, db):
-    response = client.get(reverse("reports"))
+    response = client.get(reverse("reports-live"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
@@ -21,7 +21,7 @@ def test_reports_need_login(client, db):
 def test_agents_and_staff_both_see_reports(client, agent, admin_user):
     for user in (agent, admin_user):
         client.force_login(user)
-        response = client.get(reverse("reports"))
+        response = client.get(reverse("reports-live"))
         assert response.status_code == 200
         content = response.content.decode()
         assert "<h1>Reports</h1>" in content
@@ -39,7 +39,7 @@ def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent,
     ticket_assign(ticket=first, assignee=agent)
     idle = make_user("idle-agent")
 
-    response = agent_client.get(reverse("reports"))
+    response = agent_client.get(reverse("reports-live"))
     by_status = {row.key: row.count for row in response.context["by_status"]}
     by_channel = {row.key: row.count for row in response.context["by_channel"]}
     by_agent = {row.user_id: row for row in response.context["by_agent"]}
@@ -55,7 +55,7 @@ def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent,
 def test_reports_run_the_same_queries_for_n_and_3n_tickets(agent_client, agent, account):
     def measure():
         with CaptureQueriesContext(connection) as ctx:
-            assert agent_client.get(reverse("reports")).status_code == 200
+            assert agent_client.get(reverse("reports-live")).status_code == 200
         return len(ctx.captured_queries)
 
     for _ in range(2):
