@@ -191,7 +191,7 @@ def _queue(ids: list[int]) -> None:
 
     for delivery_id in ids:
         try:
-            if settings.CELERY_TASK_ALWAYS_EAGER:
+            if deliver_webhook.app.conf.task_always_eager:
                 # Embedded: a countdown hands it to the scheduler's thread (omnico.celery), so
                 # no HTTP runs in the request; without a scheduler it runs now (tests, shell).
                 deliver_webhook.apply_async((delivery_id,), countdown=0.01)
