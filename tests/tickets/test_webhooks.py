@@ -141,11 +141,14 @@ def test_a_change_that_rolls_back_writes_and_sends_nothing(
     webhook_endpoint(["ticket.created", "ticket.status_changed"])
     ticket = make_ticket()
     WebhookDelivery.objects.all().delete()
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            services.ticket_set_status(ticket=ticket, status="pending")
-            assert WebhookDelivery.objects.count() == 1  # written with the change...
-            raise RuntimeError("the change fails after the status moved")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.ticket_set_status(ticket=ticket, status="pending")
+        assert WebhookDelivery.objects.count() == 1  # written with the change...
+        raise RuntimeError("the change fails after the status moved")
     assert WebhookDelivery.objects.count() == 0  # ...and gone with it
     assert webhook_receiver.requests == []
 
@@ -196,9 +199,7 @@ def test_a_claim_left_by_a_dead_worker_is_taken_back_by_the_sweep(
     assert (delivery.state, delivery.attempts) == ("delivered", 2)
 
 
-def test_a_pending_row_whose_task_was_lost_is_sent_by_the_sweep(
-    webhook_endpoint, webhook_receiver
-):
+def test_a_pending_row_whose_task_was_lost_is_sent_by_the_sweep(webhook_endpoint, webhook_receiver):
     webhook_endpoint(["ticket.created"])
     make_ticket()  # its task never ran (a dead broker)
     delivery = WebhookDelivery.objects.get()
