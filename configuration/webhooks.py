@@ -6,9 +6,9 @@
 - URLs: ``https`` only, except plain ``http`` to a loopback address when ``DEBUG`` or
   ``OMNICO_WEBHOOK_ALLOW_PRIVATE`` is set (tests, a receiver on the same host). Private,
   loopback, link-local and reserved addresses are refused unless ``OMNICO_WEBHOOK_ALLOW_PRIVATE``
-  is set: a desk must not be turned into a probe of its own network (SSRF). A literal address is
-  checked when the admin saves; a host name is resolved and checked again before every send
-  (``webhook_address_refusal``).
+  is set (loopback also under ``DEBUG``): a desk must not be turned into a probe of its own
+  network (SSRF). A literal address is checked when the admin saves; a host name is resolved
+  and checked again before every send (``webhook_address_refusal``).
 - ``subscribed_endpoint_ids``: the enabled endpoints that want an event, remembered per process
   (``omnico.core.shared_memo``): the ingest hot path asks on every message and pays no query
   while no endpoint changed.
@@ -97,7 +97,7 @@ def webhook_url_validate(url: str) -> None:
         raise ValidationError({"url": _("Webhook URLs must use https.")})
     address = _literal(host)
     private = host == "localhost" or (address is not None and _private(address))
-    if private and not allow_private:
+    if private and not (allow_private or (settings.DEBUG and _loopback(host))):
         raise ValidationError(
             {
                 "url": _(
@@ -121,7 +121,9 @@ def webhook_address_refusal(url: str) -> str:
         return "the host name does not resolve"
     for info in infos:
         address = _literal(str(info[4][0]).split("%", 1)[0])
-        if address is not None and _private(address):
+        if address is None or (settings.DEBUG and address.is_loopback):
+            continue
+        if _private(address):
             return "the host resolves to a private or local address"
     return ""
 
