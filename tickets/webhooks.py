@@ -100,6 +100,13 @@ def _user(user_id: int | None) -> dict[str, Any] | None:
     return {"id": user_id, "username": user.get_username() if user else ""}
 
 
+def _assignee(ticket: Ticket) -> dict[str, Any] | None:
+    if ticket.assignee_id is not None and Ticket.assignee.is_cached(ticket):
+        assert ticket.assignee is not None
+        return {"id": ticket.assignee_id, "username": ticket.assignee.get_username()}
+    return _user(ticket.assignee_id)
+
+
 def ticket_data(ticket: Ticket, *, customer: Customer | None = None) -> dict[str, Any]:
     """The ticket as receivers see it (docs/webhooks.md)."""
     customer = customer if customer is not None else ticket.customer
@@ -115,7 +122,7 @@ def ticket_data(ticket: Ticket, *, customer: Customer | None = None) -> dict[str
             "subject_id": ticket.subject_id,
             "group_type_id": ticket.group_type_id,
             "created_at": ticket.created_at.isoformat() if ticket.created_at else None,
-            "assignee": _user(ticket.assignee_id),
+            "assignee": _assignee(ticket),
         },
         "customer": {"id": customer.pk, "name": customer.name},
     }
@@ -162,7 +169,7 @@ def webhook_tickets_assigned(*, ticket_ids: list[int]) -> None:
     """``ticket.assigned`` for tickets routing assigned in bulk (re-read: their new agent)."""
     if not ticket_ids or not subscribed_endpoint_ids(WebhookEvent.TICKET_ASSIGNED):
         return
-    for ticket in Ticket.objects.filter(pk__in=ticket_ids).select_related("customer"):
+    for ticket in Ticket.objects.filter(pk__in=ticket_ids).select_related("customer", "assignee"):
         webhook_ticket_event(
             event=WebhookEvent.TICKET_ASSIGNED, ticket=ticket, previous_assignee=None
         )
