@@ -587,3 +587,47 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class WebhookEvent(models.TextChoices):
+    """What an outgoing webhook may subscribe to (``tickets.webhooks`` sends them)."""
+
+    TICKET_CREATED = "ticket.created", _("Ticket created")
+    TICKET_ASSIGNED = "ticket.assigned", _("Ticket assigned")
+    TICKET_STATUS_CHANGED = "ticket.status_changed", _("Ticket status changed")
+    TICKET_RESOLVED = "ticket.resolved", _("Ticket resolved")
+    MESSAGE_RECEIVED = "message.received", _("Message received")
+    RATING_GIVEN = "rating.given", _("Rating given")
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the company's own systems that Omnico POSTs signed events to.
+
+    The secret (HMAC-SHA256 key) is generated on creation, shown once, encrypted at rest and
+    rotatable (``configuration.webhooks``); deliveries live in ``tickets.WebhookDelivery``."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(_("events"), default=list, blank=True)
+    secret = EncryptedTextField(_("signing secret"), blank=True, editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    secret_rotated_at = models.DateTimeField(_("secret rotated"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from configuration.webhooks import webhook_url_validate
+
+        super().clean()
+        unknown = [event for event in self.events or [] if event not in WebhookEvent.values]
+        if unknown:
+            raise ValidationError({"events": _("Unknown event: %s") % ", ".join(unknown)})
+        if self.url:
+            webhook_url_validate(self.url)

@@ -513,3 +513,31 @@ LOGGING = {
 OMNICO_DEMO_PASSWORD = env_str("OMNICO_DEMO_PASSWORD", "")
 OMNICO_DEMO_SECRET = env_str("OMNICO_DEMO_SECRET", "")
 OMNICO_SCHEDULER = env_bool("OMNICO_SCHEDULER", not REDIS_URL)
+
+# Outgoing webhooks (tickets/webhooks.py, docs/webhooks.md): each POST waits at most
+# OMNICO_WEBHOOK_TIMEOUT_SECONDS; a failed one is tried again after each of
+# OMNICO_WEBHOOK_RETRY_SECONDS in turn (the last repeats) until OMNICO_WEBHOOK_MAX_ATTEMPTS tries,
+# then given up. The sweep sends what is due every OMNICO_WEBHOOK_SWEEP_SECONDS. Endpoints on
+# private, loopback or link-local addresses (and plain http to loopback) need
+# OMNICO_WEBHOOK_ALLOW_PRIVATE.
+OMNICO_WEBHOOK_TIMEOUT_SECONDS = env_int("OMNICO_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+OMNICO_WEBHOOK_MAX_ATTEMPTS = env_int("OMNICO_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+try:
+    OMNICO_WEBHOOK_RETRY_SECONDS = [
+        int(item)
+        for item in env_list("OMNICO_WEBHOOK_RETRY_SECONDS", ["30", "120", "600", "3600", "21600"])
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "OMNICO_WEBHOOK_RETRY_SECONDS must be comma-separated whole seconds, e.g. 30,120,600"
+    ) from None
+if not OMNICO_WEBHOOK_RETRY_SECONDS or min(OMNICO_WEBHOOK_RETRY_SECONDS) < 1:
+    raise ImproperlyConfigured(
+        "OMNICO_WEBHOOK_RETRY_SECONDS needs at least one delay of 1 s or more"
+    )
+OMNICO_WEBHOOK_SWEEP_SECONDS = env_int("OMNICO_WEBHOOK_SWEEP_SECONDS", 15, minimum=1)
+OMNICO_WEBHOOK_ALLOW_PRIVATE = env_bool("OMNICO_WEBHOOK_ALLOW_PRIVATE", False)
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
+    "task": "tickets.webhook_sweep",
+    "schedule": float(OMNICO_WEBHOOK_SWEEP_SECONDS),
+}

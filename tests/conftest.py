@@ -93,3 +93,47 @@ def support_settings_forgotten():
     from channels_adapters.webchat.settings_memo import MEMO
 
     MEMO.bump()
+
+
+@pytest.fixture(autouse=True)
+def webhook_endpoints_none_at_start():
+    """Each test starts without webhook endpoints (a rollback takes them back without a
+    signal), remembered as none: no test pays a query to learn it (configuration.webhooks)."""
+    from configuration import webhooks
+
+    webhooks.MEMO.bump()
+    webhooks.MEMO.get(webhooks._KEY, tuple)
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A loopback webhook receiver (tests/fakes/webhook_receiver.py); endpoints may use it."""
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def webhook_endpoint(db, settings, webhook_receiver):
+    """``webhook_endpoint(events)`` → (endpoint at the loopback receiver, its secret)."""
+    from configuration.models import WebhookEndpoint
+    from configuration.webhooks import webhook_endpoint_create
+    from omnico.celery import app as celery_app
+
+    settings.OMNICO_WEBHOOK_ALLOW_PRIVATE = True
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # deliveries run in the test (no worker)
+
+    def make(events, **fields):
+        endpoint = WebhookEndpoint(
+            name=fields.pop("name", f"crm-{WebhookEndpoint.objects.count()}"),
+            url=webhook_receiver.url,
+            events=list(events),
+            **fields,
+        )
+        endpoint.full_clean(exclude=["secret"])
+        return endpoint, webhook_endpoint_create(endpoint=endpoint)
+
+    yield make
+    celery_app.conf.task_always_eager = eager

@@ -176,3 +176,6 @@ class OperatorProfileAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin
         super().save_related(request, form, formsets, change)
         # New departments may let the agent serve tickets waiting in the pool.
         transaction.on_commit(pool_drain, robust=True)
+
+
+from tickets import webhook_admin  # noqa: E402, F401  (outgoing webhooks' admin)

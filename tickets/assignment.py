@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from configuration.models import OperatorProfile, RoutingSettings
 from omnico.core import realtime
-from tickets import routing, services
+from tickets import routing, services, webhooks
 from tickets.errors import TicketRuleError
 from tickets.models import SLOT_STATUSES, AgentPresence, Ticket, TicketEvent
 
@@ -222,6 +222,7 @@ def ticket_requeue_unanswered(*, ticket_id: int, now: datetime | None = None) ->
         reason="no_reply",
         minutes=minutes,
     )
+    webhooks.webhook_ticket_assigned(ticket=ticket, old_assignee_id=agent_id)
     realtime.publish(
         realtime.agent_group(agent_id), "ticket.unanswered", ticket_id=ticket.pk, minutes=minutes
     )

@@ -16,7 +16,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from configuration.models import WebhookEvent
 from omnico.core import realtime
+from tickets import webhooks
 from tickets.errors import TicketRuleError
 from tickets.models import FINAL_STATUSES, Message, Ticket, TicketEvent
 
@@ -84,6 +86,11 @@ def ticket_rate(*, ticket: Ticket, rating: int, comment: str = "") -> Ticket:
     ticket.rated_at = timezone.now()
     ticket.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
     _changed(ticket, "rating", rating)
+    webhooks.webhook_ticket_event(
+        event=WebhookEvent.RATING_GIVEN,
+        ticket=ticket,
+        rating={"score": rating, "comment": ticket.rating_comment},
+    )
     return ticket
 
 

@@ -563,3 +563,56 @@ class BreakLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.reason_text} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookDelivery(models.Model):
+    """The durable outbox of outgoing webhooks: one row per (event, endpoint), written in the
+    transaction of the change that caused it and sent after commit (``tickets.webhooks``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        FAILED = "failed", _("Failed, will retry")
+        DELIVERED = "delivered", _("Delivered")
+        GAVE_UP = "gave_up", _("Gave up")
+
+    endpoint = models.ForeignKey(
+        "configuration.WebhookEndpoint",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
+    )
+    event_id = models.UUIDField(_("event id"))
+    event = models.CharField(_("event"), max_length=40)
+    payload = models.JSONField(_("payload"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default="pending")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_at = models.DateTimeField(_("next try"), default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveIntegerField(_("last status code"), null=True, blank=True)
+    last_answer = models.TextField(_("last answer"), blank=True)
+    last_tried_at = models.DateTimeField(_("last tried"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_at"],
+                condition=Q(state__in=["pending", "failed", "sending"]),
+                name="webhookdelivery_due",
+            ),
+            models.Index(fields=["endpoint", "-created_at"], name="webhookdelivery_endpoint"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "sending", "failed", "delivered", "gave_up"]),
+                name="webhookdelivery_state_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.state})"

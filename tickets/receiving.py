@@ -20,10 +20,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from configuration.models import ChannelAccount, GroupType, Subject
+from configuration.models import ChannelAccount, GroupType, Subject, WebhookEvent
 from customers.models import Customer
 from omnico.core import realtime
 from omnico.core.db import insert_unless_duplicate
+from tickets import webhooks
 from tickets.models import ACTIVE_STATUSES, Message, Ticket, TicketEvent, TicketStatus
 from tickets.services import _drain_pool_on_commit, _preview
 
@@ -272,6 +273,7 @@ def _receive(
         ticket_id=ticket.pk,
         message_id=message.pk,
     )
+    webhooks.webhook_message_received(ticket=ticket, message=message, customer=customer)
     if created and ticket.status == TicketStatus.OPEN:
         # A new ticket is routed by draining the pool it entered (``routing.ticket_route``).
         _drain_pool_on_commit()
@@ -353,6 +355,9 @@ def _open_ticket(
         ticket=ticket,
         kind=TicketEvent.Kind.CREATED,
         data={"previous": previous.pk if previous else None},
+    )
+    webhooks.webhook_ticket_event(
+        event=WebhookEvent.TICKET_CREATED, ticket=ticket, customer=customer
     )
     return ticket, True
 

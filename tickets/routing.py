@@ -62,6 +62,7 @@ from django.utils.translation import gettext as _
 from configuration.models import BreakReason, Department, OperatorProfile, RoutingSettings
 from configuration.services import operator_set_capacity
 from omnico.core import realtime
+from tickets import webhooks
 from tickets.errors import TicketRuleError
 from tickets.models import (
     SLOT_STATUSES,
@@ -279,6 +280,7 @@ def _assign(assignments: list[tuple[int, AgentPresence]], now: datetime) -> None
         )
         for ticket_id, presence in assignments
     )
+    webhooks.webhook_tickets_assigned(ticket_ids=[ticket_id for ticket_id, _p in assignments])
     touched = {presence.pk: presence for _ticket_id, presence in assignments}
     AgentPresence.objects.bulk_update(touched.values(), ["last_assigned_at"])
     for ticket_id, presence in assignments:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from configuration.models import ActivityCategory, Department
 from omnico.core import realtime
-from tickets import routing
+from tickets import routing, webhooks
 from tickets.errors import TicketRuleError
 from tickets.models import (
     FINAL_STATUSES,
@@ -117,6 +117,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None = None)
             _("This customer already has an active ticket on this channel; work that one.")
         ) from None
     _record(ticket, actor, TicketEvent.Kind.STATUS, old=old, new=status)
+    webhooks.webhook_ticket_status(ticket=ticket, old=old, actor_id=actor.pk if actor else None)
     if (old in SLOT_STATUSES) != (status in SLOT_STATUSES):
         # Leaving open/pending frees the agent's slot; entering it unassigned joins the pool.
         _drain_pool_on_commit()
@@ -180,6 +181,7 @@ def ticket_assign(
         new_name=assignee.get_username() if assignee is not None else "",
         **(audit or {}),
     )
+    webhooks.webhook_ticket_assigned(ticket=ticket, old_assignee_id=old_id)
     if old_id is not None and ticket.status in SLOT_STATUSES:
         _drain_pool_on_commit()  # the previous agent's slot is free again
     return ticket

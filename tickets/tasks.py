@@ -31,3 +31,21 @@ def requeue_unanswered() -> int:
     """No reply in time: tickets whose agent has not answered a waiting customer within the
     admin's limit go back to the pool (``tickets.assignment.tickets_requeue_unanswered``)."""
     return len(assignment.tickets_requeue_unanswered())
+
+
+@shared_task(name="tickets.deliver_webhook")
+@retry_on_lost_connection
+def deliver_webhook(delivery_id: int) -> str | None:
+    """POST one outgoing webhook (claimed first: a repeated task sends nothing twice)."""
+    from tickets import webhooks
+
+    return webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="tickets.webhook_sweep")
+@retry_on_lost_connection
+def webhook_sweep() -> int:
+    """Outgoing webhooks due again (retries, lost tasks, dead workers' claims): queued."""
+    from tickets import webhooks
+
+    return len(webhooks.webhooks_sweep())
