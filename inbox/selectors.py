@@ -26,7 +26,6 @@ from tickets.models import (
     TicketStatus,
 )
 from tickets.presence_selectors import tickets_missed_q
-from tickets.team_selectors import PoolQueue, pool_by_department
 from tickets.selectors import (
     HomeCounts,
     Tally,
@@ -36,6 +35,7 @@ from tickets.selectors import (
     status_counts,
     team_list,
 )
+from tickets.team_selectors import PoolQueue, pool_by_department
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
