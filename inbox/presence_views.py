@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from configuration.models import BreakReason, OperatorProfile
 from omnico.core.http import AgentRequest
 from tickets.errors import TicketRuleError
 from tickets.models import AgentPresence, PresenceState
-from tickets.presence_selectors import missed_unread_count, presence_board, presence_overrun
+from tickets.presence_selectors import missed_unread_count, presence_overrun
 from tickets.routing import agent_go_active, agent_go_passive
 
 
@@ -101,13 +100,3 @@ def presence(request: AgentRequest) -> HttpResponse:
     except TicketRuleError as exc:
         messages.error(request, exc.message)
     return _render(request, oob_toasts=True)
-
-
-@login_required
-@require_GET
-def presence_team(request: AgentRequest) -> HttpResponse:
-    """Staff: every agent's state, reason and since when; breaks over their allowed length
-    are marked (until the supervisor's team screen shows them)."""
-    if not request.user.is_staff:
-        raise PermissionDenied
-    return render(request, "inbox/presence_team.html", {"rows": presence_board()})

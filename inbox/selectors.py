@@ -7,7 +7,7 @@ are keyset-paginated on ``(last_message_at, id)``: never OFFSET.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
@@ -35,6 +35,7 @@ from tickets.selectors import (
     status_counts,
     team_list,
 )
+from tickets.team_selectors import PoolQueue, pool_by_department
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -259,10 +260,17 @@ class HomePage:
     offline: list[Ticket]
     by_status: list[Tally]
     by_channel: list[Tally]
+    #: The pool per department, largest first ("no department" too): the team screen's.
+    pool_queues: list[PoolQueue] = field(default_factory=list)
 
     @property
     def active_agents(self) -> int:
         return sum(1 for member in self.team if member.is_active)
+
+    @property
+    def team_free(self) -> int:
+        """Free slots of the agents who take tickets now."""
+        return sum(member.free for member in self.team if member.is_active)
 
 
 def home_offline() -> tuple[int, list[Ticket]]:
@@ -275,7 +283,8 @@ def home_offline() -> tuple[int, list[Ticket]]:
 
 
 def home_page(*, user: User) -> HomePage:
-    """Everything the homepage shows, in 7 queries whatever the number of tickets."""
+    """Everything the homepage shows, in 8 queries whatever the number of tickets, agents or
+    departments."""
     team = team_list()
     me = next((member for member in team if member.user_id == user.pk), None)
     my_works = list(
@@ -302,4 +311,5 @@ def home_page(*, user: User) -> HomePage:
         offline=offline,
         by_status=status_counts(),
         by_channel=channel_counts(),
+        pool_queues=pool_by_department(),
     )

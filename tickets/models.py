@@ -517,6 +517,16 @@ class PresenceLog(models.Model):
     reason_text = models.CharField(max_length=120, blank=True)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    #: Who made the change when it was not the agent or the system: a supervisor on the team
+    #: screen (``tickets.supervision``).
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
 
     class Meta:
         verbose_name = _("presence log entry")

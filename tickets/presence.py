@@ -73,6 +73,7 @@ def _move(
     state: PresenceState,
     reason: BreakReason | None = None,
     now: datetime,
+    actor: User | None = None,
 ) -> None:
     """Change ``presence`` (locked) to ``state``: the log's open row ends and the next starts
     at the same instant, ``is_active`` follows, and the change is pushed after commit."""
@@ -88,6 +89,7 @@ def _move(
         reason=reason,
         reason_text=reason.name[:120] if reason else "",
         started_at=now,
+        changed_by=actor,
     )
     BreakLog.objects.filter(agent_id=presence.user_id, ended_at__isnull=True).update(ended_at=now)
     if state == PresenceState.PASSIVE:
@@ -123,19 +125,22 @@ def _move(
 
 
 @transaction.atomic
-def agent_go_active(*, user: User) -> AgentPresence:
-    """The agent takes tickets again: a break or an absence ends and the pool is drained."""
+def agent_go_active(*, user: User, actor: User | None = None) -> AgentPresence:
+    """The agent takes tickets again: a break or an absence ends and the pool is drained.
+    ``actor``: the supervisor who made the change, when not the agent (logged)."""
     if not user.is_active:
         raise TicketRuleError(_("This user is deactivated and cannot take tickets."))
     presence = _locked(user.pk)
     if presence.is_active and presence.state == PresenceState.ACTIVE:
         return presence
-    _move(presence, state=PresenceState.ACTIVE, now=timezone.now())
+    _move(presence, state=PresenceState.ACTIVE, now=timezone.now(), actor=actor)
     return presence
 
 
 @transaction.atomic
-def agent_go_passive(*, user: User, break_reason: BreakReason | None) -> AgentPresence:
+def agent_go_passive(
+    *, user: User, break_reason: BreakReason | None, actor: User | None = None
+) -> AgentPresence:
     """The agent goes on a break for a reason: gets no new tickets until active again.
 
     Tickets already assigned stay theirs. Changing the reason mid-break starts a new log row.
@@ -150,7 +155,9 @@ def agent_go_passive(*, user: User, break_reason: BreakReason | None) -> AgentPr
         and presence.break_reason_id == break_reason.pk
     ):
         return presence
-    _move(presence, state=PresenceState.PASSIVE, reason=break_reason, now=timezone.now())
+    _move(
+        presence, state=PresenceState.PASSIVE, reason=break_reason, now=timezone.now(), actor=actor
+    )
     return presence
 
 

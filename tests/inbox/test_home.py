@@ -59,3 +59,52 @@ def test_home_statistics_are_live_counts_by_status_and_channel(agent_client, acc
     assert by_status["open"] == 2 and by_status["closed"] == 0
     assert by_channel["telegram"] == 2 and by_channel["email"] == 0
     assert "live" in response.content.decode()
+
+
+def test_home_shows_the_pool_per_department_and_the_teams_free_slots(
+    agent_client, agent, django_assert_max_num_queries
+):
+    from configuration.models import Department, OperatorProfile
+    from tickets.models import Ticket
+    from tickets.presence import agent_go_active
+
+    OperatorProfile.objects.filter(user=agent).update(capacity=3)
+    agent_go_active(user=agent)
+    other = make_user("other-agent", capacity=4)
+    agent_go_active(user=other)
+    billing = Department.objects.create(name="Billing")
+    for body in ("one", "two"):
+        Ticket.objects.filter(pk=make_ticket(body=body).pk).update(department=billing)
+    make_ticket(body="no department")
+
+    with django_assert_max_num_queries(10):
+        content = agent_client.get(reverse("home")).content.decode()
+
+    assert "7 free slots in the team" in content
+    pool = content[content.index('id="pool-h"') :]
+    billing_row = pool[pool.index(f'data-pool-department="{billing.pk}"') :]
+    assert "Billing" in billing_row and '<td class="num">2</td>' in billing_row
+    none_row = pool[pool.index('data-pool-department="none"') :]
+    assert "No department" in none_row and '<td class="num">1</td>' in none_row
+
+
+def test_home_runs_the_same_queries_for_one_and_four_departments(agent_client, agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from configuration.models import Department
+    from tickets.models import Ticket
+
+    def add_department(name: str) -> None:
+        department = Department.objects.create(name=name)
+        Ticket.objects.filter(pk=make_ticket(body=name).pk).update(department=department)
+
+    add_department("A")
+    with CaptureQueriesContext(connection) as small:
+        agent_client.get(reverse("home"))
+    for name in ("B", "C", "D"):
+        add_department(name)
+    with CaptureQueriesContext(connection) as large:
+        content = agent_client.get(reverse("home")).content.decode()
+    assert len(small) == len(large) == 10, "\n".join(q["sql"] for q in large)
+    assert content.count("data-pool-department=") == 4
