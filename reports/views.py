@@ -147,11 +147,15 @@ def reports_tickets_export(request: HttpRequest, fmt: str) -> StreamingHttpRespo
 
 @login_required
 def reports_live(request: HttpRequest) -> HttpResponse:
-    """Tickets per status, per channel and per agent, counted now (the queue as it stands)."""
+    """Tickets per status, per channel and per agent, counted now (the queue as it stands).
+    An agent sees their own row and the unassigned one; staff see every agent's."""
+    by_agent = agent_counts()
+    if not request.user.is_staff:
+        by_agent = [row for row in by_agent if row.user_id in (request.user.pk, None)]
     context = {
         "by_status": status_counts(),
         "by_channel": channel_counts(),
-        "by_agent": agent_counts(),
+        "by_agent": by_agent,
         "statuses": TicketStatus.choices,
         "tab": "live",
         "tabs": [(slug, label) for slug, (label, _build) in TABS.items()],

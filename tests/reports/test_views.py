@@ -30,7 +30,7 @@ def test_agents_and_staff_both_see_reports(client, agent, admin_user):
         assert escape(agent.get_full_name() or agent.username) in content  # a row per agent
 
 
-def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent, db):
+def test_reports_count_tickets_per_status_channel_and_agent(admin_client, agent, db):
     telegram, email = make_account(kind="telegram"), make_account(kind="email")
     first = make_ticket(account=telegram)
     make_ticket(account=telegram)
@@ -39,7 +39,7 @@ def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent,
     ticket_assign(ticket=first, assignee=agent)
     idle = make_user("idle-agent")
 
-    response = agent_client.get(reverse("reports-live"))
+    response = admin_client.get(reverse("reports-live"))
     by_status = {row.key: row.count for row in response.context["by_status"]}
     by_channel = {row.key: row.count for row in response.context["by_channel"]}
     by_agent = {row.user_id: row for row in response.context["by_agent"]}
@@ -50,6 +50,18 @@ def test_reports_count_tickets_per_status_channel_and_agent(agent_client, agent,
     assert by_agent[None].total == 2  # unassigned
     content = response.content.decode()
     assert "idle-agent" in content and "Unassigned" in content
+
+
+def test_an_agent_sees_only_their_own_row_and_the_unassigned_one(agent_client, agent, account):
+    ticket_assign(ticket=make_ticket(account=account), assignee=agent)
+    ticket_assign(ticket=make_ticket(account=account), assignee=make_user("other-agent"))
+    make_ticket(account=account)
+
+    response = agent_client.get(reverse("reports-live"))
+
+    rows = {row.user_id: row.total for row in response.context["by_agent"]}
+    assert rows == {agent.pk: 1, None: 1}
+    assert "other-agent" not in response.content.decode()
 
 
 def test_reports_run_the_same_queries_for_n_and_3n_tickets(agent_client, agent, account):
