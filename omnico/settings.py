@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "omnico",
     "configuration",
     "customers",
@@ -501,3 +504,35 @@ LOGGING = {
 OMNICO_DEMO_PASSWORD = env_str("OMNICO_DEMO_PASSWORD", "")
 OMNICO_DEMO_SECRET = env_str("OMNICO_DEMO_SECRET", "")
 OMNICO_SCHEDULER = env_bool("OMNICO_SCHEDULER", not REDIS_URL)
+
+# --- REST API (/api/v1/) ----------------------------------------------------------------------
+#: Requests per API token, e.g. 600/minute (counted in the cache: Redis in the full stack).
+OMNICO_API_RATE = env_rate("OMNICO_API_RATE", "600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["configuration.api_auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["configuration.api_auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["configuration.api_auth.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "configuration.api_base.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Omnico API",
+    "DESCRIPTION": (
+        "Customers, carts and tickets for integrations. Authenticate with "
+        "`Authorization: Bearer <token>` (tokens are created by admins under Settings > API "
+        "tokens). Every error has the shape "
+        '`{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}`. '
+        "See docs/integrations.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
