@@ -132,3 +132,44 @@ def acting_agent(request: Request) -> Any:
             "This token acts as no agent; an admin must set one for replies and notes."
         )
     return token.acts_as
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+_ERROR_ANSWERS = {
+    "400": "Invalid input (`fields` names each refused field) or a business rule (`rule`)",
+    "401": "No token, or an unknown, malformed or revoked one",
+    "403": "The token lacks the scope, or acts as no agent",
+    "404": "No such object",
+    "409": "Conflicts with the current state",
+    "429": "Over the token's rate limit; see `Retry-After`",
+}
+
+
+def error_responses_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing: the one error shape, named ``Error``, on every
+    operation of the schema."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in _ERROR_ANSWERS.items():
+                responses.setdefault(code, {"description": description, "content": ref})
+    return result
