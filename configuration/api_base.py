@@ -81,7 +81,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     detail = exc.detail if isinstance(exc, exceptions.APIException) else None
     code = _CODES.get(response.status_code, "error")
     if isinstance(exc, (RuleBroken, Conflict)):
-        code = exc.default_code  # type: ignore[assignment]
+        code = exc.default_code
     if isinstance(detail, (dict, list)):
         message = "The request is not valid; see fields."
         fields = _fields(detail) if isinstance(detail, dict) else {"non_field_errors": detail}

@@ -60,7 +60,7 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "email",
@@ -192,7 +192,7 @@ class CartPushSerializer(serializers.Serializer):
     customer = serializers.IntegerField(required=False)
     email = serializers.EmailField(required=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    source = serializers.CharField(max_length=60, default="woocommerce")
+    source = serializers.CharField(max_length=60, default="woocommerce")  # type: ignore[assignment]
     external_id = serializers.CharField(max_length=120)
     status = serializers.ChoiceField(choices=CART_STATUSES)
     items = CartItemSerializer(many=True, default=list)

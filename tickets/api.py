@@ -64,7 +64,7 @@ class TicketSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Ticket
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "status",
             "priority",
