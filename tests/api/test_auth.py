@@ -85,17 +85,17 @@ def test_last_used_is_written_at_most_once_a_minute(api, django_assert_num_queri
 
 
 def test_over_the_rate_limit_the_answer_is_429_with_retry_after(api, settings):
-    settings.OMNICO_API_RATE = "3/minute"
+    settings.OMNICO_API_RATE = "3/hour"  # an hour's window: the test never straddles two
     for _ in range(3):
         assert api.get(CUSTOMERS, {"email": "a@example.com"}).status_code == 200
     response = api.get(CUSTOMERS, {"email": "a@example.com"})
     assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= 60
+    assert 0 < int(response["Retry-After"]) <= 3600
     assert error(response)["code"] == "throttled"
 
 
 def test_the_rate_limit_counts_per_token(make_api, settings):
-    settings.OMNICO_API_RATE = "2/minute"
+    settings.OMNICO_API_RATE = "2/hour"
     first, second = make_api(name="one"), make_api(name="two")
     for _ in range(2):
         first.get(CUSTOMERS, {"email": "a@example.com"})
