@@ -525,7 +525,7 @@ SPECTACULAR_SETTINGS = {
         "`Authorization: Bearer <token>` (tokens are created by admins under Settings > API "
         "tokens). Every error has the shape "
         '`{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}`. '
-        "See docs/integrations.md."
+        "See docs/api.md."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
