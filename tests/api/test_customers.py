@@ -154,3 +154,21 @@ def test_merge_needs_the_customers_write_scope(make_api):
     keep, other = make_customer(), make_customer()
     assert api.post(f"{CUSTOMERS}{keep.pk}/merge/", {"other": other.pk}).status_code == 403
     assert Customer.objects.filter(pk=other.pk).exists()
+
+
+def test_the_find_runs_the_same_queries_for_one_match_or_many(api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(6):
+        make_customer(kind=ChannelKind.WHATSAPP, external_id=f"90555000000{n}")
+        make_customer(kind=ChannelKind.EMAIL, external_id=f"many{n}@example.com")
+    Customer.objects.filter(identities__kind=ChannelKind.EMAIL).update(email="many@example.com")
+    api.get(CUSTOMERS, {"email": "x@example.com"})  # last_used_at written
+
+    counts = []
+    for params in ({"phone": "905550000003"}, {"email": "many@example.com"}):
+        with CaptureQueriesContext(connection) as ctx:
+            found = api.get(CUSTOMERS, params).json()
+        counts.append((len(found), len(ctx.captured_queries)))
+    assert counts == [(1, 3), (6, 3)]  # token, customers, their identities
