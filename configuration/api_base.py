@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS
@@ -75,6 +76,10 @@ def _fields(detail: Any) -> dict[str, Any]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (status, ``WWW-Authenticate``, ``Retry-After``), reshaped into the one error
     shape of the module docstring."""
+    if isinstance(exc, DjangoValidationError):  # a model's own validation (``full_clean``)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

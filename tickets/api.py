@@ -17,7 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from configuration.api_base import ApiView, Conflict, KeysetPagination, RuleBroken
-from configuration.models import ApiScope, ApiToken, ChannelAccount, ChannelKind
+from configuration.models import (
+    ApiScope,
+    ApiToken,
+    ChannelAccount,
+    ChannelKind,
+    GroupType,
+    Subject,
+)
 from customers.api import CustomerDetailSerializer, customers_for_api
 from customers.models import Customer
 from tickets.errors import TicketRuleError
@@ -218,6 +225,13 @@ class TicketListView(ApiView):
         account = ChannelAccount.objects.filter(pk=data["channel_account"]).first()
         if account is None:
             raise serializers.ValidationError({"channel_account": ["No such channel account."]})
+        unknown = {
+            field: ["No such object."]
+            for field, model in (("subject", Subject), ("group_type", GroupType))
+            if data.get(field) is not None and not model.objects.filter(pk=data[field]).exists()
+        }
+        if unknown:
+            raise serializers.ValidationError(unknown)
         external_id = data.get("external_id")
         incoming = Incoming(
             body=data["body"],

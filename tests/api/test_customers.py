@@ -172,3 +172,18 @@ def test_the_find_runs_the_same_queries_for_one_match_or_many(api):
             found = api.get(CUSTOMERS, params).json()
         counts.append((len(found), len(ctx.captured_queries)))
     assert counts == [(1, 3), (6, 3)]  # token, customers, their identities
+
+
+def test_a_model_validation_error_is_a_400_in_the_error_shape(api, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    import customers.api
+
+    def refuse(**kwargs):
+        raise ValidationError({"phone": ["Not a phone number."]})
+
+    monkeypatch.setattr(customers.api, "customer_update", refuse)
+    customer = make_customer()
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"phone": "abc"})
+    assert response.status_code == 400
+    assert error(response)["fields"] == {"phone": ["Not a phone number."]}

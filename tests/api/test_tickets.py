@@ -288,3 +288,20 @@ def test_an_empty_reply_is_400(make_api, agent):
     ticket = make_ticket()
     response = api.post(f"{TICKETS}{ticket.pk}/messages/", {"body": ""})
     assert error(response)["fields"].keys() == {"body"}
+
+
+def test_create_with_an_unknown_subject_or_group_type_is_400_naming_them(api):
+    account, customer = make_account(), make_customer()
+    response = api.post(
+        TICKETS,
+        {
+            "customer": customer.pk,
+            "channel_account": account.pk,
+            "body": "x",
+            "subject": 999,
+            "group_type": 998,
+        },
+    )
+    assert response.status_code == 400
+    assert set(error(response)["fields"]) == {"subject", "group_type"}
+    assert not Ticket.objects.exists()
