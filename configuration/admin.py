@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
@@ -18,6 +19,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from configuration.api_tokens import api_token_issue, api_token_revoke, api_token_scopes_clean
 from configuration.forms import (
     CannedResponseForm,
     ChannelAccountForm,
@@ -26,6 +28,9 @@ from configuration.forms import (
 )
 from configuration.models import (
     ActivityCategory,
+    ApiAuditLog,
+    ApiScope,
+    ApiToken,
     BreakReason,
     BusinessHours,
     CannedResponse,
@@ -337,3 +342,84 @@ class CannedResponseAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin.
 
     def save_model(self, request, obj, form, change):
         canned_response_save(owner=None, answer=obj)
+
+
+# --- REST API tokens --------------------------------------------------------------------------
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("scopes"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ("name", "scopes", "acts_as")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens of the integrations that call ``/api/v1/``. The token is shown once, in the
+    message after it is created; only its hash is kept. Revoked tokens stay for the audit."""
+
+    form = ApiTokenForm
+    list_display = (
+        "name",
+        "prefix",
+        "scope_list",
+        "acts_as",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    readonly_fields = ("prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    @admin.display(description=gettext_lazy("scopes"))
+    def scope_list(self, obj: ApiToken) -> str:
+        return ", ".join(obj.scopes or ())
+
+    def save_model(self, request, obj, form, change):
+        obj.scopes = api_token_scopes_clean(form.cleaned_data.get("scopes") or [])
+        if change:
+            obj.save()
+            return
+        obj.created_by = request.user
+        secret = api_token_issue(obj)
+        obj.save()
+        messages.warning(
+            request,
+            _("Copy the token of “%(name)s” now; it will not be shown again: %(token)s")
+            % {"name": obj.name, "token": secret},
+        )
+
+    @admin.action(description=gettext_lazy("Revoke the selected tokens"))
+    def revoke(self, request, queryset):
+        revoked = sum(api_token_revoke(token=token) for token in queryset)
+        self.message_user(
+            request, _("%(count)d token(s) revoked.") % {"count": revoked}, messages.SUCCESS
+        )
+
+
+@admin.register(ApiAuditLog)
+class ApiAuditLogAdmin(admin.ModelAdmin):
+    """Every write made through the API, read-only."""
+
+    list_display = ("at", "token", "method", "path", "object_type", "object_id", "status_code")
+    list_filter = ("method", "status_code", "token")
+    list_select_related = ("token",)
+    search_fields = ("path", "object_id")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

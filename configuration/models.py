@@ -631,3 +631,86 @@ class WebhookEndpoint(models.Model):
             raise ValidationError({"events": _("Unknown event: %s") % ", ".join(unknown)})
         if self.url:
             webhook_url_validate(self.url)
+
+
+# --- REST API tokens and audit ----------------------------------------------------------------
+
+
+class ApiScope(models.TextChoices):
+    """What an API token may do; each endpoint names the scope it needs."""
+
+    CUSTOMERS_READ = "customers:read", _("Read customers")
+    CUSTOMERS_WRITE = "customers:write", _("Change and merge customers")
+    CARTS_WRITE = "carts:write", _("Push carts and orders")
+    TICKETS_READ = "tickets:read", _("Read tickets and messages")
+    TICKETS_WRITE = "tickets:write", _("Create tickets, reply, change tickets")
+
+
+class ApiToken(models.Model):
+    """One integration's key to ``/api/v1/``. Only a SHA-256 of the token is stored; the token
+    itself is shown once, when an admin creates it (``configuration.api_tokens``)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    #: The first characters of the token, shown in lists and used to find the row.
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    #: The agent the token's replies, notes and changes are made as (none: read-only for those).
+    acts_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("acts as agent"),
+        help_text=_("Replies, notes and ticket changes made with this token are this agent's."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or ())
+
+
+class ApiAuditLog(models.Model):
+    """One write made through the API: which token, what request, on what, with what answer."""
+
+    token = models.ForeignKey(
+        ApiToken, on_delete=models.PROTECT, related_name="audit", verbose_name=_("API token")
+    )
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=500)
+    object_type = models.CharField(_("object type"), max_length=40, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    status_code = models.PositiveSmallIntegerField(_("status code"))
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("API audit entry")
+        verbose_name_plural = _("API audit log")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"

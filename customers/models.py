@@ -120,6 +120,14 @@ class ShoppingCart(models.Model):
         verbose_name_plural = _("shopping carts")
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["customer", "-updated_at"], name="cart_customer_recent")]
+        constraints = [
+            # The shop's id of a cart or order: a second push of it updates the same row.
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="cart_source_external_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} {self.total} {self.currency}"

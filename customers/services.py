@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from customers.models import Customer, Identity
+from customers.models import Customer, Identity, ShoppingCart
 from omnico.core.db import insert_many_unless_duplicate
 
 
@@ -172,3 +174,84 @@ def customer_identity_change(*, kind: str, external_id: str, new_external_id: st
         customer.phone = new_external_id
         customer.save(update_fields=["phone", "updated_at"])
     return IdentityMove(customer=customer, moved=True)
+
+
+@transaction.atomic
+def customer_attributes_update(*, customer: Customer, changes: dict[str, Any]) -> Customer:
+    """Merge an integration's CRM fields into the customer's attributes (shown under Customer
+    Details): a key with value None is removed, others are set; keys not named are kept."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    attributes = dict(customer.attributes or {})
+    for key, value in changes.items():
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    customer.attributes = attributes
+    customer.save(update_fields=["attributes", "updated_at"])
+    return customer
+
+
+@dataclass(frozen=True)
+class CartPush:
+    """What ``cart_push`` did: the stored cart, and whether it made the row."""
+
+    cart: ShoppingCart
+    created: bool
+    changed: bool
+
+
+#: The states a shop reports of a cart; ``converted``: it became an order.
+CART_STATUSES = ("added", "changed", "abandoned", "converted")
+
+
+@transaction.atomic
+def cart_push(
+    *,
+    customer: Customer,
+    source: str,
+    external_id: str,
+    items: list[Any],
+    total: Decimal,
+    currency: str,
+    status: str,
+    updated_at: datetime,
+) -> CartPush:
+    """Store a shop's cart or order, idempotent by ``(source, external_id)``: the first push
+    makes the row, later ones update it; a push older than the stored one (``updated_at``:
+    the shop's time) changes nothing, so retried or reordered pushes never go back in time.
+    The customer's carts, newest first, are the cart history the panel shows."""
+    fields = {
+        "customer": customer,
+        "items": items,
+        "total": total,
+        "currency": currency.upper(),
+        "status": status,
+        "updated_at": updated_at,
+    }
+    stored = (
+        ShoppingCart.objects.select_for_update()
+        .filter(source=source, external_id=external_id)
+        .first()
+    )
+    if stored is None:
+        try:
+            with transaction.atomic():
+                cart = ShoppingCart.objects.create(source=source, external_id=external_id, **fields)
+            return CartPush(cart=cart, created=True, changed=True)
+        except IntegrityError:  # the same cart pushed twice at once: the other one made it
+            stored = ShoppingCart.objects.select_for_update().get(
+                source=source, external_id=external_id
+            )
+    if stored.updated_at > updated_at:
+        return CartPush(cart=stored, created=False, changed=False)
+    changed = False
+    for field, value in fields.items():
+        current = stored.customer_id if field == "customer" else getattr(stored, field)
+        wanted = customer.pk if field == "customer" else value
+        if current != wanted:
+            setattr(stored, field, value)
+            changed = True
+    if changed:
+        stored.save()
+    return CartPush(cart=stored, created=False, changed=changed)

@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "omnico",
     "configuration",
     "customers",
@@ -540,4 +543,45 @@ OMNICO_WEBHOOK_ALLOW_PRIVATE = env_bool("OMNICO_WEBHOOK_ALLOW_PRIVATE", False)
 CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
     "task": "tickets.webhook_sweep",
     "schedule": float(OMNICO_WEBHOOK_SWEEP_SECONDS),
+}
+
+# --- REST API (/api/v1/) ----------------------------------------------------------------------
+#: Requests per API token, e.g. 600/minute (counted in the cache: Redis in the full stack).
+OMNICO_API_RATE = env_rate("OMNICO_API_RATE", "600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["configuration.api_auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["configuration.api_auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["configuration.api_auth.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "configuration.api_base.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Omnico API",
+    "DESCRIPTION": (
+        "Customers, carts and tickets for integrations. Authenticate with "
+        "`Authorization: Bearer <token>` (tokens are created by admins under Settings > API "
+        "tokens). Every error has the shape "
+        '`{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}`. '
+        "See docs/api.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "configuration.api_base.error_responses_hook",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.TicketStatus",
+        "CartStatusEnum": "customers.services.CART_STATUSES",
+        "ChannelKindEnum": "configuration.models.ChannelKind",
+    },
 }

@@ -32,6 +32,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("omnico.api_urls")),
     path("hooks/", include("channels_adapters.urls")),
     path("support/", include("channels_adapters.webchat.urls")),
     path("", include("inbox.urls")),
