@@ -261,14 +261,14 @@ def _ticket_figures(start: datetime, end: datetime) -> dict[DimKey, _TicketRow]:
         )
     ):
         data = event["data"] or {}
-        old, new = str(data.get("old")), str(data.get("new"))
+        old_status, new_status = str(data.get("old")), str(data.get("new"))
         h = hour_floor(event["created_at"])
-        if new in _FINAL and old not in _FINAL:
+        if new_status in _FINAL and old_status not in _FINAL:
             agent = event["actor_id"] or event["ticket__assignee_id"]
             row = rows[_key(h, agent, event)]
             row.resolved += 1
             row.resolution.append(_seconds(event["created_at"], event["ticket__created_at"]))
-        elif old in _FINAL and new not in _FINAL:
+        elif old_status in _FINAL and new_status not in _FINAL:
             rows[_key(h, event["ticket__assignee_id"], event)].reopened += 1
 
     # Messages in and out, grouped in SQL.
@@ -421,16 +421,16 @@ def _agent_figures(
     agent_rows = []
     for key in sorted(set(states) | set(slots)):
         h, agent = key
-        seconds = states.get(key, {})
+        in_state = states.get(key, {})
         cap = capacity.get(agent, DEFAULT_CAPACITY)
-        active = seconds.get(PresenceState.ACTIVE, 0)
+        active = in_state.get(PresenceState.ACTIVE, 0)
         agent_rows.append(
             HourlyAgentStat(
                 hour=h,
                 agent_id=agent,
                 active_seconds=active,
-                passive_seconds=seconds.get(PresenceState.PASSIVE, 0),
-                away_seconds=seconds.get(PresenceState.AWAY, 0),
+                passive_seconds=in_state.get(PresenceState.PASSIVE, 0),
+                away_seconds=in_state.get(PresenceState.AWAY, 0),
                 slot_seconds=_capped_seconds(slots.get(key, []), cap),
                 capacity_seconds=cap * active,
             )
