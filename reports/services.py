@@ -541,9 +541,33 @@ def stats_refresh(*, now: datetime | None = None, catch_up: int | None = None) -
     for chunk_start in range(0, len(_hours(first, stop)), 24):
         a = first + chunk_start * HOUR
         computed += stats_range_compute(start=a, end=min(stop, a + 24 * HOUR), now=now)
+    for hour in _hours_of_breaks_since_computed(before=first, now=now):
+        computed += stats_range_compute(start=hour, end=hour + HOUR, now=now)
     if stop == current:  # caught up: the current hour too
         computed += stats_range_compute(start=current, end=current + HOUR, now=now)
     return computed
+
+
+def _hours_of_breaks_since_computed(*, before: datetime, now: datetime) -> list[datetime]:
+    """Finished hours (of the last day, before ``before``) in which a break began that was still
+    going when the hour was computed: its ``over_limit`` may have changed since (two queries)."""
+    starts = list(
+        BreakLog.objects.filter(started_at__gte=now - timedelta(days=1), started_at__lt=before)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=F("started_at")))
+        .values_list("started_at", "ended_at")
+    )
+    computed = dict(
+        StatsHour.objects.filter(hour__in={hour_floor(a) for a, _b in starts}).values_list(
+            "hour", "computed_at"
+        )
+    )
+    return sorted(
+        {
+            hour_floor(a)
+            for a, b in starts
+            if hour_floor(a) in computed and (b is None or b > computed[hour_floor(a)])
+        }
+    )
 
 
 def local_day_bounds(day: date, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:

@@ -253,3 +253,19 @@ def test_an_hour_must_be_the_start_of_an_aware_hour():
         stats_hour_compute(hour=at(5))
     with pytest.raises(ValueError):
         stats_hour_compute(hour=datetime(2026, 3, 10, 9))  # noqa: DTZ001
+
+
+def test_a_break_that_ran_over_after_its_hour_was_computed_is_counted_at_the_next_run():
+    dave = make_user("dave")
+    smoke = BreakReason.objects.create(name="Smoke", max_minutes=15)
+    brk = BreakLog.objects.create(
+        agent=dave, reason=smoke, reason_text="Smoke", started_at=at(50)
+    )  # 09:50, still going
+    StatsHour.objects.create(hour=at(-60), computed_at=at(1))  # 08:00, final
+    stats_refresh(now=at(65))  # 10:05: 15 minutes so far, not over
+    assert HourlyBreakStat.objects.get(hour=H, agent=dave).over_limit == 0
+    BreakLog.objects.filter(pk=brk.pk).update(ended_at=at(72))  # 22 minutes in all
+    computed = stats_refresh(now=at(75))
+    assert H in computed
+    row = HourlyBreakStat.objects.get(hour=H, agent=dave)
+    assert (row.seconds, row.started, row.over_limit) == (600, 1, 1)
