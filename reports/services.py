@@ -344,10 +344,13 @@ def _overlapping(model: Any, start: datetime, end: datetime) -> Any:
 def _event_intervals(
     kind: str, start: datetime, end: datetime
 ) -> Iterable[tuple[int, Any, datetime, datetime | None]]:
-    """(ticket, data, from, until) of ``kind`` events: each lasts until the ticket's next event
-    of that kind (None: still); only those overlapping ``[start, end)``."""
+    """(ticket, data, from, until) of ``kind`` events of the tickets changed since ``start``:
+    each lasts until the ticket's next event of that kind (None: still); only those overlapping
+    ``[start, end)``."""
     return (
-        TicketEvent.objects.filter(kind=kind, created_at__lt=end)
+        # Tickets changed since ``start`` (every change moves ``updated_at``); the others are
+        # as they are now all through the range (``_steady_slots``).
+        TicketEvent.objects.filter(kind=kind, created_at__lt=end, ticket__updated_at__gte=start)
         .annotate(
             next_at=Window(
                 Lead("created_at"),
@@ -413,6 +416,13 @@ def _agent_figures(
         for piece_a, piece_b in _minus((a, b or now), off.get(ticket_id, [])):
             for h, _secs in _clip(piece_a, piece_b, start, horizon):
                 slots[(h, agent)].append((max(piece_a, h), min(piece_b, h + HOUR, horizon)))
+
+    # Tickets unchanged since before the range, open or pending and assigned: a slot all along.
+    for agent in Ticket.objects.filter(
+        status__in=_SLOT, assignee__isnull=False, updated_at__lt=start, created_at__lt=start
+    ).values_list("assignee_id", flat=True):
+        for h, _secs in _clip(start, horizon, start, horizon):
+            slots[(h, agent)].append((h, min(h + HOUR, horizon)))
 
     agents = {agent for _h, agent in states} | {agent for _h, agent in slots}
     capacity = dict(
