@@ -292,8 +292,6 @@ class Message(models.Model):
                 condition=Q(delivery="sent", direction="out"),
                 name="message_sent_unacked",
             ),
-            # The hourly statistics read one hour (or day) of messages (reports.services).
-            models.Index(fields=["sent_at"], name="message_sent_at"),
         ]
 
     def __str__(self) -> str:
