@@ -252,6 +252,9 @@ if OMNICO_SCREEN_HEARTBEAT_SECONDS >= OMNICO_AWAY_SECONDS:
     )
 OMNICO_AWAY_SWEEP_SECONDS = env_int("OMNICO_AWAY_SWEEP_SECONDS", 15, minimum=1)
 
+OMNICO_STATS_REFRESH_SECONDS = env_int("OMNICO_STATS_REFRESH_SECONDS", 300, minimum=10)
+OMNICO_STATS_CATCH_UP_HOURS = env_int("OMNICO_STATS_CATCH_UP_HOURS", 48, minimum=1)
+
 MAIL_POLL_INTERVAL = env_int("OMNICO_MAIL_POLL_SECONDS", 30, minimum=1)
 #: How long a poll waits for the IMAP server's answer before it gives up (seconds).
 IMAP_TIMEOUT = env_int("OMNICO_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
@@ -286,6 +289,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sync-whatsapp-templates": {
         "task": "channels_adapters.whatsapp.sync_templates",
         "schedule": float(env_int("OMNICO_TEMPLATE_SYNC_SECONDS", 3600, minimum=60)),
+    },
+    # Hourly statistics (reports/services.py): finished hours not yet computed (a missed one
+    # is filled, OMNICO_STATS_CATCH_UP_HOURS per run) and the current hour, for the homepage.
+    "stats-refresh": {
+        "task": "reports.stats_refresh",
+        "schedule": float(OMNICO_STATS_REFRESH_SECONDS),
     },
     "poll-mail": {
         "task": "channels_adapters.email.poll_mail_accounts",

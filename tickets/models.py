@@ -435,7 +435,11 @@ class TicketEvent(models.Model):
         verbose_name = _("ticket history entry")
         verbose_name_plural = _("ticket history")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at"], name="ticketevent_ticket_time")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="ticketevent_ticket_time"),
+            # The hourly statistics read one hour's assignments and status changes.
+            models.Index(fields=["kind", "created_at"], name="ticketevent_kind_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.ticket_id}"
