@@ -579,7 +579,14 @@ async def bench(args: argparse.Namespace) -> dict:
             "url": u,
             "agent_sockets": sum(1 for a in agents if a.url == u),
             "visitor_sockets": sum(1 for v in visitors if v.ws is not None and home(v.index) == u),
-            "agent_rows_received": sum(len(a.arrived) for a in agents if a.url == u),
+            # a row stands for its ticket's messages up to the one it shows (shown_at)
+            "agent_rows_received": sum(
+                1
+                for a in agents
+                if a.url == u
+                for n in range(args.messages)
+                if shown_at(a, n) is not None
+            ),
             "agent_rows_expected": args.messages * sum(1 for a in agents if a.url == u),
             "replies_received": sum(
                 1 for n, v in reply_to.items() if home(v.index) == u and n in v.arrived
