@@ -43,12 +43,22 @@ BURST = 120
 
 
 def _post(url: str, body: bytes) -> int:
+    """POST as a provider does: a 503 (no database connection within the webhook's short wait,
+    seen on a busy machine) is sent again, which can only make a duplicate likelier."""
     with httpx.Client(timeout=30) as client:
-        return client.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", "X-Omnico-Signature": sign(SECRET, body)},
-        ).status_code
+        for _attempt in range(5):
+            status = client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Omnico-Signature": sign(SECRET, body),
+                },
+            ).status_code
+            if status != 503:
+                break
+            time.sleep(1)
+        return status
 
 
 def _agent_session(django_user_model) -> str:
