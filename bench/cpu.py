@@ -76,21 +76,34 @@ class Stack:
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         env = dict(os.environ if env is None else env)
-        self.roots: dict[str, int] = {}
-        for role, var in (("web", "WEB_PID"), ("worker", "WORKER_PID")):
-            if env.get(var, "").isdigit():
-                self.roots[role] = int(env[var])
+        self.roots: dict[str, list[int]] = {}
+        # Cluster mode (bench/stack.sh start_cluster): several web and worker process groups.
+        for role, many, one in (
+            ("web", "WEB_PIDS", "WEB_PID"),
+            ("worker", "WORKER_PIDS", "WORKER_PID"),
+        ):
+            pids = [int(p) for p in (env.get(many) or env.get(one, "")).split() if p.isdigit()]
+            if pids:
+                self.roots[role] = pids
+        if env.get("BEAT_PID", "").isdigit():
+            self.roots["beat"] = [int(env["BEAT_PID"])]
         pg = _pid_file(env.get("PG_DATA") and f"{env['PG_DATA']}/postmaster.pid")
         if pg:
-            self.roots["postgres"] = pg
+            self.roots["postgres"] = [pg]
         redis = _pid_file(env.get("REDIS_DIR") and f"{env['REDIS_DIR']}/redis.pid")
         if redis:
-            self.roots["redis"] = redis
+            self.roots["redis"] = [redis]
+        bouncer = _pid_file(env.get("PGBOUNCER_DIR") and f"{env['PGBOUNCER_DIR']}/pgbouncer.pid")
+        if bouncer:
+            self.roots["pgbouncer"] = [bouncer]
 
     def sample(self) -> dict[str, float]:
         """CPU seconds so far per role."""
         processes = _processes()
-        out = {role: _tree(processes, root) for role, root in self.roots.items()}
+        out = {
+            role: sum(_tree(processes, root) for root in roots)
+            for role, roots in self.roots.items()
+        }
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         out["bench"] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from bench.client import Connection
+from bench.cluster import SHAPE, agents_taking_tickets, integrity, integrity_rows, url_list
 from bench.report import print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
@@ -112,14 +113,14 @@ def _wait_for(run: str, count: int, timeout: float) -> int:
     return done
 
 
-async def burst(url: str, secret: str, n: int, concurrency: int, customers: int) -> dict:
+async def burst(urls: list[str], secret: str, n: int, concurrency: int, customers: int) -> dict:
     run = f"b{uuid.uuid4().hex[:8]}"
     bodies = [_body(run, i, customers) for i in range(n)]
     bodies.reverse()
     statuses: dict[int, int] = {}
 
-    async def worker() -> None:
-        connection = Connection(url)
+    async def worker(k: int) -> None:
+        connection = Connection(urls[k % len(urls)])  # connections spread over the web processes
         try:
             while bodies:
                 code, _retry_after = await connection.post(bodies.pop(), secret)
@@ -128,7 +129,7 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
             connection.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     accept_seconds = time.perf_counter() - start
     done = await asyncio.to_thread(_wait_for, run, n, WAIT_SECONDS)
     times = await asyncio.to_thread(
@@ -157,18 +158,19 @@ async def burst(url: str, secret: str, n: int, concurrency: int, customers: int)
     }
 
 
-async def paced(url: str, secret: str, rate: float, seconds: float, customers: int) -> dict:
+async def paced(urls: list[str], secret: str, rate: float, seconds: float, customers: int) -> dict:
     run = f"p{uuid.uuid4().hex[:8]}"
     n = int(rate * seconds)
-    idle: list[Connection] = []
+    idle: dict[str, list[Connection]] = {url: [] for url in urls}
 
     async def send(i: int) -> int:
-        connection = idle.pop() if idle else Connection(url)
+        url = urls[i % len(urls)]  # requests round robin over the web processes
+        connection = idle[url].pop() if idle[url] else Connection(url)
         try:
             status, _retry_after = await connection.post(_body(run, i, customers), secret)
             return status
         finally:
-            idle.append(connection)
+            idle[url].append(connection)
 
     start = time.perf_counter()
     tasks = []
@@ -178,7 +180,7 @@ async def paced(url: str, secret: str, rate: float, seconds: float, customers: i
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(i)))
     codes = await asyncio.gather(*tasks)
-    for connection in idle:
+    for connection in (c for pool in idle.values() for c in pool):
         connection.close()
     done = await asyncio.to_thread(_wait_for, run, n, WAIT_SECONDS)
     rows = await asyncio.to_thread(
@@ -312,6 +314,13 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["imap"], help="run only this part (the IMAP part alone: --only imap)"
     )
+    parser.add_argument(
+        "--agents",
+        type=int,
+        default=10 if SHAPE else 0,
+        help="active agents taking the tickets (10 with --cluster, else 0: all in the pool)",
+    )
+    parser.add_argument("--capacity", type=int, default=5, help="of each of --agents (5)")
     parser.add_argument("--wait", type=float, default=WAIT_SECONDS, help="s per part (120)")
     parser.add_argument(
         "--settle", type=float, default=SETTLE_SECONDS, help="s more for pending events (60)"
@@ -321,14 +330,16 @@ def main() -> None:
 
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     account = ChannelAccount.objects.get(kind="api", name="demo")
-    hook = f"{args.url}/hooks/api/demo/"
+    hooks = [f"{url}/hooks/api/demo/" for url in url_list(args.url)]
+    if args.agents:
+        agents_taking_tickets(args.agents, args.capacity)
     results: dict = {}
     if args.only is None:
         results["burst"] = asyncio.run(
-            burst(hook, account.secret, args.messages, args.concurrency, args.customers)
+            burst(hooks, account.secret, args.messages, args.concurrency, args.customers)
         )
         results["paced"] = asyncio.run(
-            paced(hook, account.secret, args.rate, args.seconds, args.customers)
+            paced(hooks, account.secret, args.rate, args.seconds, args.customers)
         )
     if args.mails:
         results["imap"] = imap(args.mails, args.mail_senders)
@@ -351,6 +362,8 @@ def main() -> None:
             )
         )
     settle(parts, args.settle)
+    results["web_processes"] = len(hooks)
+    results["cluster"] = integrity()
     results["machine"] = {
         "cpus": os.cpu_count(),
         "when": datetime.now(UTC).isoformat(),
@@ -379,6 +392,7 @@ def main() -> None:
             *_loss_rows("IMAP", i),
             ("IMAP mails/s into tickets (target >= 300)", i["mails_per_s"]),
         ]
+    rows += integrity_rows(results["cluster"])
     print_table(rows, args.out)
 
 

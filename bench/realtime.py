@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import websockets
 
 from bench.client import Connection
+from bench.cluster import integrity, integrity_rows, url_list
 from bench.cpu import Stack, load_average
 from bench.report import print_table
 
@@ -126,15 +127,17 @@ class Agent:
 
 
 def post_webhooks(
-    url: str, secret: str, run: str, first: int, total: int, rate: float
+    urls: list[str], secret: str, run: str, first: int, total: int, rate: float
 ) -> tuple[dict[int, float], dict[int, int], float]:
-    """POST signed webhooks number ``first`` to ``total - 1`` at ``rate`` per second; when each
-    was sent, the answers' statuses and how long it took."""
-    hook = f"{url}/hooks/api/demo/"
+    """POST signed webhooks number ``first`` to ``total - 1`` at ``rate`` per second, round robin
+    over the web processes' ``urls``; when each was sent, the answers' statuses and how long it
+    took."""
+    hooks = [f"{url}/hooks/api/demo/" for url in urls]
     sent_at: dict[int, float] = {}
     statuses: dict[int, int] = {}
 
-    idle: list[Connection] = []  # kept-alive connections free for the next POST
+    # kept-alive connections free for the next POST, per web process
+    idle: dict[str, list[Connection]] = {hook: [] for hook in hooks}
 
     async def post(n: int) -> None:
         # Even numbers: a new customer (new ticket); odd: the previous customer again.
@@ -147,11 +150,12 @@ def post_webhooks(
                 "time": datetime.now(UTC).isoformat(),
             }
         ).encode()
-        connection = idle.pop() if idle else Connection(hook)
+        hook = hooks[n % len(hooks)]
+        connection = idle[hook].pop() if idle[hook] else Connection(hook)
         sent_at[n] = time.perf_counter()
         status, _retry_after = await connection.post(body, secret)
         statuses[status] = statuses.get(status, 0) + 1
-        idle.append(connection)
+        idle[hook].append(connection)
 
     async def post_all() -> float:
         # Each POST starts on its schedule, whether or not the previous one has been
@@ -167,7 +171,7 @@ def post_webhooks(
             posts.append(asyncio.create_task(post(n)))
         await asyncio.gather(*posts)
         elapsed = time.perf_counter() - start
-        for connection in idle:
+        for connection in (c for pool in idle.values() for c in pool):
             connection.close()
         return elapsed
 
@@ -179,18 +183,18 @@ def _merge(into: dict[int, int], more: dict[int, int]) -> dict[int, int]:
     return {k: into.get(k, 0) + more.get(k, 0) for k in {*into, *more}}
 
 
-async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) -> dict:
+async def bench(urls: list[str], agents: int, webhooks: int, rate: float, warmup: int) -> dict:
     run = uuid.uuid4().hex[:8]
     keys = await asyncio.to_thread(agent_sessions, agents)
     account = await asyncio.to_thread(ChannelAccount.objects.get, kind="api", name="demo")
     secret = account.secret
-    parts = urlsplit(url)
-    ws_url = f"ws://{parts.netloc}/ws/agent/"
     listeners = [Agent(i, run) for i in range(agents)]
     sockets = []
     for key, agent in zip(keys, listeners, strict=True):
+        # Sockets round robin over the web processes (cluster mode): agent i on process i % N.
+        url = urls[agent.index % len(urls)]
         ws = await websockets.connect(
-            ws_url,
+            f"ws://{urlsplit(url).netloc}/ws/agent/",
             additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={key}"},
             origin=url,
             max_size=2**22,
@@ -212,7 +216,7 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         1, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
         sent_at, statuses, _s = await asyncio.wrap_future(
-            pool.submit(post_webhooks, url, secret, run, 0, warmup, rate)
+            pool.submit(post_webhooks, urls, secret, run, 0, warmup, rate)
         )
         deadline = time.perf_counter() + 10
         while time.perf_counter() < deadline and not all(
@@ -222,7 +226,7 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         await asyncio.sleep(1)
         load_before, cpu_before = load_average(), stack.sample()
         sent, more, posting_s = await asyncio.wrap_future(
-            pool.submit(post_webhooks, url, secret, run, warmup, total, rate)
+            pool.submit(post_webhooks, urls, secret, run, warmup, total, rate)
         )
         sent_at.update(sent)
         statuses = _merge(statuses, more)
@@ -266,6 +270,7 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
         return min(times) if times else None
 
     wall_offset = time.time() - time.perf_counter()
+    stored_numbers = [n for n in range(warmup, total) if n in stored]
     all_sockets, per_socket, ingest, push, missing = [], [], [], [], 0
     not_stored = 0
     missing_by_webhook: dict[int, int] = {}  # webhook number -> sockets it never reached
@@ -284,7 +289,23 @@ async def bench(url: str, agents: int, webhooks: int, rate: float, warmup: int) 
             if n in stored:
                 ingest.append((stored[n] - (sent_at[n] + wall_offset)) * 1000)
                 push.append((max(got) + wall_offset - stored[n]) * 1000)
+    # Per web process: its sockets, and the rows they got of the stored webhooks (every socket
+    # should get every one: sockets x stored).
+    per_process = []
+    for p, url in enumerate(urls):
+        mine = [a for a in listeners if a.index % len(urls) == p]
+        per_process.append(
+            {
+                "url": url,
+                "sockets": len(mine),
+                "expected": len(mine) * len(stored_numbers),
+                "received": sum(
+                    1 for a in mine for n in stored_numbers if shown_at(a, n) is not None
+                ),
+            }
+        )
     return {
+        "web_processes": per_process,
         "agents": agents,
         "webhooks": webhooks,
         "rate_per_s": rate,
@@ -328,7 +349,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args()
 
-    result = asyncio.run(bench(args.url, args.agents, args.webhooks, args.rate, args.warmup))
+    result = asyncio.run(
+        bench(url_list(args.url), args.agents, args.webhooks, args.rate, args.warmup)
+    )
     result["machine"] = {"cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:
@@ -364,10 +387,21 @@ def main() -> None:
     cpu = result["cpu_ms_per_webhook"]
     rows += [
         (f"  CPU ms per webhook: {role}", cpu[role])
-        for role in ("web", "worker", "postgres", "redis", "stack", "bench")
+        for role in ("web", "worker", "beat", "postgres", "pgbouncer", "redis", "stack", "bench")
         if role in cpu
     ]
     rows.append(("load average (1 min) before / after", tuple(result["load_average"])))
+    rows += [
+        (
+            f"web process {p['url']}: sockets, rows received / expected",
+            (p["sockets"], p["received"], p["expected"]),
+        )
+        for p in result["web_processes"]
+    ]
+    result["cluster"] = integrity()
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=2)
+    rows += integrity_rows(result["cluster"])
     print_table(rows, args.out)
 
 

@@ -52,6 +52,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
 from bench import cpu
+from bench.cluster import integrity, integrity_rows, url_list
 from bench.realtime import _percentile, agent_sessions  # (importing it sets Django up)
 from bench.report import print_table
 from channels_adapters.webchat import selectors as webchat_selectors
@@ -64,8 +65,10 @@ REPLY_MARK = r"rp{run}n(\d+)x"
 
 
 def web_processes() -> list[int]:
-    """The uvicorn processes serving requests (with one worker: the one process)."""
-    return cpu.serving_processes(int(os.environ["WEB_PID"]))
+    """The uvicorn processes serving requests (with one worker: the one process; in cluster
+    mode every web process's)."""
+    roots = os.environ.get("WEB_PIDS") or os.environ["WEB_PID"]
+    return [pid for root in roots.split() for pid in cpu.serving_processes(int(root))]
 
 
 class Meter:
@@ -170,6 +173,7 @@ class AgentScreen:
     user_id: int
     session: str
     csrf: str = ""
+    url: str = ""  # the web process its screen uses (cluster mode: one of several)
     arrived: dict[int, float] = field(default_factory=dict)  # visitor message number -> when
     closed: str | None = None
     frames: int = 0
@@ -279,8 +283,13 @@ def _stats(values: list[float], prefix: str) -> dict[str, float | None]:
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    url, run = args.url, uuid.uuid4().hex[:8]
-    netloc = urlsplit(url).netloc
+    urls, run = url_list(args.url), uuid.uuid4().hex[:8]
+
+    def home(index: int) -> str:
+        """The web process of visitor or agent number ``index``: round robin (cluster mode),
+        and always the same one for a visitor, as a sticky balancer would keep it."""
+        return urls[index % len(urls)]
+
     account = await asyncio.to_thread(
         ChannelAccount.objects.get, kind=ChannelKind.WEBCHAT, name=args.page
     )
@@ -296,13 +305,15 @@ async def bench(args: argparse.Namespace) -> dict:
         intake["subject"] = str(subjects[0].pk)
 
     # Agent screens: their CSRF token (the inbox page) and their sockets.
-    await asyncio.gather(*(agent_csrf(url, a) for a in agents))
+    for i, agent in enumerate(agents):
+        agent.url = home(i)
+    await asyncio.gather(*(agent_csrf(a.url, a) for a in agents))
     agent_sockets = []
     for agent in agents:
         ws = await websockets.connect(
-            f"ws://{netloc}/ws/agent/",
+            f"ws://{urlsplit(agent.url).netloc}/ws/agent/",
             additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={agent.session}"},
-            origin=url,
+            origin=agent.url,
             max_size=2**22,
         )
         hello = await asyncio.wait_for(ws.recv(), 30)
@@ -319,7 +330,7 @@ async def bench(args: argparse.Namespace) -> dict:
 
     async def one_session(index: int) -> Visitor:
         async with gate:
-            return await visitor_open(url, args.page, index, intake)
+            return await visitor_open(home(index), args.page, index, intake)
 
     visitors = await asyncio.gather(*(one_session(i) for i in range(args.visitors)))
     sessions_s = time.perf_counter() - started
@@ -331,8 +342,8 @@ async def bench(args: argparse.Namespace) -> dict:
     # Visitor sockets: open, "hello", the history GET the page then makes.
     refused: list[str] = []
     history_errors: list[str] = []
-    history = httpx.AsyncClient(
-        base_url=url, timeout=60, cookies=_no_cookies(), limits=httpx.Limits(keepalive_expiry=2)
+    history = httpx.AsyncClient(  # absolute URLs: each visitor's own web process
+        timeout=60, cookies=_no_cookies(), limits=httpx.Limits(keepalive_expiry=2)
     )
     connect_ms: list[float] = []
 
@@ -341,9 +352,9 @@ async def bench(args: argparse.Namespace) -> dict:
             t0 = time.perf_counter()
             try:
                 ws = await websockets.connect(
-                    f"ws://{netloc}/ws/visitor/{args.page}/",
+                    f"ws://{urlsplit(home(visitor.index)).netloc}/ws/visitor/{args.page}/",
                     additional_headers={"Cookie": _cookie_header(visitor.cookies)},
-                    origin=url,
+                    origin=home(visitor.index),
                     max_size=2**20,
                     open_timeout=60,
                 )
@@ -359,7 +370,7 @@ async def bench(args: argparse.Namespace) -> dict:
             visitor.ws = ws
             try:
                 response = await history.get(
-                    f"/support/{args.page}/history/",
+                    f"{home(visitor.index)}/support/{args.page}/history/",
                     headers={"Cookie": _cookie_header(visitor.cookies)},
                 )
                 response.raise_for_status()
@@ -373,7 +384,7 @@ async def bench(args: argparse.Namespace) -> dict:
     async def refetch(visitor: Visitor) -> None:
         with contextlib.suppress(httpx.HTTPError):
             await history.get(
-                f"/support/{args.page}/history/",
+                f"{home(visitor.index)}/support/{args.page}/history/",
                 headers={"Cookie": _cookie_header(visitor.cookies)},
             )
 
@@ -383,8 +394,7 @@ async def bench(args: argparse.Namespace) -> dict:
     sockets_after = sum(cpu.socket_count(p) for p in webs)
     opened = sum(1 for v in visitors if v.ws is not None)
 
-    poster = httpx.AsyncClient(
-        base_url=url,
+    poster = httpx.AsyncClient(  # absolute URLs: the visitor's or the agent's web process
         timeout=60,
         cookies=_no_cookies(),
         # uvicorn closes a connection idle for 5 s; reusing one it is closing fails the POST
@@ -418,7 +428,7 @@ async def bench(args: argparse.Namespace) -> dict:
 
     async def _visitor_message(visitor: Visitor, n: int) -> httpx.Response:
         return await poster.post(
-            f"/support/{args.page}/messages/",
+            f"{home(visitor.index)}/support/{args.page}/messages/",
             data={
                 "csrfmiddlewaretoken": visitor.csrf,
                 "client_id": f"sp{run}-{n:06d}",
@@ -427,7 +437,7 @@ async def bench(args: argparse.Namespace) -> dict:
             headers={
                 "Accept": "application/json",
                 "X-CSRFToken": visitor.csrf,
-                "Origin": url,
+                "Origin": home(visitor.index),
                 "Cookie": _cookie_header(visitor.cookies),
             },
         )
@@ -513,12 +523,12 @@ async def bench(args: argparse.Namespace) -> dict:
 
     async def _reply(agent: AgentScreen, ticket_id: int, n: int) -> httpx.Response:
         return await poster.post(
-            f"/inbox/{ticket_id}/reply/",
+            f"{agent.url}/inbox/{ticket_id}/reply/",
             data={"csrfmiddlewaretoken": agent.csrf, "body": f"rp{run}n{n}x Sorry, on its way."},
             headers={
                 "HX-Request": "true",
                 "X-CSRFToken": agent.csrf,
-                "Origin": url,
+                "Origin": agent.url,
                 "Cookie": f"{settings.SESSION_COOKIE_NAME}={agent.session}; "
                 f"{settings.CSRF_COOKIE_NAME}={agent.csrf}",
             },
@@ -562,6 +572,29 @@ async def bench(args: argparse.Namespace) -> dict:
             reply_stored.append((created.timestamp() - (reply_sent[n] + wall)) * 1000)
             stored_to_visitor.append((shown + wall - created.timestamp()) * 1000)
 
+    # Per web process (cluster mode): its sockets, the visitor messages its agent sockets got
+    # (every agent socket should get every message) and the replies its visitor sockets got.
+    per_process = [
+        {
+            "url": u,
+            "agent_sockets": sum(1 for a in agents if a.url == u),
+            "visitor_sockets": sum(1 for v in visitors if v.ws is not None and home(v.index) == u),
+            # a row stands for its ticket's messages up to the one it shows (shown_at)
+            "agent_rows_received": sum(
+                1
+                for a in agents
+                if a.url == u
+                for n in range(args.messages)
+                if shown_at(a, n) is not None
+            ),
+            "agent_rows_expected": args.messages * sum(1 for a in agents if a.url == u),
+            "replies_received": sum(
+                1 for n, v in reply_to.items() if home(v.index) == u and n in v.arrived
+            ),
+            "replies_expected": sum(1 for v in reply_to.values() if home(v.index) == u),
+        }
+        for u in urls
+    ]
     closed_early = sorted(
         f"{v.index}:{v.closed}" for v in visitors if v.ws is not None and v.closed is not None
     )
@@ -580,6 +613,7 @@ async def bench(args: argparse.Namespace) -> dict:
         "agents": args.agents,
         "rate_per_s": args.rate,
         "web_processes": len(webs),
+        "per_process": per_process,
         "sessions_s": round(sessions_s, 1),
         "sockets": {
             "opened": opened,
@@ -712,6 +746,19 @@ def main() -> None:
             f"{o['machine_cpu_busy_pct']}, {o['load_before']} → {o['load_after']}",
         ),
     ]
+    rows += [
+        (
+            f"{p['url']}: agent / visitor sockets, rows to agents, replies to visitors",
+            f"{p['agent_sockets']} / {p['visitor_sockets']}, "
+            f"{p['agent_rows_received']} of {p['agent_rows_expected']}, "
+            f"{p['replies_received']} of {p['replies_expected']}",
+        )
+        for p in result["per_process"]
+    ]
+    result["cluster"] = integrity()
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=2, default=str)
+    rows += integrity_rows(result["cluster"])
     print_table(rows, args.out)
 
 

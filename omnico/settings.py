@@ -119,6 +119,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "")
 EMBEDDED = not DATABASE_URL
+#: DATABASE_URL points at PgBouncer in transaction pooling mode (see below).
+OMNICO_DB_PGBOUNCER = env_bool("OMNICO_DB_PGBOUNCER", False)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -140,6 +142,17 @@ if DATABASE_URL:
                 # check wait less (OMNICO_WEBHOOK_DB_WAIT_MS) and answer 503 instead.
                 "timeout": 10,
             }
+        # Behind PgBouncer in transaction pooling (docker-compose.yml, README "Connection
+        # budget") consecutive transactions of one Django connection may run on different
+        # server connections: no prepared statement may outlive its transaction (psycopg
+        # prepares a query run 5 times on a connection unless prepare_threshold is None;
+        # Django passes None unless told otherwise, this pins it) and no server-side cursor
+        # (.iterator() declares one) may be used across transactions. Session state that must
+        # outlive a transaction (the mail poll's advisory lock) is held in a transaction
+        # instead (channels_adapters/email/poll_lock.py).
+        if OMNICO_DB_PGBOUNCER:
+            options["prepare_threshold"] = None
+            DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     # The database is created owner-only (SQLite gives its -wal and -shm files the same mode),
     # in an owner-only directory; one left readable by an older version is fixed here.

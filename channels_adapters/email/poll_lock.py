@@ -20,6 +20,14 @@ Why not a lease (a key with a TTL renewed while the poll works): a killed holder
 every poll until the TTL runs out, and a single FETCH of a large batch can outlast a short TTL
 unless a heartbeat thread renews it. The advisory lock needs neither.
 
+Behind PgBouncer in transaction pooling (``OMNICO_DB_PGBOUNCER``) a session-level lock would
+stay on whichever server connection ran the ``pg_try_advisory_lock``, and the unlock could run
+on another: the lock would outlive the poll. There the lock is transaction-level
+(``pg_try_advisory_xact_lock``) in a transaction held open for the poll, which pins one server
+connection; it ends with the transaction (rolled back on release, or by PgBouncer when the
+client's socket closes). The server-side keepalives are not set then: they would watch
+PgBouncer's socket, not the poller's (PgBouncer's own ``tcp_keepalive`` watches the client).
+
 Embedded (SQLite, one process) a process-local lock is enough: it goes with the process too.
 """
 
@@ -30,6 +38,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import connection
 
 from configuration.models import MailAccount
@@ -80,6 +89,16 @@ class _AdvisoryLock(PollLock):
             self.conn.close()
 
 
+class _TransactionAdvisoryLock(_AdvisoryLock):
+    def release(self) -> None:
+        # The rollback ends the transaction and with it the lock, on the server connection
+        # that holds it.
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
 class _LocalLock(PollLock):
     def __init__(self, lock: threading.Lock) -> None:
         self.lock = lock
@@ -92,7 +111,25 @@ _local_locks: dict[tuple[str, int], threading.Lock] = {}
 _local_locks_guard = threading.Lock()
 
 
+def _transaction_advisory_lock(account: MailAccount) -> PollLock | None:
+    params = connection.get_connection_params()
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    conn = connection.Database.connect(**params, autocommit=False)  # type: ignore[attr-defined]
+    key = (ADVISORY_NAMESPACE, int(account.pk))
+    try:
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key).fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    if not row[0]:
+        conn.close()
+        return None
+    return _TransactionAdvisoryLock(conn, key)
+
+
 def _advisory_lock(account: MailAccount) -> PollLock | None:
+    if settings.OMNICO_DB_PGBOUNCER:
+        return _transaction_advisory_lock(account)
     params = connection.get_connection_params()
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     # Every backend's wrapper has its driver module as ``Database``; the stubs leave it out.

@@ -39,6 +39,8 @@ missing_test_packages() {
     { have redis-server && have redis-cli; } || missing+=(redis-server)
     dovecot_binary >/dev/null || missing+=(dovecot-imapd)
     chromium_binary >/dev/null || missing+=(chromium)
+    # tests/omnico/pgbouncer.py: the poll lock behind a real PgBouncer (transaction pooling)
+    { have pgbouncer || [ -x /usr/sbin/pgbouncer ]; } || missing+=(pgbouncer)
     echo "${missing[*]}"
 }
 

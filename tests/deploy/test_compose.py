@@ -78,7 +78,8 @@ def test_the_database_password_is_the_one_given_everywhere():
     assert environment(services["postgres"])["POSTGRES_PASSWORD"] == "correct-horse-battery"
     for name in OMNICO_SERVICES:
         url = environment(services[name])["DATABASE_URL"]
-        assert url == "postgres://omnico:correct-horse-battery@postgres:5432/omnico"
+        assert url == "postgres://omnico:correct-horse-battery@pgbouncer:6432/omnico"
+    assert environment(services["pgbouncer"])["DB_PASSWORD"] == "correct-horse-battery"
     assert "omnico}" not in (ROOT / "docker-compose.yml").read_text()  # no ${...:-omnico}
 
 
@@ -186,5 +187,29 @@ def test_the_connection_budget_of_the_defaults_and_a_scaled_stack_fits_postgres(
     def budget(webs: int, workers: int) -> int:
         return webs * web_workers * pool + workers * concurrency + 1  # + migrate
 
+    bouncer = environment(services["pgbouncer"])
+    bouncer_pool = int(bouncer["PGBOUNCER_POOL_SIZE"])
     assert budget(1, 1) == 25
-    assert budget(3, 2) < usable
+    # Every client connection of a scaled stack gets a server connection without waiting, and
+    # PgBouncer never asks PostgreSQL for more than it allows.
+    assert budget(3, 2) <= bouncer_pool <= usable
+    assert budget(3, 2) <= int(bouncer["PGBOUNCER_MAX_CLIENT_CONN"])
+
+
+def test_omnico_reaches_postgres_only_through_pgbouncer_in_transaction_pooling(tmp_path):
+    services = load(DOT_ENV)["services"]
+    for name in OMNICO_SERVICES:
+        assert "pgbouncer" in services[name]["depends_on"], name
+        assert "postgres" not in services[name]["depends_on"], name
+    assert services["pgbouncer"]["build"]["context"] == "scripts/pgbouncer"
+    assert "ports" not in services["pgbouncer"]
+    entrypoint = (ROOT / "scripts/pgbouncer/entrypoint.sh").read_text()
+    assert "pool_mode = transaction" in entrypoint
+
+    result = settings_in_subprocess(_container_env(tmp_path, "web"), "DATABASES")
+
+    assert result.returncode == 0, result.stderr
+    database = json.loads(result.stdout)["DATABASES"]["default"]
+    assert (database["HOST"], database["PORT"]) == ("pgbouncer", 6432)
+    assert database["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert database["OPTIONS"]["prepare_threshold"] is None
