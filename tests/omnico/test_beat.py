@@ -48,7 +48,7 @@ def _run(schedulers: list[LockedScheduler], seconds: float) -> None:
 
 @pytest.fixture
 def app(redis_url) -> Celery:
-    app = Celery("beat-test", broker=redis_url)
+    app = Celery("beat-test", broker=redis_url, set_as_current=False)
     app.conf.beat_schedule = {"often": {"task": "beat-test.often", "schedule": 0.2}}
     return app
 

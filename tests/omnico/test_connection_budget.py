@@ -86,7 +86,7 @@ def test_a_prefork_worker_holds_at_most_its_concurrency_in_connections(tmp_path)
         log=tmp_path / "worker.log",
     )
     try:
-        sender = Celery("budget-test", broker=redis_url)
+        sender = Celery("budget-test", broker=redis_url, set_as_current=False)
         for _ in range(20):  # a sweep reads the inbound events: a database connection each
             sender.send_task("channels_adapters.sweep_events")
         deadline = time.monotonic() + 120
