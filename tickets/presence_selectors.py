@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -106,50 +105,6 @@ def breaks_overrun(*, now: datetime | None = None) -> list[Overrun]:
     ).select_related("break_reason")
     found = [o for o in (_overrun(p, now) for p in rows) if o is not None]
     return sorted(found, key=lambda o: o.over, reverse=True)
-
-
-# --- the team's states ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PresenceRow:
-    user_id: int
-    name: str
-    state: str
-    state_label: str
-    reason: str
-    since: datetime | None
-    overrun: Overrun | None
-
-
-def presence_board(*, now: datetime | None = None) -> list[PresenceRow]:
-    """Every agent (a capacity, an active account) with state, reason, since when and whether
-    their break runs over (1 query)."""
-    now = now or timezone.now()
-    users = (
-        get_user_model()
-        .objects.filter(is_active=True, operator_profile__isnull=False)
-        .select_related("presence__break_reason")
-        .order_by("username")
-    )
-    rows = []
-    labels = dict(PresenceState.choices)
-    for user in users:
-        presence = getattr(user, "presence", None)
-        state = presence.current_state if presence else PresenceState.OFFLINE
-        reason = presence.break_reason if presence and state == PresenceState.PASSIVE else None
-        rows.append(
-            PresenceRow(
-                user_id=user.pk,
-                name=user.get_full_name() or user.get_username(),
-                state=state,
-                state_label=str(labels[state]),
-                reason=reason.name if reason else "",
-                since=(presence.state_since or presence.changed_at) if presence else None,
-                overrun=_overrun(presence, now) if presence else None,
-            )
-        )
-    return rows
 
 
 # --- "while you were away" ------------------------------------------------------------------

@@ -26,12 +26,12 @@ from tickets.presence import (
 from tickets.presence_selectors import (
     breaks_overrun,
     missed_unread_count,
-    presence_board,
     presence_time,
     tickets_missed_q,
 )
 from tickets.receiving import Incoming, ticket_receive
 from tickets.services import message_add_outbound, ticket_assign
+from tickets.team_selectors import team_board
 
 pytestmark = pytest.mark.django_db
 
@@ -350,7 +350,7 @@ def test_a_break_over_its_allowed_length_is_marked(lunch):
     [overrun] = breaks_overrun()
 
     assert overrun.user_id == long_one.pk and overrun.allowed_minutes == 30
-    board = {row.user_id: row for row in presence_board()}
+    board = {row.user_id: row for row in team_board().agents}
     assert board[long_one.pk].overrun is not None
     assert board[short_one.pk].overrun is None
     assert board[long_one.pk].reason == "Lunch"
@@ -369,7 +369,7 @@ def test_away_is_not_shown_as_a_break_on_the_board():
     agent_go_active(user=agent)
     age_screen(agent, 10_000)
     presence_away_sweep()
-    [row] = presence_board()
+    [row] = team_board().agents
     assert (row.state, row.reason, row.overrun) == ("away", "", None)
 
 
