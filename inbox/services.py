@@ -18,7 +18,7 @@ from customers.models import Customer
 from customers.services import customer_update
 from omnico.core import realtime
 from tickets import assignment, services
-from tickets.assignment import AssignmentRefused
+from tickets.assignment import AssignmentRefused, refused_summary
 from tickets.errors import TicketRuleError
 from tickets.models import Ticket
 
@@ -38,15 +38,7 @@ class BulkResult:
         text = ngettext("%(n)s ticket updated.", "%(n)s tickets updated.", len(self.updated)) % {
             "n": len(self.updated)
         }
-        if self.refused:
-            reasons = "; ".join(
-                _("#%(id)s: %(reason)s") % {"id": pk, "reason": reason}
-                for pk, reason in self.refused
-            )
-            text += " " + ngettext(
-                "%(n)s refused — %(reasons)s", "%(n)s refused — %(reasons)s", len(self.refused)
-            ) % {"n": len(self.refused), "reasons": reasons}
-        return text
+        return text + refused_summary(self.refused)
 
 
 def tickets_bulk_update(

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from configuration.models import OperatorProfile, RoutingSettings
 from omnico.core import realtime
@@ -84,6 +85,19 @@ def _refusal(agent: User, slots: _Slots, *, takes_slot: bool) -> AssignmentRefus
 
 
 @transaction.atomic
+def refused_summary(refused: list[tuple[int, str]]) -> str:
+    """What follows a batch's count when some tickets were refused (bulk actions, the team
+    screen's moves): ' 2 refused — #12: …; #14: …', or '' when none was."""
+    if not refused:
+        return ""
+    reasons = "; ".join(
+        _("#%(id)s: %(reason)s") % {"id": pk, "reason": reason} for pk, reason in refused
+    )
+    return " " + ngettext(
+        "%(n)s refused — %(reasons)s", "%(n)s refused — %(reasons)s", len(refused)
+    ) % {"n": len(refused), "reasons": reasons}
+
+
 def ticket_assign_checked(
     *, ticket: Ticket, assignee: User | None, actor: User, override: bool = False
 ) -> Ticket:

@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 from configuration.models import BreakReason, OperatorProfile
 from omnico.core import realtime
 from tickets import presence, routing
-from tickets.assignment import AssignmentRefused, ticket_assign_checked
+from tickets.assignment import AssignmentRefused, refused_summary, ticket_assign_checked
 from tickets.errors import TicketRuleError
 from tickets.models import ACTIVE_STATUSES, AgentPresence, PresenceState, Ticket
 
@@ -84,15 +84,7 @@ class MoveResult:
         text = ngettext("%(n)s ticket moved.", "%(n)s tickets moved.", len(self.moved)) % {
             "n": len(self.moved)
         }
-        if self.refused:
-            reasons = "; ".join(
-                _("#%(id)s: %(reason)s") % {"id": pk, "reason": reason}
-                for pk, reason in self.refused
-            )
-            text += " " + ngettext(
-                "%(n)s refused — %(reasons)s", "%(n)s refused — %(reasons)s", len(self.refused)
-            ) % {"n": len(self.refused), "reasons": reasons}
-        return text
+        return text + refused_summary(self.refused)
 
 
 def agent_tickets_move(
