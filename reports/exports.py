@@ -126,17 +126,11 @@ def ticket_export_rows(
     Two queries per ``batch`` tickets: the tickets (with names and the first reply as a
     subquery), then their activities.
     """
-    qs = Ticket.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    if filters.agent_id is not None:
-        qs = qs.filter(assignee_id=filters.agent_id)
-    if filters.channel:
-        qs = qs.filter(source=filters.channel)
-    if filters.department_id is not None:
-        qs = qs.filter(department_id=filters.department_id)
-    if filters.group_type_id is not None:
-        qs = qs.filter(group_type_id=filters.group_type_id)
-    if filters.subject_id is not None:
-        qs = qs.filter(subject_id=filters.subject_id)
+    qs = Ticket.objects.filter(
+        filters.q(agent="assignee_id", channel="source"),
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    )
     first_reply = (
         Message.objects.filter(ticket_id=OuterRef("pk"), direction=Message.Direction.OUTBOUND)
         .order_by("sent_at", "id")

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -102,6 +102,23 @@ class ReportFilters:
     group_type_id: int | None = None
     subject_id: int | None = None
 
+    def q(self, *, agent: str = "agent_id", channel: str = "channel") -> Q:
+        """The filters as a condition on rows whose agent and channel columns are named
+        ``agent`` and ``channel`` (the snapshots' names by default; a ticket's are
+        ``assignee_id`` and ``source``)."""
+        q = Q()
+        if self.agent_id is not None:
+            q &= Q(**{agent: self.agent_id})
+        if self.channel:
+            q &= Q(**{channel: self.channel})
+        if self.department_id is not None:
+            q &= Q(department_id=self.department_id)
+        if self.group_type_id is not None:
+            q &= Q(group_type_id=self.group_type_id)
+        if self.subject_id is not None:
+            q &= Q(subject_id=self.subject_id)
+        return q
+
 
 def _ticket_rows(
     model: type[HourlyTicketStat] | type[HourlyActivityStat],
@@ -109,18 +126,7 @@ def _ticket_rows(
     period: ReportPeriod,
     filters: ReportFilters,
 ) -> QuerySet[Any]:
-    qs = model.objects.filter(hour__gte=period.start, hour__lt=period.end).order_by()
-    if filters.agent_id is not None:
-        qs = qs.filter(agent_id=filters.agent_id)
-    if filters.channel:
-        qs = qs.filter(channel=filters.channel)
-    if filters.department_id is not None:
-        qs = qs.filter(department_id=filters.department_id)
-    if filters.group_type_id is not None:
-        qs = qs.filter(group_type_id=filters.group_type_id)
-    if filters.subject_id is not None:
-        qs = qs.filter(subject_id=filters.subject_id)
-    return qs
+    return model.objects.filter(filters.q(), hour__gte=period.start, hour__lt=period.end).order_by()
 
 
 def _agent_rows(
