@@ -84,7 +84,6 @@ def _refusal(agent: User, slots: _Slots, *, takes_slot: bool) -> AssignmentRefus
     return None
 
 
-@transaction.atomic
 def refused_summary(refused: list[tuple[int, str]]) -> str:
     """What follows a batch's count when some tickets were refused (bulk actions, the team
     screen's moves): ' 2 refused — #12: …; #14: …', or '' when none was."""
@@ -98,6 +97,7 @@ def refused_summary(refused: list[tuple[int, str]]) -> str:
     ) % {"n": len(refused), "reasons": reasons}
 
 
+@transaction.atomic
 def ticket_assign_checked(
     *, ticket: Ticket, assignee: User | None, actor: User, override: bool = False
 ) -> Ticket:
