@@ -31,17 +31,24 @@ class OmnicoTask(Task):
     both arrive eagerly (``apply_async`` and a retry's signature call it with the delay in
     their options); a delayed one is handed to the embedded scheduler, which runs it when due
     (``omnico.scheduler.defer``). Without a running scheduler (tests, a shell) nothing changes.
+
+    A task declared with ``background=True`` (one that talks to another server: a webhook
+    delivery, a shop's API) is handed to the scheduler's thread even without a delay, so the
+    request that queued it never waits for that server; its callers just call ``delay()``.
     """
+
+    #: Run eagerly on the embedded scheduler's thread, never in the caller's request.
+    background: bool = False
 
     def apply(self, args=None, kwargs=None, *rest, **options):
         delay = _delay_seconds(options.get("countdown"), options.get("eta"))
-        if delay > 0:
+        if delay > 0 or self.background:
             from omnico.scheduler import defer
 
             now = {k: v for k, v in options.items() if k not in ("countdown", "eta")}
             task_id = options.get("task_id") or uuid()
             now["task_id"] = task_id
-            if defer(delay, functools.partial(super().apply, args, kwargs, *rest, **now)):
+            if defer(max(delay, 0.0), functools.partial(super().apply, args, kwargs, *rest, **now)):
                 return EagerResult(task_id, None, states.PENDING, name=self.name)
         return super().apply(args, kwargs, *rest, **options)
 

@@ -33,7 +33,7 @@ def requeue_unanswered() -> int:
     return len(assignment.tickets_requeue_unanswered())
 
 
-@shared_task(name="tickets.deliver_webhook")
+@shared_task(name="tickets.deliver_webhook", background=True)
 @retry_on_lost_connection
 def deliver_webhook(delivery_id: int) -> str | None:
     """POST one outgoing webhook (claimed first: a repeated task sends nothing twice)."""

@@ -198,12 +198,9 @@ def _queue(ids: list[int]) -> None:
 
     for delivery_id in ids:
         try:
-            if deliver_webhook.app.conf.task_always_eager:
-                # Embedded: a countdown hands it to the scheduler's thread (omnico.celery), so
-                # no HTTP runs in the request; without a scheduler it runs now (tests, shell).
-                deliver_webhook.apply_async((delivery_id,), countdown=0.01)
-            else:
-                deliver_webhook.delay(delivery_id)
+            # Embedded, a background task runs on the scheduler's thread (omnico.celery), so
+            # no HTTP runs in the request; without a scheduler it runs now (tests, shell).
+            deliver_webhook.delay(delivery_id)
         except Exception as exc:
             logger.warning("webhook delivery %s not queued: %s", delivery_id, type(exc).__name__)
 

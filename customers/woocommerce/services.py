@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -70,13 +69,10 @@ def _enqueue(customer_ids: list[int]) -> None:
     from customers.woocommerce.tasks import woo_customer_refresh_task
 
     for customer_id in customer_ids:
-        if current_app.conf.task_always_eager:
-            # Embedded (no broker): a countdown hands the task to the in-process scheduler's
-            # thread (omnico.celery.OmnicoTask), so the page that asked does not wait for the
-            # shop. Without a running scheduler (tests, a shell) it runs here and now.
-            woo_customer_refresh_task.apply_async((customer_id,), countdown=0.01)
-        else:
-            woo_customer_refresh_task.delay(customer_id)
+        # Embedded, a background task runs on the scheduler's thread (omnico.celery), so the
+        # page that asked does not wait for the shop; without a scheduler (tests, a shell) it
+        # runs here and now.
+        woo_customer_refresh_task.delay(customer_id)
 
 
 def _due(records: QuerySet[WooCustomer], *, now: datetime, force: bool) -> QuerySet[WooCustomer]:

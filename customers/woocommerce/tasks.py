@@ -7,6 +7,6 @@ from celery import shared_task
 from customers.woocommerce.services import woo_customer_refresh
 
 
-@shared_task(name="customers.woo_customer_refresh", ignore_result=True)
+@shared_task(name="customers.woo_customer_refresh", ignore_result=True, background=True)
 def woo_customer_refresh_task(customer_id: int) -> None:
     woo_customer_refresh(customer_id=customer_id)

@@ -67,7 +67,7 @@ def test_embedded_the_refresh_runs_on_the_scheduler_thread_not_in_the_request(
     shop, connection, eager, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Without a broker tasks run eagerly: the refresh is handed to the running scheduler
-    (OmnicoTask's countdown), so the page that asked does not wait for the shop."""
+    (OmnicoTask, a background task), so the page that asked does not wait for the shop."""
     deferred = []
 
     class Running:
