@@ -1,59 +1,19 @@
-import functools
 import logging
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery, Task, states
-from celery.result import EagerResult
+from celery import Celery
 from celery.signals import task_postrun, worker_init, worker_process_init
-from celery.utils import uuid
+
+from omnico import scheduler
+from omnico.core.tasks import OmnicoTask, deferrer_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 
 
-def _delay_seconds(countdown: Any, eta: Any) -> float:
-    if eta is not None:
-        if isinstance(eta, str):
-            eta = datetime.fromisoformat(eta)
-        if eta.tzinfo is None:
-            eta = eta.replace(tzinfo=UTC)
-        return (eta - datetime.now(UTC)).total_seconds()
-    return float(countdown or 0)
-
-
-class OmnicoTask(Task):
-    """A task that waits its countdown/eta when run eagerly (embedded: no broker, no worker).
-
-    Celery's eager mode runs a task at once, also a ``countdown`` or a ``self.retry`` with
-    backoff, so five delivery retries fired within a fraction of a second. ``apply`` is where
-    both arrive eagerly (``apply_async`` and a retry's signature call it with the delay in
-    their options); a delayed one is handed to the embedded scheduler, which runs it when due
-    (``omnico.scheduler.defer``). Without a running scheduler (tests, a shell) nothing changes.
-
-    A task declared with ``background=True`` (one that talks to another server: a webhook
-    delivery, a shop's API) is handed to the scheduler's thread even without a delay, so the
-    request that queued it never waits for that server; its callers just call ``delay()``.
-    """
-
-    #: Run eagerly on the embedded scheduler's thread, never in the caller's request.
-    background: bool = False
-
-    def apply(self, args=None, kwargs=None, *rest, **options):
-        delay = _delay_seconds(options.get("countdown"), options.get("eta"))
-        if delay > 0 or self.background:
-            from omnico.scheduler import defer
-
-            now = {k: v for k, v in options.items() if k not in ("countdown", "eta")}
-            task_id = options.get("task_id") or uuid()
-            now["task_id"] = task_id
-            if defer(max(delay, 0.0), functools.partial(super().apply, args, kwargs, *rest, **now)):
-                return EagerResult(task_id, None, states.PENDING, name=self.name)
-        return super().apply(args, kwargs, *rest, **options)
-
-
 app = Celery("omnico", task_cls=OmnicoTask)
+deferrer_install(scheduler.defer)  # embedded: delayed and background tasks run on its thread
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

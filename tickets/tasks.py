@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from omnico.core.db import retry_on_lost_connection
+from omnico.core.tasks import BackgroundTask
 from tickets import assignment, presence, routing
 
 
@@ -33,7 +34,7 @@ def requeue_unanswered() -> int:
     return len(assignment.tickets_requeue_unanswered())
 
 
-@shared_task(name="tickets.deliver_webhook", background=True)
+@shared_task(name="tickets.deliver_webhook", base=BackgroundTask)
 @retry_on_lost_connection
 def deliver_webhook(delivery_id: int) -> str | None:
     """POST one outgoing webhook (claimed first: a repeated task sends nothing twice)."""
