@@ -1,0 +1,276 @@
+"""Per-day sums of the hourly snapshots, read once and cached under each day's version.
+
+A report over a range is a sum of local days. A day's sums change only when one of its hours is
+(re)computed (the hourly job, a re-run hour, a backfill), and that changes the day's version
+(``day_versions``: the latest ``computed_at`` and the number of computed hours). So each day's
+sums, for one set of filters and one set of parts (``DayParts``), are read from the snapshot rows
+once and kept in Django's cache (Redis in the full stack, local memory embedded) under that
+version. A page reads every day's version (1 query), takes the days cached and sums the rest
+(usually today, whose version moves with every computed hour) in one query that runs even when
+it has nothing to read, so a page runs the same 2 queries whatever its range and whatever is
+cached. A day with no computed hour has no version and is never cached.
+
+The one query is a ``UNION ALL`` of narrow rows ``(part, day, group, key, value)`` over the
+snapshot rows of the missing days (a CTE per table): one branch per summed column, one per
+histogram (its JSON expanded by ``jsonb_each_text`` on PostgreSQL, ``json_each`` on SQLite),
+one per hour-of-day column and one per presence column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Max, QuerySet
+from django.db.models.functions import ExtractHour, TruncDate
+
+from reports.models import HourlyAgentStat, HourlyTicketStat, StatsHour
+
+if TYPE_CHECKING:
+    from reports.selectors import ReportFilters, ReportPeriod
+
+TICKET_SUMS = (
+    "created",
+    "assigned",
+    "resolved",
+    "reopened",
+    "messages_in",
+    "messages_out",
+    "offline_messages",
+    "first_response_count",
+    "first_response_seconds",
+    "resolution_count",
+    "resolution_seconds",
+    "pool_wait_count",
+    "pool_wait_seconds",
+    "rating_count",
+    "rating_sum",
+)
+TICKET_MAX = "pool_wait_max"
+HISTS = ("first_response_hist", "resolution_hist", "pool_wait_hist", "rating_hist")
+HOUR_SUMS = ("created", "messages_in", "messages_out")
+AGENT_SUMS = (
+    "active_seconds",
+    "passive_seconds",
+    "away_seconds",
+    "slot_seconds",
+    "capacity_seconds",
+)
+GROUPS = ("agent_id", "channel")
+
+DAY_CACHE_SECONDS = 7 * 86400
+_CACHE_PREFIX = "reports:days:1"
+
+
+@dataclass(frozen=True)
+class DayParts:
+    """What to sum per day: ticket figures (whole, or per ``group``: "agent_id" / "channel"),
+    ticket volume per local hour of the day, presence and slots per agent."""
+
+    tickets: bool = True
+    group: str | None = None
+    hours: bool = False
+    agents: bool = False
+
+    def __post_init__(self) -> None:
+        if self.group is not None and self.group not in GROUPS:
+            raise ValueError(f"group must be one of {GROUPS}")
+
+
+@dataclass
+class TicketSums:
+    """Summed ticket columns (``TICKET_SUMS`` and the max) and summed histograms of one group."""
+
+    sums: dict[str, int]
+    hists: dict[str, dict[str, int]]
+
+
+@dataclass
+class Day:
+    """One local day's sums: ticket figures per group (None without a group), volume per local
+    hour ({hour: {column: n}}), presence per agent ({agent id: {column: seconds}})."""
+
+    tickets: dict[Any, TicketSums]
+    hours: dict[int, dict[str, int]]
+    agents: dict[int, dict[str, int]]
+
+
+def day_versions(*, start: datetime, end: datetime, tz: tzinfo) -> dict[date, str]:
+    """Per local day from ``start`` to ``end``, a token that changes whenever one of its hours
+    is (re)computed: the latest ``computed_at`` and the number of computed hours (1 query)."""
+    rows = (
+        StatsHour.objects.filter(hour__gte=start, hour__lt=end)
+        .order_by()
+        .annotate(d=TruncDate("hour", tzinfo=tz))
+        .values("d")
+        .annotate(v=Max("computed_at"), n=Count("id"))
+    )
+    return {as_date(row["d"]): f"{row['v'].isoformat()}/{row['n']}" for row in rows}
+
+
+def as_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def day_sums_read(
+    *, period: ReportPeriod, filters: ReportFilters, parts: DayParts
+) -> dict[date, Day]:
+    """Every day of the period's sums, from the cache where the day's version is known and
+    cached, else from the snapshot rows (2 queries). Ticket figures honour every filter,
+    presence the agent filter only."""
+    tz = period.tz
+    versions = day_versions(start=period.start, end=period.end, tz=tz)
+    scope = (
+        f"{tz}:{parts.tickets}:{parts.group}:{parts.hours}:{parts.agents}:"
+        f"{filters.agent_id}:{filters.channel}:{filters.department_id}:"
+        f"{filters.group_type_id}:{filters.subject_id}"
+    )
+
+    def key(day: date) -> str:
+        return f"{_CACHE_PREFIX}:{day.isoformat()}:{versions[day]}:{scope}"
+
+    days = period.days
+    cached = cache.get_many([key(day) for day in days if day in versions])
+    out: dict[date, Day] = {}
+    missing: list[date] = []
+    for day in days:
+        hit = cached.get(key(day)) if day in versions else None
+        if hit is None:
+            missing.append(day)
+        else:
+            out[day] = hit
+    if missing:
+        span = replace(period, first=missing[0], last=missing[-1])
+        read_start, read_end = span.start, span.end
+    else:
+        read_start = read_end = period.start  # nothing to read: an empty range, the same query
+    fresh = _read(start=read_start, end=read_end, tz=tz, filters=filters, parts=parts)
+    store = {}
+    for day in missing:
+        out[day] = fresh.get(day) or Day(tickets={}, hours={}, agents={})
+        if day in versions:
+            store[key(day)] = out[day]
+    if store:
+        cache.set_many(store, DAY_CACHE_SECONDS)
+    return out
+
+
+def _inner(qs: QuerySet[Any], names: list[str]) -> tuple[str, list[str], tuple[Any, ...]]:
+    sql, params = qs.values(*names).query.sql_with_params()
+    return sql, names, tuple(params)
+
+
+def _read(
+    *, start: datetime, end: datetime, tz: tzinfo, filters: ReportFilters, parts: DayParts
+) -> dict[date, Day]:
+    """The sums of the days from ``start`` to ``end`` (local midnights, UTC) in one query."""
+    ctes: list[str] = []
+    params: list[Any] = []
+    branches: list[str] = []
+    expand = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
+    if parts.tickets or parts.hours:
+        qs = (
+            HourlyTicketStat.objects.filter(filters.q(), hour__gte=start, hour__lt=end)
+            .order_by()
+            .annotate(d=TruncDate("hour", tzinfo=tz))
+        )
+        names = ["d"]
+        if parts.group:
+            qs = qs.annotate(g=F(parts.group))
+            names.append("g")
+        if parts.hours:
+            qs = qs.annotate(hod=ExtractHour("hour", tzinfo=tz))
+            names.append("hod")
+        columns = [*TICKET_SUMS, TICKET_MAX, *HISTS] if parts.tickets else list(HOUR_SUMS)
+        sql, names, p = _inner(qs, [*names, *columns])
+        ctes.append(f"t({', '.join(names)}) AS ({sql})")
+        params.extend(p)
+        g, by = ("CAST(t.g AS TEXT)", "t.d, t.g") if parts.group else ("NULL", "t.d")
+        if parts.tickets:
+            branches += [_branch("'s'", g, f"'{n}'", f"SUM(t.{n})", "t", by) for n in TICKET_SUMS]
+            branches.append(_branch("'s'", g, f"'{TICKET_MAX}'", f"MAX(t.{TICKET_MAX})", "t", by))
+            branches += [
+                _branch(
+                    f"'{h}'",
+                    g,
+                    "j.key",
+                    "SUM(CAST(j.value AS BIGINT))",
+                    f"t, {expand}(t.{h}) AS j",
+                    f"{by}, j.key",
+                )
+                for h in HISTS
+            ]
+        if parts.hours:
+            branches += [
+                _branch(f"'o:{n}'", "NULL", "CAST(t.hod AS TEXT)", f"SUM(t.{n})", "t", "t.d, t.hod")
+                for n in HOUR_SUMS
+            ]
+    if parts.agents:
+        agent_qs = (
+            HourlyAgentStat.objects.filter(hour__gte=start, hour__lt=end)
+            .order_by()
+            .annotate(d=TruncDate("hour", tzinfo=tz))
+        )
+        if filters.agent_id is not None:
+            agent_qs = agent_qs.filter(agent_id=filters.agent_id)
+        sql, names, p = _inner(agent_qs, ["d", "agent_id", *AGENT_SUMS])
+        ctes.append(f"a({', '.join(names)}) AS ({sql})")
+        params.extend(p)
+        branches += [
+            _branch(
+                f"'a:{n}'",
+                "CAST(a.agent_id AS TEXT)",
+                "NULL",
+                f"SUM(a.{n})",
+                "a",
+                "a.d, a.agent_id",
+            )
+            for n in AGENT_SUMS
+        ]
+    sql = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(branches)  # noqa: S608
+    out: dict[date, Day] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for part, d, g, k, n in rows:
+        day = out.get(as_date(d))
+        if day is None:
+            day = out[as_date(d)] = Day(tickets={}, hours={}, agents={})
+        value = int(n or 0)
+        if part.startswith("a:"):
+            day.agents.setdefault(int(g), {})[part[2:]] = value
+        elif part.startswith("o:"):
+            day.hours.setdefault(int(float(k)), {})[part[2:]] = value
+        else:
+            group = _group_value(parts.group, g)
+            sums = day.tickets.get(group)
+            if sums is None:
+                sums = day.tickets[group] = TicketSums(sums={}, hists={})
+            if part == "s":
+                sums.sums[k] = value
+            else:
+                sums.hists.setdefault(part, {})[str(k)] = value
+    return out
+
+
+def _branch(part: str, group: str, key: str, value: str, source: str, by: str) -> str:
+    """One ``(part, day, group, key, value)`` branch of the union (every piece a constant of
+    this module, never user input)."""
+    day = source[0]  # the CTE's alias: "t" or "a"
+    return (
+        f"SELECT {part} AS p, {day}.d AS d, {group} AS g, {key} AS k, {value} AS n "  # noqa: S608
+        f"FROM {source} GROUP BY {by}"
+    )
+
+
+def _group_value(group: str | None, raw: Any) -> Any:
+    if group is None:
+        return None
+    if group == "agent_id":
+        return None if raw is None else int(raw)
+    return raw
