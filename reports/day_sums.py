@@ -125,8 +125,9 @@ def day_sums_read(
     presence the agent filter only."""
     tz = period.tz
     versions = day_versions(start=period.start, end=period.end, tz=tz)
+    # The database's name: two databases on one Redis (tests, a staging copy) share nothing.
     scope = (
-        f"{tz}:{parts.tickets}:{parts.group}:{parts.hours}:{parts.agents}:"
+        f"{connection.settings_dict['NAME']}:{tz}:{parts.tickets}:{parts.group}:{parts.hours}:{parts.agents}:"
         f"{filters.agent_id}:{filters.channel}:{filters.department_id}:"
         f"{filters.group_type_id}:{filters.subject_id}"
     )
