@@ -27,10 +27,10 @@ from configuration.models import ChannelKind
 from reports.day_sums import (
     TICKET_MAX,
     TICKET_SUMS,
-    Day,
     DayParts,
+    PeriodSums,
     TicketSums,
-    day_sums_read,
+    period_sums_read,
 )
 from reports.histogram import hist_merge, hist_percentile
 from reports.models import (
@@ -263,43 +263,38 @@ def _agent_names(ids: Iterable[int]) -> dict[int, str]:
 
 @dataclass
 class ReportDays:
-    """A period's per-day sums and the figures a page draws from them, with no further query
-    but the agents' names (read once, on first use)."""
+    """A period's sums (``reports.day_sums``) and the figures a page draws from them, with no
+    further query but the agents' names (read once, on first use)."""
 
     period: ReportPeriod
-    days: dict[date, Day]
+    sums: PeriodSums
     _names: dict[int, str] | None = None
 
     def names(self) -> dict[int, str]:
         if self._names is None:
-            ids: set[int] = set()
-            for day in self.days.values():
-                ids.update(g for g in day.tickets if isinstance(g, int))
-                ids.update(day.agents)
+            ids = {g for g in self.sums.groups if isinstance(g, int)} | set(self.sums.agents)
             self._names = _agent_names(ids)
         return self._names
 
     def totals(self) -> TicketFigures:
         """The period's ticket figures, whatever the grouping the days were summed by."""
-        return _figures(*_fold(s for day in self.days.values() for s in day.tickets.values()))
+        return _figures(*_fold(self.sums.groups.values()))
 
     def by_day(self) -> list[Grouped]:
-        """Ticket figures per local day, every day of the period listed."""
+        """Ticket figures per local day, every day of the period listed (summed without a
+        group)."""
+        empty = TicketSums(sums={}, hists={})
         return [
             Grouped(
                 key=day,
                 label=day.isoformat(),
-                figures=_figures(*_fold(self.days[day].tickets.values())),
+                figures=_figures(*_fold([self.sums.days.get(day, empty)])),
             )
             for day in self.period.days
         ]
 
     def _by_group(self) -> dict[Any, TicketFigures]:
-        parts: dict[Any, list[TicketSums]] = {}
-        for day in self.days.values():
-            for g, sums in day.tickets.items():
-                parts.setdefault(g, []).append(sums)
-        return {g: _figures(*_fold(p)) for g, p in parts.items()}
+        return {g: _figures(*_fold([part])) for g, part in self.sums.groups.items()}
 
     def by_agent(self) -> list[Grouped]:
         """Ticket figures per agent (None: no agent), busiest first (summed by "agent_id")."""
@@ -321,12 +316,7 @@ class ReportDays:
 
     def by_hour(self) -> list[HourVolume]:
         """Volume per local hour of the day (0-23) over the period (summed with ``hours``)."""
-        totals: dict[int, dict[str, int]] = {}
-        for day in self.days.values():
-            for hour, sums in day.hours.items():
-                into = totals.setdefault(hour, {})
-                for name, n in sums.items():
-                    into[name] = into.get(name, 0) + n
+        totals = self.sums.hours
         return [
             HourVolume(
                 hour=h,
@@ -339,21 +329,12 @@ class ReportDays:
 
     def utilisation(self) -> float | None:
         """Every agent's slots used over their capacity, in percent (no query for names)."""
-        slots = capacity = 0
-        for day in self.days.values():
-            for sums in day.agents.values():
-                slots += sums.get("slot_seconds", 0)
-                capacity += sums.get("capacity_seconds", 0)
+        slots = sum(t.get("slot_seconds", 0) for t in self.sums.agents.values())
+        capacity = sum(t.get("capacity_seconds", 0) for t in self.sums.agents.values())
         return round(100 * slots / capacity, 1) if capacity else None
 
     def agent_time(self) -> list[AgentTime]:
         """Time per state and utilisation per agent, by name (summed with ``agents``)."""
-        totals: dict[int, dict[str, int]] = {}
-        for day in self.days.values():
-            for agent_id, sums in day.agents.items():
-                into = totals.setdefault(agent_id, {})
-                for name, n in sums.items():
-                    into[name] = into.get(name, 0) + n
         names = self.names()
         out = [
             AgentTime(
@@ -365,7 +346,7 @@ class ReportDays:
                 slot_seconds=t.get("slot_seconds", 0),
                 capacity_seconds=t.get("capacity_seconds", 0),
             )
-            for agent_id, t in totals.items()
+            for agent_id, t in self.sums.agents.items()
         ]
         return sorted(out, key=lambda a: a.label)
 
@@ -374,7 +355,7 @@ def report_days(*, period: ReportPeriod, filters: ReportFilters, parts: DayParts
     """The period's per-day sums of ``parts`` (2 queries; the agents' names, when a figure per
     agent is read, 1 more)."""
     return ReportDays(
-        period=period, days=day_sums_read(period=period, filters=filters, parts=parts)
+        period=period, sums=period_sums_read(period=period, filters=filters, parts=parts)
     )
 
 
