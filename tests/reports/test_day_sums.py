@@ -114,7 +114,13 @@ def test_a_cached_month_shows_the_same_figures_as_the_snapshot_rows(month, tab):
         StatsHour.objects.all().delete()
         rows = _shown(report_page_build(tab=tab, period=MARCH, filters=filters))
         StatsHour.objects.bulk_create(StatsHour(hour=h, computed_at=c) for h, c in saved)
-        assert cold == warm == rows, filters
+        # 10 March not computed: the other days from the cache, that one from its rows.
+        StatsHour.objects.filter(hour__gte=at(9, 21), hour__lt=at(10, 21)).delete()
+        mixed = _shown(report_page_build(tab=tab, period=MARCH, filters=filters))
+        StatsHour.objects.bulk_create(
+            StatsHour(hour=h, computed_at=c) for h, c in saved if at(9, 21) <= h < at(10, 21)
+        )
+        assert cold == warm == rows == mixed, filters
 
 
 def test_the_month_adds_up_to_the_hand_computed_figures(month):
