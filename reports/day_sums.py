@@ -13,13 +13,14 @@ cached. A day with no computed hour has no version and is never cached.
 The one query is a ``UNION ALL`` of narrow rows ``(part, day, group, key, value)`` over the
 snapshot rows of the missing days (a CTE per table): one branch per summed column, one per
 histogram (its JSON expanded by ``jsonb_each_text`` on PostgreSQL, ``json_each`` on SQLite),
-one per hour-of-day column and one per presence column.
+one per hour-of-day column, one per presence column and one per activity column.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from django.db import connection
 from django.db.models import Count, F, Max, QuerySet
 from django.db.models.functions import ExtractHour, TruncDate
 
-from reports.models import HourlyAgentStat, HourlyTicketStat, StatsHour
+from reports.models import HourlyActivityStat, HourlyAgentStat, HourlyTicketStat, StatsHour
 
 if TYPE_CHECKING:
     from reports.selectors import ReportFilters, ReportPeriod
@@ -60,21 +61,24 @@ AGENT_SUMS = (
     "slot_seconds",
     "capacity_seconds",
 )
+ACTIVITY_SUMS = ("count", "call_seconds")
 GROUPS = ("agent_id", "channel")
 
 DAY_CACHE_SECONDS = 7 * 86400
-_CACHE_PREFIX = "reports:days:1"
+_CACHE_PREFIX = "reports:days:2"
 
 
 @dataclass(frozen=True)
 class DayParts:
     """What to sum per day: ticket figures (whole, or per ``group``: "agent_id" / "channel"),
-    ticket volume per local hour of the day, presence and slots per agent."""
+    ticket volume per local hour of the day, presence and slots per agent, activities and their
+    call time per (category id, subcategory id)."""
 
     tickets: bool = True
     group: str | None = None
     hours: bool = False
     agents: bool = False
+    activities: bool = False
 
     def __post_init__(self) -> None:
         if self.group is not None and self.group not in GROUPS:
@@ -97,6 +101,7 @@ class Day:
     tickets: dict[Any, TicketSums]
     hours: dict[int, dict[str, int]]
     agents: dict[int, dict[str, int]]
+    activities: dict[tuple[int | None, int | None], dict[str, int]] = field(default_factory=dict)
 
 
 def day_versions(*, start: datetime, end: datetime, tz: tzinfo) -> dict[date, str]:
@@ -128,6 +133,7 @@ class PeriodSums:
     days: dict[date, TicketSums]
     hours: dict[int, dict[str, int]]
     agents: dict[int, dict[str, int]]
+    activities: dict[tuple[int | None, int | None], dict[str, int]] = field(default_factory=dict)
 
 
 def _add(into: TicketSums, part: TicketSums) -> None:
@@ -141,7 +147,7 @@ def _add(into: TicketSums, part: TicketSums) -> None:
             total[key] = total.get(key, 0) + count
 
 
-def _add_counts(into: dict[int, dict[str, int]], part: dict[int, dict[str, int]]) -> None:
+def _add_counts(into: dict[Any, dict[str, int]], part: Mapping[Any, dict[str, int]]) -> None:
     for key, sums in part.items():
         total = into.setdefault(key, {})
         for name, n in sums.items():
@@ -159,6 +165,7 @@ def _fold(days: dict[date, Day], *, by_day: bool) -> PeriodSums:
                 _add(whole, part)
         _add_counts(out.hours, data.hours)
         _add_counts(out.agents, data.agents)
+        _add_counts(out.activities, data.activities)
     return out
 
 
@@ -169,6 +176,7 @@ def _combine(a: PeriodSums, b: PeriodSums) -> PeriodSums:
             _add(out.groups.setdefault(g, TicketSums(sums={}, hists={})), part)
         _add_counts(out.hours, source.hours)
         _add_counts(out.agents, source.agents)
+        _add_counts(out.activities, source.activities)
     return out
 
 
@@ -304,6 +312,25 @@ def _read(
             )
             for n in AGENT_SUMS
         ]
+    if parts.activities:
+        activity_qs = (
+            HourlyActivityStat.objects.filter(filters.q(), hour__gte=start, hour__lt=end)
+            .order_by()
+            .annotate(d=TruncDate("hour", tzinfo=tz))
+        )
+        sql, names, p = _inner(activity_qs, ["d", "category_id", "subcategory_id", *ACTIVITY_SUMS])
+        ctes.append(f"c({', '.join(names)}) AS ({sql})")
+        params.extend(p)
+        pair = (
+            "COALESCE(CAST(c.category_id AS TEXT), '') || ':' || "
+            "COALESCE(CAST(c.subcategory_id AS TEXT), '')"
+        )
+        branches += [
+            _branch(
+                f"'c:{n}'", "NULL", pair, f"SUM(c.{n})", "c", "c.d, c.category_id, c.subcategory_id"
+            )
+            for n in ACTIVITY_SUMS
+        ]
     sql = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(branches)  # noqa: S608
     out: dict[date, Day] = {}
     with connection.cursor() as cursor:
@@ -316,6 +343,9 @@ def _read(
         value = int(n or 0)
         if part.startswith("a:"):
             day.agents.setdefault(int(g), {})[part[2:]] = value
+        elif part.startswith("c:"):
+            category, subcategory = (int(i) if i else None for i in str(k).split(":"))
+            day.activities.setdefault((category, subcategory), {})[part[2:]] = value
         elif part.startswith("o:"):
             day.hours.setdefault(int(float(k)), {})[part[2:]] = value
         else:

@@ -334,7 +334,7 @@ def _channels(period: ReportPeriod, filters: ReportFilters) -> Page:
 
 
 def _activities(period: ReportPeriod, filters: ReportFilters) -> Page:
-    """1 query."""
+    """3 queries."""
     rows = sel.activities_by_category(period=period, filters=filters)
     table = Table(
         "activities",

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from configuration.models import ChannelKind
+from configuration.models import ActivityCategory, ChannelKind
 from reports.day_sums import (
     TICKET_MAX,
     TICKET_SUMS,
@@ -33,13 +33,7 @@ from reports.day_sums import (
     period_sums_read,
 )
 from reports.histogram import hist_merge, hist_percentile
-from reports.models import (
-    HourlyActivityStat,
-    HourlyAgentStat,
-    HourlyBreakStat,
-    HourlyTicketStat,
-    StatsHour,
-)
+from reports.models import HourlyBreakStat, StatsHour
 
 # --- period and filters ----------------------------------------------------------------------
 
@@ -107,17 +101,8 @@ class ReportFilters:
         return q
 
 
-def _ticket_rows(
-    model: type[HourlyTicketStat] | type[HourlyActivityStat],
-    *,
-    period: ReportPeriod,
-    filters: ReportFilters,
-) -> QuerySet[Any]:
-    return model.objects.filter(filters.q(), hour__gte=period.start, hour__lt=period.end).order_by()
-
-
 def _agent_rows(
-    model: type[HourlyAgentStat] | type[HourlyBreakStat],
+    model: type[HourlyBreakStat],
     *,
     period: ReportPeriod,
     filters: ReportFilters,
@@ -477,25 +462,37 @@ class ActivityFigures:
         return round(self.call_seconds / self.count) if self.count else None
 
 
+def activities_of(sums: PeriodSums) -> list[ActivityFigures]:
+    """Activities done and their call time per category and subcategory name, from a period's
+    sums (summed with ``activities``; 1 query for the categories' names)."""
+    ids = {i for pair in sums.activities for i in pair if i is not None}
+    names = dict(
+        ActivityCategory.objects.filter(pk__in=sorted(ids) or [0])
+        .order_by()
+        .values_list("pk", "name")
+    )
+    merged: dict[tuple[str, str], list[int]] = {}
+    for (category, subcategory), figures in sums.activities.items():
+        key = (
+            names.get(category, "") if category else "",
+            names.get(subcategory, "") if subcategory else "",
+        )
+        into = merged.setdefault(key, [0, 0])
+        into[0] += figures.get("count", 0)
+        into[1] += figures.get("call_seconds", 0)
+    out = [
+        ActivityFigures(category=category, subcategory=subcategory, count=n, call_seconds=s)
+        for (category, subcategory), (n, s) in merged.items()
+    ]
+    return sorted(out, key=lambda a: (-a.count, a.category, a.subcategory))
+
+
 def activities_by_category(
     *, period: ReportPeriod, filters: ReportFilters
 ) -> list[ActivityFigures]:
-    """Activities done and their call time per category and subcategory (1 query)."""
-    rows = (
-        _ticket_rows(HourlyActivityStat, period=period, filters=filters)
-        .values("category__name", "subcategory__name")
-        .annotate(n=Sum("count"), s=Sum("call_seconds"))
-    )
-    out = [
-        ActivityFigures(
-            category=row["category__name"] or "",
-            subcategory=row["subcategory__name"] or "",
-            count=int(row["n"] or 0),
-            call_seconds=int(row["s"] or 0),
-        )
-        for row in rows
-    ]
-    return sorted(out, key=lambda a: (-a.count, a.category, a.subcategory))
+    """Activities done and their call time per category and subcategory (3 queries)."""
+    parts = DayParts(tickets=False, activities=True)
+    return activities_of(report_days(period=period, filters=filters, parts=parts).sums)
 
 
 # --- freshness ---------------------------------------------------------------------------------

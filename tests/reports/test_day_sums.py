@@ -12,12 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from configuration.models import Department
-from reports.models import HourlyAgentStat, HourlyTicketStat, StatsHour
+from configuration.models import ActivityCategory, Department
+from reports.models import HourlyActivityStat, HourlyAgentStat, HourlyTicketStat, StatsHour
 from reports.pages import TABS, report_page_build
 from reports.selectors import ReportFilters, period_make
 from tests.factories import make_user
-from tests.reports.snapshots import agent_hour, computed, ticket_hour
+from tests.reports.snapshots import activity_hour, agent_hour, computed, ticket_hour
 
 MARCH = period_make(first=date(2026, 3, 1), last=date(2026, 3, 31))  # Istanbul, UTC+3
 MARCH_QUERY = {"range": "custom", "start": "2026-03-01", "end": "2026-03-31"}
@@ -78,6 +78,25 @@ def month(db):
                 capacity_seconds=3600,
             )
             hours.add(at(day, 9))
+    question = ActivityCategory.objects.create(name="Question")
+    billing = ActivityCategory.objects.create(name="Billing", parent=question)
+    incident = ActivityCategory.objects.create(name="Incident")
+    other_billing = ActivityCategory.objects.create(name="Billing", parent=incident)
+    for day, hour, agent, category, sub, channel, count, seconds in (
+        (2, 6, ayse, question, billing, "telegram", 2, 300),
+        (2, 9, mehmet, question, billing, "email", 1, 150),
+        (10, 12, ayse, incident, other_billing, "email", 3, 900),
+        (25, 8, ayse, None, None, "telegram", 1, 60),
+    ):
+        activity_hour(
+            at(day, hour),
+            agent=agent,
+            channel=channel,
+            category=category,
+            subcategory=sub,
+            count=count,
+            call_seconds=seconds,
+        )
     for hour in hours:
         computed(hour, at(28, 0))
     return ayse, mehmet, sales
@@ -141,6 +160,12 @@ def test_the_month_adds_up_to_the_hand_computed_figures(month):
     agents = report_page_build(tab="agents", period=MARCH, filters=ReportFilters())
     assigned = {row[0]: row[1] for row in agents.table("tickets").rows}
     assert assigned == {"Ayşe Kaya": 12, "Mehmet Demir": 8, "No agent": 0}
+    activities = report_page_build(tab="activities", period=MARCH, filters=ReportFilters())
+    assert activities.table("activities").rows == [
+        ["Incident", "Billing", 3, 900, 300],
+        ["Question", "Billing", 3, 450, 150],
+        ["None", "", 1, 60, 60],
+    ]
     ratings = report_page_build(tab="ratings", period=MARCH, filters=ReportFilters())
     assert {row[0]: row[1] for row in ratings.table("agents").rows} == {
         "Ayşe Kaya": 4,
@@ -148,7 +173,7 @@ def test_the_month_adds_up_to_the_hand_computed_figures(month):
     }
 
 
-@pytest.mark.parametrize("tab", ["overview", "agents", "channels", "ratings"])
+@pytest.mark.parametrize("tab", ["overview", "agents", "channels", "ratings", "activities"])
 def test_a_recomputed_hour_shows_at_once(month, tab):
     ayse, _mehmet, _sales = month
     before = _shown(report_page_build(tab=tab, period=MARCH, filters=ReportFilters()))
@@ -167,6 +192,7 @@ def test_a_recomputed_hour_shows_at_once(month, tab):
         ratings=[2] * 40,
     )
     agent_hour(at(2, 9), agent=ayse, active_seconds=3600, slot_seconds=0, capacity_seconds=3600)
+    HourlyActivityStat.objects.filter(hour=at(2, 9)).update(count=7, call_seconds=7000)
     StatsHour.objects.filter(hour=at(2, 9)).update(computed_at=at(28, 5))
     after = _shown(report_page_build(tab=tab, period=MARCH, filters=ReportFilters()))
     StatsHour.objects.all().delete()
