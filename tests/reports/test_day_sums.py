@@ -265,3 +265,16 @@ def test_a_warm_month_of_the_busy_tabs_runs_few_queries(client, month, tab, quer
     client.force_login(make_user("boss", staff=True))
     cold = _count(client, tab)
     assert _count(client, tab) == cold == queries
+
+
+def test_different_parts_do_not_share_a_cache_entry(month):
+    from reports.day_sums import DayParts
+    from reports.selectors import report_days
+
+    plain = report_days(period=MARCH, filters=ReportFilters(), parts=DayParts())
+    with_activities = report_days(
+        period=MARCH, filters=ReportFilters(), parts=DayParts(activities=True)
+    )
+    assert plain.sums.activities == {}
+    assert sum(a["count"] for a in with_activities.sums.activities.values()) == 7
+    assert with_activities.totals().created == plain.totals().created == 22
