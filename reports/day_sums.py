@@ -67,6 +67,9 @@ ACTIVITY_SUMS = ("count", "call_seconds")
 GROUPS = ("agent_id", "channel")
 
 DAY_CACHE_SECONDS = 7 * 86400
+# A fold that holds today is outdated by the next computed hour, and one is written per hour,
+# parts and filters: kept an hour (folding the cached days again takes tens of milliseconds).
+FOLD_CACHE_SECONDS = 3600
 _CACHE_PREFIX = "reports:days:2"
 
 
@@ -233,7 +236,7 @@ def period_sums_read(
     if folded is None:
         folded = _fold(known, by_day=by_day)
         if versioned:
-            cache.set(folded_key, folded, DAY_CACHE_SECONDS)
+            cache.set(folded_key, folded, FOLD_CACHE_SECONDS)
     if not live:
         return folded
     return _combine(folded, _fold(live, by_day=by_day))
