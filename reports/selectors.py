@@ -3,8 +3,9 @@
 A period is a range of local dates in ``TIME_ZONE``; it becomes the UTC hours from the first day's
 local midnight to the midnight after the last day, so a day that daylight saving shortens or
 lengthens holds 23 or 25 hourly rows. Figures are sums of rows; medians and p90 come from the
-histograms summed in SQL (``_hists``), never from hourly medians; each day's sums are cached
-under a version that changes when one of its hours is recomputed (``_day_hists``).
+histograms summed in SQL, never from hourly medians. Ticket figures and presence are summed per
+local day once and cached under a version that changes when one of the day's hours is recomputed
+(``reports.day_sums``); a page derives its totals, days, groups and hours of the day from them.
 Every function runs a fixed number of queries (its docstring says how many).
 
 Ticket figures (``HourlyTicketStat``, ``HourlyActivityStat``) honour every filter; agent figures
@@ -18,41 +19,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import ExtractHour, TruncDate
+from django.contrib.auth import get_user_model
+from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from configuration.models import ChannelKind
+from configuration.models import ActivityCategory, ChannelKind
+from reports.day_sums import (
+    TICKET_MAX,
+    TICKET_SUMS,
+    DayParts,
+    PeriodSums,
+    TicketSums,
+    period_sums_read,
+)
 from reports.histogram import hist_merge, hist_percentile
-from reports.models import (
-    HourlyActivityStat,
-    HourlyAgentStat,
-    HourlyBreakStat,
-    HourlyTicketStat,
-    StatsHour,
-)
-
-TICKET_SUMS = (
-    "created",
-    "assigned",
-    "resolved",
-    "reopened",
-    "messages_in",
-    "messages_out",
-    "offline_messages",
-    "first_response_count",
-    "first_response_seconds",
-    "resolution_count",
-    "resolution_seconds",
-    "pool_wait_count",
-    "pool_wait_seconds",
-    "rating_count",
-    "rating_sum",
-)
-HISTS = ("first_response_hist", "resolution_hist", "pool_wait_hist", "rating_hist")
-
+from reports.models import HourlyBreakStat, StatsHour
 
 # --- period and filters ----------------------------------------------------------------------
 
@@ -120,17 +101,8 @@ class ReportFilters:
         return q
 
 
-def _ticket_rows(
-    model: type[HourlyTicketStat] | type[HourlyActivityStat],
-    *,
-    period: ReportPeriod,
-    filters: ReportFilters,
-) -> QuerySet[Any]:
-    return model.objects.filter(filters.q(), hour__gte=period.start, hour__lt=period.end).order_by()
-
-
 def _agent_rows(
-    model: type[HourlyAgentStat] | type[HourlyBreakStat],
+    model: type[HourlyBreakStat],
     *,
     period: ReportPeriod,
     filters: ReportFilters,
@@ -141,124 +113,19 @@ def _agent_rows(
     return qs
 
 
-# --- histograms summed in SQL ------------------------------------------------------------------
+# --- per-day sums, cached (reports.day_sums) -------------------------------------------------
 
 
-def _hists(
-    qs: QuerySet[Any], *, groups: list[str]
-) -> dict[tuple[Any, ...], dict[str, dict[str, int]]]:
-    """{group values: {hist field: summed histogram}} in one query.
-
-    ``groups`` are annotations of ``qs``. The JSON of every row is expanded and summed by the
-    database (PostgreSQL ``jsonb_each_text``, SQLite ``json_each``).
-    """
-    for name in groups:
-        if name not in qs.query.annotations:
-            raise ValueError(f"{name} must be an annotation of qs")
-    inner_sql, params = qs.values(*groups, *HISTS).query.sql_with_params()
-    expand = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
-    cols = "".join(f"s.{name}, " for name in groups)
-    branches = [
-        f"SELECT {cols}'{hist}' AS h, j.key AS k, SUM(CAST(j.value AS BIGINT)) AS n "  # noqa: S608
-        f"FROM s, {expand}(s.{hist}) AS j GROUP BY {cols}j.key"
-        for hist in HISTS
-    ]
-    # The inner query's columns renamed; values() selects in the order given (Django 5.2).
-    names = ", ".join([*groups, *HISTS])
-    sql = f"WITH s({names}) AS ({inner_sql}) " + " UNION ALL ".join(branches)  # noqa: S608
-    out: dict[tuple[Any, ...], dict[str, dict[str, int]]] = {}
-    width = len(groups)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            key, (h, k, n) = tuple(row[:width]), row[width:]
-            out.setdefault(key, {}).setdefault(h, {})[str(k)] = int(n)
-    return out
-
-
-HIST_CACHE_SECONDS = 7 * 86400
-
-
-def _day_versions(period: ReportPeriod) -> dict[date, str]:
-    """Per local day of the period, a token that changes whenever one of its hours is
-    (re)computed: the latest ``computed_at`` and the number of computed hours (1 query)."""
-    rows = (
-        StatsHour.objects.filter(hour__gte=period.start, hour__lt=period.end)
-        .order_by()
-        .annotate(d=TruncDate("hour", tzinfo=period.tz))
-        .values("d")
-        .annotate(v=Max("computed_at"), n=Count("id"))
-    )
-    return {_as_date(row["d"]): f"{row['v'].isoformat()}/{row['n']}" for row in rows}
-
-
-def _day_hists(
-    *, period: ReportPeriod, filters: ReportFilters, group: str | None
-) -> dict[date, dict[Any, dict[str, dict[str, int]]]]:
-    """Per local day: {group value (None without ``group``): {hist field: summed histogram}}.
-
-    Summing the JSON of a month of rows costs the database far more than a page may take, and a
-    day's sums change only when one of its hours is recomputed: each day's sums are cached under
-    that day's version (``_day_versions``), and the database sums only the days not cached yet
-    (usually today), in one query that runs even when it has nothing to read, so a page runs the
-    same queries whatever its range and whatever is cached (2 queries).
-    """
-    versions = _day_versions(period)
-    scope = (
-        f"{period.tz}:{group}:{filters.agent_id}:{filters.channel}:{filters.department_id}:"
-        f"{filters.group_type_id}:{filters.subject_id}"
-    )
-
-    def key(day: date) -> str:
-        return f"reports:hists:1:{day.isoformat()}:{versions[day]}:{scope}"
-
-    cached = cache.get_many([key(day) for day in period.days if day in versions])
-    out: dict[date, dict[Any, dict[str, dict[str, int]]]] = {}
-    missing: list[date] = []
-    for day in period.days:
-        hit = cached.get(key(day)) if day in versions else None
-        if hit is None:
-            missing.append(day)
-        else:
-            out[day] = hit
-    if missing:
-        span = period_make(first=missing[0], last=missing[-1], tz=period.tz)
-        start, end = span.start, span.end
-    else:
-        start = end = period.start  # nothing to read: an empty range, the same one query
-    qs = (
-        _ticket_rows(HourlyTicketStat, period=period, filters=filters)
-        .filter(hour__gte=start, hour__lt=end)
-        .annotate(d=TruncDate("hour", tzinfo=period.tz))
-    )
-    if group:
-        qs = qs.annotate(g=F(group))
-    fresh: dict[date, dict[Any, dict[str, dict[str, int]]]] = {}
-    for values, hists in _hists(qs, groups=["d", "g"] if group else ["d"]).items():
-        fresh.setdefault(_as_date(values[0]), {})[values[1] if group else None] = hists
-    store = {}
-    for day in missing:
-        out[day] = fresh.get(day, {})
-        if day in versions:
-            store[key(day)] = out[day]
-    if store:
-        cache.set_many(store, HIST_CACHE_SECONDS)
-    return out
-
-
-def _merged(
-    days: Mapping[date, Mapping[Any, Mapping[str, Mapping[str, int]]]],
-) -> dict[Any, dict[str, dict[str, int]]]:
-    """The per-day histograms summed over the days, per group."""
-    parts: dict[Any, dict[str, list[Mapping[str, int]]]] = {}
-    for groups in days.values():
-        for g, hists in groups.items():
-            for name, hist in hists.items():
-                parts.setdefault(g, {}).setdefault(name, []).append(hist)
-    return {
-        g: {name: hist_merge(hists) for name, hists in by_name.items()}
-        for g, by_name in parts.items()
-    }
+def _fold(parts: Iterable[TicketSums]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Summed columns (the max for ``pool_wait_max``) and merged histograms of several parts."""
+    sums: dict[str, int] = {}
+    hists: dict[str, list[Mapping[str, int]]] = {}
+    for part in parts:
+        for name, n in part.sums.items():
+            sums[name] = max(sums.get(name, 0), n) if name == TICKET_MAX else sums.get(name, 0) + n
+        for name, hist in part.hists.items():
+            hists.setdefault(name, []).append(hist)
+    return sums, {name: hist_merge(merged) for name, merged in hists.items()}
 
 
 @dataclass
@@ -330,93 +197,11 @@ def _figures(sums: Mapping[str, Any], hists: Mapping[str, Mapping[str, int]]) ->
     )
 
 
-def _sum_kwargs() -> dict[str, Any]:
-    kwargs: dict[str, Any] = {name: Sum(name) for name in TICKET_SUMS}
-    kwargs["pool_wait_max"] = Max("pool_wait_max")
-    return kwargs
-
-
-# --- ticket figures ----------------------------------------------------------------------------
-
-
-def ticket_totals(*, period: ReportPeriod, filters: ReportFilters) -> TicketFigures:
-    """The period's ticket figures with medians and p90 (3 queries)."""
-    qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
-    sums = qs.aggregate(**_sum_kwargs())
-    hists = _merged(_day_hists(period=period, filters=filters, group=None))
-    return _figures(sums, hists.get(None, {}))
-
-
 @dataclass
 class Grouped:
     key: Any
     label: str
     figures: TicketFigures
-
-
-def _agent_label(first: str | None, last: str | None, username: str | None) -> str:
-    return f"{first or ''} {last or ''}".strip() or username or ""
-
-
-def ticket_by_agent(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per agent (None: no agent), busiest first (3 queries)."""
-    qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
-    rows = qs.values(
-        "agent_id", "agent__first_name", "agent__last_name", "agent__username"
-    ).annotate(**_sum_kwargs())
-    hists = _merged(_day_hists(period=period, filters=filters, group="agent_id"))
-    out = [
-        Grouped(
-            key=row["agent_id"],
-            label=_agent_label(
-                row["agent__first_name"], row["agent__last_name"], row["agent__username"]
-            ),
-            figures=_figures(row, hists.get(row["agent_id"], {})),
-        )
-        for row in rows
-    ]
-    return sorted(out, key=lambda g: (g.key is None, -g.figures.assigned, g.label))
-
-
-def ticket_by_channel(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per channel kind, busiest first (3 queries)."""
-    labels = dict(ChannelKind.choices)
-    qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters)
-    rows = qs.values("channel").annotate(**_sum_kwargs())
-    hists = _merged(_day_hists(period=period, filters=filters, group="channel"))
-    out = [
-        Grouped(
-            key=row["channel"],
-            label=str(labels.get(row["channel"], row["channel"] or "-")),
-            figures=_figures(row, hists.get(row["channel"], {})),
-        )
-        for row in rows
-    ]
-    return sorted(out, key=lambda g: (-g.figures.created, g.label))
-
-
-def ticket_by_day(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
-    """Ticket figures per local day, every day of the period listed (3 queries)."""
-    qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters).annotate(
-        g=TruncDate("hour", tzinfo=period.tz)
-    )
-    rows = {row["g"]: row for row in qs.values("g").annotate(**_sum_kwargs())}
-    hists = {
-        day: groups.get(None, {})
-        for day, groups in _day_hists(period=period, filters=filters, group=None).items()
-    }
-    return [
-        Grouped(
-            key=day, label=day.isoformat(), figures=_figures(rows.get(day, {}), hists.get(day, {}))
-        )
-        for day in period.days
-    ]
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 @dataclass(frozen=True)
@@ -425,31 +210,6 @@ class HourVolume:
     created: int
     messages_in: int
     messages_out: int
-
-
-def ticket_by_hour_of_day(*, period: ReportPeriod, filters: ReportFilters) -> list[HourVolume]:
-    """Volume per local hour of the day (0-23) over the period (1 query)."""
-    qs = _ticket_rows(HourlyTicketStat, period=period, filters=filters).annotate(
-        h=ExtractHour("hour", tzinfo=period.tz)
-    )
-    rows = {
-        row["h"]: row
-        for row in qs.values("h").annotate(
-            c=Sum("created"), i=Sum("messages_in"), o=Sum("messages_out")
-        )
-    }
-    return [
-        HourVolume(
-            hour=h,
-            created=int(rows.get(h, {}).get("c") or 0),
-            messages_in=int(rows.get(h, {}).get("i") or 0),
-            messages_out=int(rows.get(h, {}).get("o") or 0),
-        )
-        for h in range(24)
-    ]
-
-
-# --- agents: presence and utilisation ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -470,34 +230,158 @@ class AgentTime:
         return round(100 * self.slot_seconds / self.capacity_seconds, 1)
 
 
-def agent_time(*, period: ReportPeriod, filters: ReportFilters) -> list[AgentTime]:
-    """Time per state and utilisation per agent, by name (1 query)."""
-    rows = (
-        _agent_rows(HourlyAgentStat, period=period, filters=filters)
-        .values("agent_id", "agent__first_name", "agent__last_name", "agent__username")
-        .annotate(
-            a=Sum("active_seconds"),
-            p=Sum("passive_seconds"),
-            w=Sum("away_seconds"),
-            s=Sum("slot_seconds"),
-            c=Sum("capacity_seconds"),
+def _agent_label(first: str | None, last: str | None, username: str | None) -> str:
+    return f"{first or ''} {last or ''}".strip() or username or ""
+
+
+def _agent_names(ids: Iterable[int]) -> dict[int, str]:
+    """Agents' names by id (1 query, also when there is no id: the count stays fixed)."""
+    wanted = sorted(ids) or [0]
+    rows = get_user_model().objects.filter(pk__in=wanted).order_by()
+    return {
+        pk: _agent_label(first, last, username)
+        for pk, first, last, username in rows.values_list(
+            "pk", "first_name", "last_name", "username"
         )
+    }
+
+
+@dataclass
+class ReportDays:
+    """A period's sums (``reports.day_sums``) and the figures a page draws from them, with no
+    further query but the agents' names (read once, on first use)."""
+
+    period: ReportPeriod
+    sums: PeriodSums
+    _names: dict[int, str] | None = None
+
+    def names(self) -> dict[int, str]:
+        if self._names is None:
+            ids = {g for g in self.sums.groups if isinstance(g, int)} | set(self.sums.agents)
+            self._names = _agent_names(ids)
+        return self._names
+
+    def totals(self) -> TicketFigures:
+        """The period's ticket figures, whatever the grouping the days were summed by."""
+        return _figures(*_fold(self.sums.groups.values()))
+
+    def by_day(self) -> list[Grouped]:
+        """Ticket figures per local day, every day of the period listed (summed without a
+        group)."""
+        empty = TicketSums(sums={}, hists={})
+        return [
+            Grouped(
+                key=day,
+                label=day.isoformat(),
+                figures=_figures(*_fold([self.sums.days.get(day, empty)])),
+            )
+            for day in self.period.days
+        ]
+
+    def _by_group(self) -> dict[Any, TicketFigures]:
+        return {g: _figures(*_fold([part])) for g, part in self.sums.groups.items()}
+
+    def by_agent(self) -> list[Grouped]:
+        """Ticket figures per agent (None: no agent), busiest first (summed by "agent_id")."""
+        names = self.names()
+        out = [
+            Grouped(key=g, label=names.get(g, "") if g is not None else "", figures=figures)
+            for g, figures in self._by_group().items()
+        ]
+        return sorted(out, key=lambda g: (g.key is None, -g.figures.assigned, g.label))
+
+    def by_channel(self) -> list[Grouped]:
+        """Ticket figures per channel kind, busiest first (summed by "channel")."""
+        labels = dict(ChannelKind.choices)
+        out = [
+            Grouped(key=g, label=str(labels.get(g, g or "-")), figures=figures)
+            for g, figures in self._by_group().items()
+        ]
+        return sorted(out, key=lambda g: (-g.figures.created, g.label))
+
+    def by_hour(self) -> list[HourVolume]:
+        """Volume per local hour of the day (0-23) over the period (summed with ``hours``)."""
+        totals = self.sums.hours
+        return [
+            HourVolume(
+                hour=h,
+                created=totals.get(h, {}).get("created", 0),
+                messages_in=totals.get(h, {}).get("messages_in", 0),
+                messages_out=totals.get(h, {}).get("messages_out", 0),
+            )
+            for h in range(24)
+        ]
+
+    def utilisation(self) -> float | None:
+        """Every agent's slots used over their capacity, in percent (no query for names)."""
+        slots = sum(t.get("slot_seconds", 0) for t in self.sums.agents.values())
+        capacity = sum(t.get("capacity_seconds", 0) for t in self.sums.agents.values())
+        return round(100 * slots / capacity, 1) if capacity else None
+
+    def agent_time(self) -> list[AgentTime]:
+        """Time per state and utilisation per agent, by name (summed with ``agents``)."""
+        names = self.names()
+        out = [
+            AgentTime(
+                agent_id=agent_id,
+                label=names.get(agent_id, ""),
+                active_seconds=t.get("active_seconds", 0),
+                passive_seconds=t.get("passive_seconds", 0),
+                away_seconds=t.get("away_seconds", 0),
+                slot_seconds=t.get("slot_seconds", 0),
+                capacity_seconds=t.get("capacity_seconds", 0),
+            )
+            for agent_id, t in self.sums.agents.items()
+        ]
+        return sorted(out, key=lambda a: a.label)
+
+
+def report_days(*, period: ReportPeriod, filters: ReportFilters, parts: DayParts) -> ReportDays:
+    """The period's per-day sums of ``parts`` (2 queries; the agents' names, when a figure per
+    agent is read, 1 more)."""
+    return ReportDays(
+        period=period, sums=period_sums_read(period=period, filters=filters, parts=parts)
     )
-    out = [
-        AgentTime(
-            agent_id=row["agent_id"],
-            label=_agent_label(
-                row["agent__first_name"], row["agent__last_name"], row["agent__username"]
-            ),
-            active_seconds=int(row["a"] or 0),
-            passive_seconds=int(row["p"] or 0),
-            away_seconds=int(row["w"] or 0),
-            slot_seconds=int(row["s"] or 0),
-            capacity_seconds=int(row["c"] or 0),
-        )
-        for row in rows
-    ]
-    return sorted(out, key=lambda a: a.label)
+
+
+# --- ticket figures ----------------------------------------------------------------------------
+
+
+def ticket_totals(*, period: ReportPeriod, filters: ReportFilters) -> TicketFigures:
+    """The period's ticket figures with medians and p90 (2 queries)."""
+    return report_days(period=period, filters=filters, parts=DayParts()).totals()
+
+
+def ticket_by_agent(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
+    """Ticket figures per agent (None: no agent), busiest first (3 queries)."""
+    parts = DayParts(group="agent_id")
+    return report_days(period=period, filters=filters, parts=parts).by_agent()
+
+
+def ticket_by_channel(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
+    """Ticket figures per channel kind, busiest first (2 queries)."""
+    parts = DayParts(group="channel")
+    return report_days(period=period, filters=filters, parts=parts).by_channel()
+
+
+def ticket_by_day(*, period: ReportPeriod, filters: ReportFilters) -> list[Grouped]:
+    """Ticket figures per local day, every day of the period listed (2 queries)."""
+    return report_days(period=period, filters=filters, parts=DayParts()).by_day()
+
+
+def ticket_by_hour_of_day(*, period: ReportPeriod, filters: ReportFilters) -> list[HourVolume]:
+    """Volume per local hour of the day (0-23) over the period (2 queries)."""
+    parts = DayParts(tickets=False, hours=True)
+    return report_days(period=period, filters=filters, parts=parts).by_hour()
+
+
+# --- agents: presence and utilisation ----------------------------------------------------------
+
+
+def agent_time(*, period: ReportPeriod, filters: ReportFilters) -> list[AgentTime]:
+    """Time per state and utilisation per agent, by name (3 queries)."""
+    parts = DayParts(tickets=False, agents=True)
+    return report_days(period=period, filters=filters, parts=parts).agent_time()
 
 
 def utilisation_total(rows: Iterable[AgentTime]) -> float | None:
@@ -578,25 +462,37 @@ class ActivityFigures:
         return round(self.call_seconds / self.count) if self.count else None
 
 
+def activities_of(sums: PeriodSums) -> list[ActivityFigures]:
+    """Activities done and their call time per category and subcategory name, from a period's
+    sums (summed with ``activities``; 1 query for the categories' names)."""
+    ids = {i for pair in sums.activities for i in pair if i is not None}
+    names = dict(
+        ActivityCategory.objects.filter(pk__in=sorted(ids) or [0])
+        .order_by()
+        .values_list("pk", "name")
+    )
+    merged: dict[tuple[str, str], list[int]] = {}
+    for (category, subcategory), figures in sums.activities.items():
+        key = (
+            names.get(category, "") if category else "",
+            names.get(subcategory, "") if subcategory else "",
+        )
+        into = merged.setdefault(key, [0, 0])
+        into[0] += figures.get("count", 0)
+        into[1] += figures.get("call_seconds", 0)
+    out = [
+        ActivityFigures(category=category, subcategory=subcategory, count=n, call_seconds=s)
+        for (category, subcategory), (n, s) in merged.items()
+    ]
+    return sorted(out, key=lambda a: (-a.count, a.category, a.subcategory))
+
+
 def activities_by_category(
     *, period: ReportPeriod, filters: ReportFilters
 ) -> list[ActivityFigures]:
-    """Activities done and their call time per category and subcategory (1 query)."""
-    rows = (
-        _ticket_rows(HourlyActivityStat, period=period, filters=filters)
-        .values("category__name", "subcategory__name")
-        .annotate(n=Sum("count"), s=Sum("call_seconds"))
-    )
-    out = [
-        ActivityFigures(
-            category=row["category__name"] or "",
-            subcategory=row["subcategory__name"] or "",
-            count=int(row["n"] or 0),
-            call_seconds=int(row["s"] or 0),
-        )
-        for row in rows
-    ]
-    return sorted(out, key=lambda a: (-a.count, a.category, a.subcategory))
+    """Activities done and their call time per category and subcategory (3 queries)."""
+    parts = DayParts(tickets=False, activities=True)
+    return activities_of(report_days(period=period, filters=filters, parts=parts).sums)
 
 
 # --- freshness ---------------------------------------------------------------------------------
