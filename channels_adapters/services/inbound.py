@@ -325,6 +325,10 @@ def _ingest_and_linger(*, key: str, limit: int, linger: float) -> int:
             _queue_task(slot=0, key=key)  # the successor holds the key from here
             return handled
         if linger > 0 and time.monotonic() < deadline:
+            if not connection.in_atomic_block:
+                # Back to the pool while waiting: a database restart meanwhile must not leave
+                # this task holding a dead connection (the pool checks the one it hands out).
+                connection.close()
             _redis().set(key, 1, ex=KICK_TTL_SECONDS)  # held while waiting (a long run aged it)
             if _redis().blpop([wake], timeout=linger) is not None:
                 continue  # an event was committed: read again from the start
