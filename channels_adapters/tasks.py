@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
 from channels_adapters import services
 from omnico.core.db import retry_on_lost_connection
@@ -20,10 +21,11 @@ def ingest_event(event_id: int) -> None:
 @shared_task(name="channels_adapters.ingest_pending", acks_late=True, reject_on_worker_lost=True)
 @retry_on_lost_connection
 def ingest_pending(slot: int = 0) -> int:
-    # Queued by services.ingest_kick; works pending events until none is left (SKIP LOCKED).
-    # Safe to run twice, so a worker process lost mid-task gives the message back to the queue:
-    # the task cleared its kick, and nothing else would come for the events it left.
-    return services.events_ingest_pending(slot=slot)
+    # Queued by services.ingest_kick; works pending events until none is left (SKIP LOCKED),
+    # then lingers for the next ones. Safe to run twice, so a worker process lost mid-task gives
+    # the message back to the queue: the task held its kick, and nothing else would come for the
+    # events it left.
+    return services.events_ingest_pending(slot=slot, linger=settings.OMNICO_INGEST_LINGER_MS / 1000)
 
 
 @shared_task(name="channels_adapters.sweep_events")

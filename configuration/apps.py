@@ -7,6 +7,7 @@ class ConfigurationConfig(AppConfig):
     verbose_name = _("Configuration")
 
     def ready(self) -> None:
-        from configuration import webhooks
+        from configuration import departments, webhooks
 
         webhooks.connect()  # the webhook endpoints, remembered per process
+        departments.connect()  # the departments new tickets go to, remembered per process

@@ -251,6 +251,11 @@ CELERY_WORKER_CONCURRENCY = OMNICO_WORKER_CONCURRENCY
 # children busy and leaves the other workers' to replies and sweeps. With several workers and
 # ingest the bottleneck, raise it up to workers x concurrency.
 OMNICO_INGEST_SLOTS = env_int("OMNICO_INGEST_SLOTS", OMNICO_WORKER_CONCURRENCY, minimum=1)
+# After slot 0's ingest task has worked every pending event it waits this long for the next
+# one (a blocking Redis read the next event's kick wakes) instead of ending: at a trickle one
+# task ingests webhook after webhook, where each used to cost a Celery message, a dispatch and
+# an ack (channels_adapters.services.inbound, "the kick protocol"). 0: end at once.
+OMNICO_INGEST_LINGER_MS = env_int("OMNICO_INGEST_LINGER_MS", 2000, minimum=0)
 
 # Presence (tickets/presence.py): an active agent with no agent screen open for this long is
 # away (no new tickets, not a break). Every open screen says so every heartbeat; the sweep

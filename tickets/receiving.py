@@ -20,7 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from configuration.models import ChannelAccount, GroupType, Subject, WebhookEvent
+from configuration.departments import department_for
+from configuration.models import ChannelAccount, WebhookEvent
 from customers.models import Customer
 from omnico.core import realtime
 from omnico.core.db import insert_unless_duplicate
@@ -282,19 +283,9 @@ def _receive(
 
 def ticket_department_for(*, subject_id: int | None, group_type_id: int | None) -> int | None:
     """The department a new ticket goes to: its subject's, else its group type's (None: any
-    agent). A query for each of the two that is given, none for a ticket without them."""
-    if subject_id is not None:
-        found = Subject.objects.filter(pk=subject_id).values_list("department_id", flat=True)
-        department_id = found.first()
-        if department_id is not None:
-            return department_id
-    if group_type_id is not None:
-        return (
-            GroupType.objects.filter(pk=group_type_id)
-            .values_list("department_id", flat=True)
-            .first()
-        )
-    return None
+    agent). Remembered per process until one of them changes (``configuration.departments``):
+    no query."""
+    return department_for(subject_id=subject_id, group_type_id=group_type_id)
 
 
 def _open_ticket(

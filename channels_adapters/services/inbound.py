@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,6 +48,29 @@ INGEST_TASK_LIMIT = 500
 INGEST_TXN_EVENTS = 20
 #: A task that failed (database or Redis error) kicks its slot again, this many seconds later.
 INGEST_RETRY_SECONDS = 5
+#: Suffix of slot 0's wake-up list (beside its kick key): a kick that finds the key held pushes
+#: an item there, which the task holding the key pops (``events_ingest_pending``).
+WAKE_SUFFIX = ":wake"
+#: Slot 0's task hands over to a fresh one after this many seconds of lingering and ingesting.
+INGEST_TASK_SECONDS = 30
+
+#: The kick of slot 0, atomic in Redis: take the key (the caller then queues a task), or, when
+#: a task holds it, leave a wake-up in the list (at most one item: one wake reads everything).
+_KICK_LUA = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 1 end
+if redis.call('LLEN', KEYS[2]) == 0 then redis.call('RPUSH', KEYS[2], 1) end
+return 0
+"""
+#: Slot 0's task lets go of the key, atomic in Redis, only when no wake-up waits; a waiting
+#: one is taken (the caller reads the queue again from the start) and the key kept.
+_RELEASE_LUA = """
+if redis.call('LLEN', KEYS[2]) > 0 then
+    redis.call('DEL', KEYS[2])
+    return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
 
 
 def _enqueue_ingest(event_id: int) -> None:
@@ -70,8 +94,21 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+@functools.cache
+def _scripts() -> tuple[Any, Any]:
+    """The kick and the release of slot 0 as Redis scripts (sent once, then by their hash)."""
+    client = _redis()
+    return client.register_script(_KICK_LUA), client.register_script(_RELEASE_LUA)
+
+
 def _kick_key(slot: int) -> str:
     return KICK_KEY.format(db=connection.settings_dict["NAME"], slot=slot)
+
+
+def _waking(slot: int) -> bool:
+    """Slot 0 in the full stack keeps its key while its task runs and lingers (the wake-up
+    list); the other slots, and a stack without Redis, clear the key when their task starts."""
+    return slot == 0 and bool(settings.REDIS_URL)
 
 
 def _kick_set(key: str) -> bool:
@@ -109,11 +146,23 @@ def ingest_kick(*, event_id: int | None = None, slot: int = 0, countdown: float 
             ingest_pending.delay(slot)
             return True
         key = _kick_key(slot)
-        if not _kick_set(key):
+        if _waking(slot):
+            kick, _release = _scripts()
+            if not kick(keys=[key, key + WAKE_SUFFIX], args=[KICK_TTL_SECONDS]):
+                return False  # a task holds the key: it was woken, or is queued
+        elif not _kick_set(key):
             return False
     except Exception as exc:  # cache down: the sweep takes over
         logger.warning("could not queue ingest (slot %s): %s", slot, type(exc).__name__)
         return False
+    return _queue_task(slot=slot, key=key, countdown=countdown)
+
+
+def _queue_task(*, slot: int, key: str, countdown: float = 0) -> bool:
+    """Queue the slot's ``ingest_pending`` task for a kick key just set (or held); when the
+    broker refuses it, take the key back so the next event kicks again."""
+    from channels_adapters.tasks import ingest_pending
+
     try:
         if countdown:
             ingest_pending.apply_async((slot,), countdown=countdown)
@@ -188,30 +237,47 @@ def events_sweep(*, older_than: timedelta = SWEEP_AFTER, limit: int = 500) -> in
     return len(stuck)
 
 
-def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> int:
+def events_ingest_pending(
+    *, slot: int = 0, limit: int = INGEST_TASK_LIMIT, linger: float = 0
+) -> int:
     """Work the pending events oldest first, ``INGEST_TXN_EVENTS`` per transaction, until none
-    is left; returns how many this task handled.
+    is left; returns how many this task handled. ``linger`` (seconds, slot 0 in the full stack,
+    the ``ingest_pending`` task passes ``OMNICO_INGEST_LINGER_MS``): once none is left, wait
+    that long for the next event and work it too, instead of ending.
 
     Run by the ``ingest_pending`` task that ``ingest_kick`` queues. Why an event committed as
-    pending always has a task coming for it (the kick protocol):
+    pending always has a task coming for it (the kick protocol). Every stored event kicks
+    slot 0 after its commit. Slot 0 in the full stack has a kick key K and a wake-up list W in
+    Redis; the kick is one atomic script: ``SET K NX`` and, when it set K, queue a Celery
+    task; when K was held, push an item to W (unless W has one already). K stays held while
+    its task runs and lingers, so at a trickle the task that is already there takes webhook
+    after webhook (a Redis pop each) where each used to cost a Celery message, a dispatch, an
+    ack and a task of its own.
 
-    - Every stored event kicks slot 0 after its commit: ``SET NX`` of the slot's key, and a
-      Celery message only when this kick set the key. The key goes away only here, as a task's
-      first step before its first read, or by its TTL. So an event whose kick finds the key set
-      has a task of that slot queued whose first read comes after the event's commit and sees
-      it (each read sees every commit before it). A TTL that expires lets a later event queue
-      a second task; it never takes one away.
-    - A task reads oldest ``received_at`` first and goes on from the last event it took
-      (``since``). ``received_at`` is set before the INSERT commits, so concurrent webhooks can
-      commit out of clock order: an event may commit after a read with a ``received_at`` below
-      ``since``. Such an event committed after this task cleared its key, so its own kick
-      queued (or found queued) a task that reads from the start. Every event committed before
-      the clear is visible to the first read and reached in ``received_at`` order.
-    - A task stops early only when a read came back short (that was every pending event from
-      ``since`` on) and its batch takes all the rows it had not seen. Events another task holds
-      (``SKIP LOCKED``) are that task's: it ingests them, or one by one if its batch fails.
-    - New events kick only slot 0; tasks of slots 1.. are extra hands, but they hold locks too:
-      a task that raises (database or Redis error) after clearing its key kicks its own slot
+    - K is deleted only by: the task's *release*, one atomic script that deletes K only when W
+      is empty (else it empties W and the task reads again); its TTL; a kick whose task the
+      broker refused (taken back); the sweep; a task that failed (before it queues its retry).
+      W is emptied only by the holding task's pop (``BLPOP``) or its release, and after either
+      the task reads the queue again *from the start*. Each read sees every commit before it.
+    - An event whose kick set K: its task's first read comes after the event's commit.
+    - An event whose kick found K held: the script left W non-empty after the event's commit.
+      The task behind K (queued, running or lingering; a failed one queues its retry, one past
+      its limit or time queues its successor, both of which find W the same way) ends only
+      through the release, which finds W non-empty: it reads again from the start, after the
+      event's commit, and sees it. Two tasks of slot 0 at once (a TTL that expired under a
+      long run, the sweep) only share the work: whichever pops W reads from the start.
+    - Within a read pass a task goes on from the last event it took (``since``, oldest
+      ``received_at`` first). ``received_at`` is set before the INSERT commits, so concurrent
+      webhooks can commit out of clock order: an event may commit after a read with a
+      ``received_at`` below ``since``. Such an event committed after the pass began, so its
+      kick set K (a new task) or left W non-empty (this task reads again from the start).
+      A pass stops early only when a read came back short (that was every pending event from
+      ``since`` on) and its batch takes all the rows it had not seen. Events another task
+      holds (``SKIP LOCKED``) are that task's: it ingests them, or one by one if its batch fails.
+    - Slots 1.. (and every slot without Redis: the embedded and SQLite runs) are kicked only by
+      a busy task (``INGEST_FANOUT_AFTER``) as extra hands: their task clears its key first,
+      before its first read, so an event that found the key set is seen by that read.
+    - A task that raises (database or Redis error) lets go of its key and kicks its own slot
       again ``INGEST_RETRY_SECONDS`` later, so what it held and what it was to read are read
       again. A worker process that dies mid-task gives the message back to the queue
       (``reject_on_worker_lost``). Only a dead broker, or a whole worker host lost with its
@@ -223,19 +289,59 @@ def events_ingest_pending(*, slot: int = 0, limit: int = INGEST_TASK_LIMIT) -> i
     LOCKED`` so parallel runs never handle one twice; when one of them fails, that transaction
     rolls back and its events are ingested one per transaction instead. After
     ``INGEST_FANOUT_AFTER`` events a task kicks the next slot (up to
-    ``settings.OMNICO_INGEST_SLOTS``) to add a parallel worker. Past ``limit`` events it queues
-    a fresh task and returns.
+    ``settings.OMNICO_INGEST_SLOTS``) to add a parallel worker. Past ``limit`` events (or
+    ``INGEST_TASK_SECONDS``) it queues a fresh task and returns.
     """
+    waking = _waking(slot) and not _eager()
+    key = _kick_key(slot)
     try:
-        _kick_clear(_kick_key(slot))  # events stored from now on kick again
-        return _ingest_pending_run(slot=slot, limit=limit)
+        if waking:
+            return _ingest_and_linger(key=key, limit=limit, linger=linger)
+        _kick_clear(key)  # events stored from now on kick again
+        handled, drained = _ingest_pending_run(slot=slot, limit=limit)
+        if not drained:
+            ingest_kick(slot=slot)  # more may be waiting: continue in a fresh task
+        return handled
     except Exception:
         if not _eager():  # embedded: no queue to lose a task in; the scheduler's sweep runs
+            if waking:
+                with contextlib.suppress(Exception):
+                    _kick_clear(key)  # not held any more: the retry's kick takes it
             ingest_kick(slot=slot, countdown=INGEST_RETRY_SECONDS)
         raise
 
 
-def _ingest_pending_run(*, slot: int, limit: int) -> int:
+def _ingest_and_linger(*, key: str, limit: int, linger: float) -> int:
+    """Slot 0 holding its kick key: read passes until one drains the queue, then wait up to
+    ``linger`` for a wake-up, and end only through the release (see ``events_ingest_pending``)."""
+    wake = key + WAKE_SUFFIX
+    _kick, release = _scripts()
+    deadline = time.monotonic() + INGEST_TASK_SECONDS
+    handled = 0
+    while True:
+        done, drained = _ingest_pending_run(slot=0, limit=limit - handled)
+        handled += done
+        if not drained or handled >= limit:
+            _queue_task(slot=0, key=key)  # the successor holds the key from here
+            return handled
+        if linger > 0 and time.monotonic() < deadline:
+            if not connection.in_atomic_block:
+                # Back to the pool while waiting: a database restart meanwhile must not leave
+                # this task holding a dead connection (the pool checks the one it hands out).
+                connection.close()
+            _redis().set(key, 1, ex=KICK_TTL_SECONDS)  # held while waiting (a long run aged it)
+            if _redis().blpop([wake], timeout=linger) is not None:
+                continue  # an event was committed: read again from the start
+        if release(keys=[key, wake]):
+            return handled
+        if time.monotonic() >= deadline:  # a wake-up was waiting: a fresh task reads it
+            _queue_task(slot=0, key=key)
+            return handled
+
+
+def _ingest_pending_run(*, slot: int, limit: int) -> tuple[int, bool]:
+    """One read pass from the oldest pending event: (how many were handled, whether the pass
+    found the queue drained before ``limit``)."""
     slots = max(1, getattr(settings, "OMNICO_INGEST_SLOTS", 1))
     handled = 0
     since = None
@@ -248,7 +354,7 @@ def _ingest_pending_run(*, slot: int, limit: int) -> int:
         rows = list(pending.order_by("received_at").values_list("pk", "received_at")[:window])
         fresh = [(pk, received) for pk, received in rows if pk not in seen]
         if not fresh:
-            return handled
+            return handled, True
         batch = fresh[:INGEST_BATCH]
         # The read returned fewer rows than it asked for and this batch takes every one of them
         # not seen before: that was every pending event when the query ran, and every event
@@ -272,8 +378,7 @@ def _ingest_pending_run(*, slot: int, limit: int) -> int:
             if before < INGEST_FANOUT_AFTER <= handled and slot + 1 < slots:
                 ingest_kick(slot=slot + 1)
         if drained and handled < limit:
-            return handled
+            return handled, True
         if len(seen) > 10 * INGEST_BATCH:  # keep the exclusion list short
             seen = last_ids
-    ingest_kick(slot=slot)  # more may be waiting: continue in a fresh task
-    return handled
+    return handled, False  # more may be waiting

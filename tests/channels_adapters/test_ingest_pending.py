@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -414,3 +416,148 @@ def test_events_behind_the_kick_of_a_task_lost_with_its_worker_are_swept_within_
     assert queued == [("pending", 0)]
     assert services.events_ingest_pending(slot=0) == 3
     assert Message.objects.count() == 3
+
+
+def _store_committed(account, n: int) -> None:
+    """A webhook's store in autocommit, from its own thread (its own connection): durable and
+    kicked when this returns, as the webhook path does."""
+
+    def store() -> None:
+        try:
+            services.event_record(account=account, body=_api(n), dedupe_key=f"message:m-{n}")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=store)
+    thread.start()
+    thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_at_a_trickle_are_taken_by_the_task_already_there_not_a_task_each(
+    channel, queued, settings
+):
+    # Each webhook alone (one every 50 ms) used to queue a task of its own: the task cleared
+    # the kick, drained the one event and ended, so the next webhook kicked again (a Celery
+    # message from the web, a dispatch and an ack in the worker, a fresh read per webhook).
+    if not settings.REDIS_URL:
+        pytest.skip("the wake-up list is the full stack's (Redis)")
+    settings.OMNICO_INGEST_LINGER_MS = 1000
+    account = channel("api")
+    _store_committed(account, 0)
+    assert queued == [("pending", 0)]
+    handled: list[int] = []
+
+    def run_the_queued_task() -> None:
+        try:
+            handled.append(tasks.ingest_pending(0))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run_the_queued_task)
+    worker.start()
+    for n in range(1, 12):
+        time.sleep(0.05)
+        _store_committed(account, n)
+    worker.join(timeout=30)
+
+    assert queued == [("pending", 0)]  # twelve webhooks, one task
+    assert handled == [12]
+    assert not InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).exists()
+    assert Message.objects.count() == 12
+    _store_committed(account, 12)  # the task has let go: the next webhook queues a task again
+    assert queued == [("pending", 0), ("pending", 0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_committed_behind_the_tasks_read_is_read_again_before_the_task_ends(
+    channel, queued, monkeypatch, settings
+):
+    # The task holds its kick while it runs: an event committed during its pass, with a
+    # received_at older than what the pass has reached, queues no task of its own. Its kick
+    # leaves a wake-up, and the task reads again from the start before it lets go.
+    if not settings.REDIS_URL:
+        pytest.skip("the wake-up list is the full stack's (Redis)")
+    account = channel("api")
+    _store_committed(account, 1)
+    late = InboundEvent(
+        channel_account=account,
+        dedupe_key="message:m-late",
+        body=_api(99, "c-late"),
+        status=InboundEvent.Status.PENDING,
+        received_at=timezone.now() - timedelta(minutes=1),  # took its time before the commit
+    )
+    real = inbound._ingest_together
+
+    def a_webhook_commits_meanwhile(ids):
+        if late.pk is None:
+
+            def store() -> None:
+                try:
+                    late.save(force_insert=True)
+                    inbound.ingest_kick(event_id=late.pk)
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=store)
+            thread.start()
+            thread.join()
+        return real(ids)
+
+    monkeypatch.setattr(inbound, "_ingest_together", a_webhook_commits_meanwhile)
+
+    assert services.events_ingest_pending(slot=0) == 2
+
+    assert queued == [("pending", 0)]
+    assert not InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).exists()
+    assert Message.objects.count() == 2
+
+
+def _visitor_message(n: int, visitor: str, group_type: int, subject: int) -> bytes:
+    return json.dumps(
+        {
+            "id": f"0b0e2f9c-4444-4c4c-9d9d-{n:012d}",
+            "visitor": f"visitor-{visitor}-0123456789abcdef",
+            "text": f"merhaba {n}",
+            "name": "Ayşe",
+            "group_type": group_type,
+            "subject": subject,
+        }
+    ).encode()
+
+
+def test_a_lone_web_chat_message_costs_what_a_webhook_does(
+    channel, queued, django_capture_on_commit_callbacks
+):
+    """A visitor's first message with the group type and subject they chose: the same nine
+    statements as a first-time sender's webhook (the ticket's department comes from the
+    remembered settings, not two reads of its own); the next message the same seven as a
+    known customer's."""
+    from configuration.models import Department, GroupType, Subject
+
+    account = channel("webchat")
+    sales = Department.objects.create(name="Sales")
+    group_type = GroupType.objects.create(name="AXA", department=sales)
+    subject = Subject.objects.create(name="Billing")
+    visitors = ["warm-up", "first-time", "first-time"]
+    bodies = [_visitor_message(n, v, group_type.pk, subject.pk) for n, v in enumerate(visitors)]
+
+    def store(n: int) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.event_record(account=account, body=bodies[n], dedupe_key=f"visitor:{n}")
+
+    store(0)
+    services.events_ingest_pending(slot=0)  # warm: the settings are read once per process
+    store(1)
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+    first = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    store(2)
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+    next_ = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    ticket = Ticket.objects.get(customer__identities__external_id__startswith="visitor-first")
+    assert (ticket.department_id, ticket.messages.count()) == (sales.pk, 2)
+    assert len(first) == 9, "\n".join(first)
+    assert len(next_) == 7, "\n".join(next_)

@@ -144,3 +144,20 @@ def test_many_customers_active_tickets_are_locked_in_one_query_across_accounts()
     queries = [q["sql"] for q in ctx.captured_queries if "ticket" in q["sql"]]
     assert len(queries) == 1 and "FOR UPDATE" in queries[0]
     assert "ORDER BY" in queries[0]  # one lock order for every parallel ingest
+
+
+def test_the_check_after_each_new_ticket_is_not_built_again_through_the_orm():
+    # Every commit that opens a ticket asks whether a pool ticket may go to someone: building
+    # that one query through the ORM cost milliseconds of the worker's CPU each time, for SQL
+    # that never changes. It is compiled once per process; its answer still follows the data.
+    agent = make_user("hint", capacity=1)
+    presence = AgentPresence.objects.create(user=agent, is_active=False)
+    make_ticket()
+    assert routing.any_free_slot() is False  # nobody active
+
+    presence.is_active = True
+    presence.save(update_fields=["is_active"])
+    with mock.patch("django.db.models.sql.compiler.SQLCompiler.as_sql", side_effect=AssertionError):
+        assert routing.any_free_slot() is True
+    routing.pool_drain()
+    assert routing.any_free_slot() is False  # the one slot is taken
