@@ -215,7 +215,28 @@ def publish(group: str, event_type: str, **payload: Any) -> None:
         (target, {"type": kind, "event": uuid.uuid4().hex, **data})
         for target, kind, data in outgoing
     ]
-    transaction.on_commit(lambda: _send(messages))
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # The publishes of one transaction (an ingest batch: one row per message) are sent by
+        # one after-commit call, so they are rendered together where that is done at the
+        # publisher. Joined only with a call that a rollback would drop along with this one
+        # (registered under the same savepoints).
+        savepoints = set(connection.savepoint_ids)
+        for registered, hook, _robust in reversed(connection.run_on_commit[-50:]):
+            if isinstance(hook, _Committed) and registered == savepoints:
+                hook.messages += messages
+                return
+    transaction.on_commit(_Committed(messages))
+
+
+class _Committed:
+    """What a transaction published, sent once it commits."""
+
+    def __init__(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        self.messages = messages
+
+    def __call__(self) -> None:
+        _send(self.messages)
 
 
 def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -229,7 +250,20 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
             except Exception:  # a broken layer must not break the request that committed
                 logger.exception("realtime push to %s failed", group)
         return
-    _Sender.get().submit(messages)
+    sender = _Sender.get()
+    if _one_connection():
+        # A Celery child's pool holds one connection, which this (the task's) thread has: a
+        # render thread would wait for the task to end. Render here, after the commit.
+        sender.render_here(messages)
+    sender.submit(messages)
+
+
+def _one_connection() -> bool:
+    """This process's database pool holds a single connection (``omnico.celery``'s children)."""
+    from django.db import connection
+
+    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    return isinstance(pool, dict) and pool.get("max_size") == 1
 
 
 #: Events to one group that leave a process together travel as one channel-layer message of
@@ -353,19 +387,51 @@ class _Sender:
                     if not self.unsent:
                         self.sent.notify_all()
 
-    async def _render(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        """Render, once here, the events every web process would render for itself (those
-        with a renderer sent to a ``RENDERED_AT_PUBLISHER`` group), in the languages the web
-        processes announced: they travel as ``html``. On any failure they travel bare and each
-        web process renders them as before."""
-        todo = [
+    def render_here(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """``_render`` in the calling (sync) thread, with its database connection."""
+        todo = self._to_render(messages)
+        if not todo:
+            return
+        try:
+            layer = get_channel_layer()
+            languages = asyncio.run_coroutine_threadsafe(self._languages(layer), self.loop).result(
+                timeout=2
+            )
+            if languages:
+                self._attach(todo, render_now(dict.fromkeys(languages, todo)))
+        except Exception:
+            logger.exception("realtime: rendering %s events at the publisher failed", len(todo))
+
+    @staticmethod
+    def _to_render(messages: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [
             message
             for group, message in messages
             if group in RENDERED_AT_PUBLISHER
             and message.get("type") in _renderers
             and not message.get("html")
         ]
-        if not todo:
+
+    def _attach(
+        self, todo: list[dict[str, Any]], rendered: dict[str, list[str | None | NotRendered]]
+    ) -> None:
+        self.rendered += len(todo) * len(rendered)
+        for n, message in enumerate(todo):
+            html = {
+                language: frames[n]
+                for language, frames in rendered.items()
+                if isinstance(frames[n], str)
+            }
+            if html:
+                message["html"] = html
+
+    async def _render(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Render, once here, the events every web process would render for itself (those
+        with a renderer sent to a ``RENDERED_AT_PUBLISHER`` group), in the languages the web
+        processes announced: they travel as ``html``. On any failure they travel bare and each
+        web process renders them as before."""
+        todo = self._to_render(messages)
+        if not todo or _one_connection():  # rendered by the publishing thread (``_send``)
             return
         try:
             layer = get_channel_layer()
@@ -376,15 +442,7 @@ class _Sender:
         except Exception:
             logger.exception("realtime: rendering %s events at the publisher failed", len(todo))
             return
-        self.rendered += len(todo) * len(rendered)
-        for n, message in enumerate(todo):
-            html = {
-                language: frames[n]
-                for language, frames in rendered.items()
-                if isinstance(frames[n], str)
-            }
-            if html:
-                message["html"] = html
+        self._attach(todo, rendered)
 
     async def _languages(self, layer: Any) -> list[str]:
         """The languages the web processes' sockets use (read again every few seconds)."""

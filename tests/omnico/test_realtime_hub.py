@@ -497,3 +497,28 @@ def test_an_event_rendered_at_the_publisher_is_rendered_again_when_merged_with_a
     same = {**update, "created": True, "html": {"en": "new again"}}
     ((_group, kept),) = realtime.coalesce([("agents", created), ("agents", same)])
     assert kept["html"] == {"en": "new again"}
+
+
+def test_a_transactions_publishes_are_sent_by_one_call_after_it_commits_less_a_rolled_back_one(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """An ingest batch publishes a row per message: sent (and, on Redis, rendered at the
+    publisher) together, so the rows' objects are fetched in one go; what a rolled-back
+    savepoint published is still never sent."""
+    from django.db import transaction
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(
+        realtime, "_send", lambda messages: calls.append([m["text"] for _g, m in messages])
+    )
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        realtime.publish("agents", "test.row", text="one")
+        realtime.publish("ticket.1", "test.message", text="two")
+        try:
+            with transaction.atomic():
+                realtime.publish("agents", "test.row", text="rolled back")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        realtime.publish("agents", "test.row", text="three")
+    assert calls == [["one", "two", "three"]]
