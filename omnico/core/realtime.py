@@ -2,7 +2,7 @@
 
 Group names live here. ``publish`` sends a bare event (ids only, plus an ``event`` uuid) to a
 group only after the surrounding transaction commits, so no browser ever sees a change that was
-rolled back, and nothing is rendered where the event happens (a Celery worker, a view).
+rolled back; a transaction's events leave in one after-commit call.
 
 Who receives it: not the sockets. Each web process subscribes one channel per group its sockets
 are in (``omnico.core.realtime_hub``), so an event is one channel-layer message per web process;
@@ -12,6 +12,14 @@ to its sockets, which coalesce what a slow connection has not taken yet. A proce
 socket in the group gets and renders nothing. A message may also arrive pre-rendered
 (``"html": {"en": ..., "tr": ...}``, e.g. toasts whose text is a lazy translation); it is
 forwarded as is.
+
+Rendered once for the cluster: every web process has sockets in the ``agents`` group, so each
+would render every list row. Events with a renderer sent to a ``RENDERED_AT_PUBLISHER`` group are
+rendered where they are published, once, in the languages the web processes' hubs announce in
+Redis (``languages_announce``), and travel with ``html``; a process whose sockets' language is
+not in it renders the event itself, as it would have. A Celery child (a pool of one database
+connection, held by the task's thread) renders in the publishing thread after the commit; other
+processes in a render thread, off the request's path.
 
 Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived event loop in a
 background thread per process, so the Redis connections are reused instead of one new
@@ -259,11 +267,14 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _one_connection() -> bool:
-    """This process's database pool holds a single connection (``omnico.celery``'s children)."""
+    """A render thread would wait for, or open, a database connection of its own: this
+    process's pool holds a single connection (``omnico.celery``'s children), or it has no pool
+    (a render thread would connect for each batch). The publishing thread, which has one,
+    renders instead."""
     from django.db import connection
 
     pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
-    return isinstance(pool, dict) and pool.get("max_size") == 1
+    return not pool or (isinstance(pool, dict) and pool.get("max_size") == 1)
 
 
 #: Events to one group that leave a process together travel as one channel-layer message of
