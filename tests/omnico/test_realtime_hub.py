@@ -522,3 +522,39 @@ def test_a_transactions_publishes_are_sent_by_one_call_after_it_commits_less_a_r
             pass
         realtime.publish("agents", "test.row", text="three")
     assert calls == [["one", "two", "three"]]
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_a_celery_child_renders_the_row_in_the_thread_that_published_it(db, settings, monkeypatch):
+    """Its pool holds one connection, which the publishing (task) thread has: a render thread
+    would wait for the task to end."""
+    import threading
+
+    threads: list[str] = []
+
+    def renderer(event, language):
+        threads.append(threading.current_thread().name)
+        return f"<{event['event']} {language}>"
+
+    monkeypatch.setitem(realtime._renderers, "test.row", renderer)
+    monkeypatch.setattr(realtime, "_one_connection", lambda: True)
+    layers = redis_layers(settings, 2)
+
+    def publish_from_a_task() -> str:
+        realtime._send([(realtime.AGENTS_GROUP, {"type": "test.row", "event": "e1"})])
+        return threading.current_thread().name
+
+    async def scenario():
+        members = [Member("en"), Member("en")]
+        for layer, member in zip(layers, members, strict=True):
+            await realtime_hub.Hub.get(layer).join(realtime.AGENTS_GROUP, member)
+        task_thread = await asyncio.to_thread(publish_from_a_task)
+        await received(members, 1)
+        assert [m.got for m in members] == [[("test.row", "<e1 en>")]] * 2
+        assert threads == [task_thread]
+        for layer, member in zip(layers, members, strict=True):
+            await realtime_hub.Hub.get(layer).leave(realtime.AGENTS_GROUP, member)
+        await layers[0].flush()
+
+    run(scenario)
