@@ -2,7 +2,7 @@
 
 Group names live here. ``publish`` sends a bare event (ids only, plus an ``event`` uuid) to a
 group only after the surrounding transaction commits, so no browser ever sees a change that was
-rolled back, and nothing is rendered where the event happens (a Celery worker, a view).
+rolled back; a transaction's events leave in one after-commit call.
 
 Who receives it: not the sockets. Each web process subscribes one channel per group its sockets
 are in (``omnico.core.realtime_hub``), so an event is one channel-layer message per web process;
@@ -12,6 +12,14 @@ to its sockets, which coalesce what a slow connection has not taken yet. A proce
 socket in the group gets and renders nothing. A message may also arrive pre-rendered
 (``"html": {"en": ..., "tr": ...}``, e.g. toasts whose text is a lazy translation); it is
 forwarded as is.
+
+Rendered once for the cluster: every web process has sockets in the ``agents`` group, so each
+would render every list row. Events with a renderer sent to a ``RENDERED_AT_PUBLISHER`` group are
+rendered where they are published, once, in the languages the web processes' hubs announce in
+Redis (``languages_announce``), and travel with ``html``; a process whose sockets' language is
+not in it renders the event itself, as it would have. A Celery child (a pool of one database
+connection, held by the task's thread) renders in the publishing thread after the commit; other
+processes in a render thread, off the request's path.
 
 Sending: in sync code (services, tasks) ``group_send`` runs on one long-lived event loop in a
 background thread per process, so the Redis connections are reused instead of one new
@@ -34,8 +42,9 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -109,6 +118,18 @@ def visitor_ticket_group(ticket_id: int) -> str:
     return f"visitor-ticket.{ticket_id}"
 
 
+#: Groups every web process has sockets in, so each of them would render the same event: an
+#: event with a renderer sent to one of these is rendered once, where it is published, for the
+#: languages the web processes' sockets in the group use (``languages_announce``), and travels
+#: pre-rendered (``html``); a process whose language is missing renders it itself.
+RENDERED_AT_PUBLISHER = frozenset({AGENTS_GROUP})
+
+#: How long a language a hub announced stays wanted, and how often hubs announce theirs.
+LANGUAGES_TTL = 120.0
+LANGUAGES_EVERY = 30.0
+#: How long a publisher trusts the languages it read (a newer one: the hubs render it).
+LANGUAGES_CACHE = 5.0
+
 #: Every web-chat visitor socket whose ticket waits in the pool: told when the pool changes.
 #: One group for all accounts, as routing has one pool for every channel.
 VISITOR_QUEUE_GROUP = "visitor-queue"
@@ -164,9 +185,17 @@ def coalesce(items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[st
         key = (group, kind, key_of(event))
         earlier = kept.pop(key, None)
         if earlier is not None and merge is not None:
-            event = merge(earlier[1], event)
+            merged = merge(earlier[1], event)
+            if "html" in merged and _without_html(merged) != _without_html(event):
+                # rendered (at the publisher) for the later event alone, not for the merge
+                merged = _without_html(merged)
+            event = merged
         kept[key] = (group, event)
     return list(kept.values())
+
+
+def _without_html(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "html"}
 
 
 def fanout(event_type: str) -> Callable[[Fanout], Fanout]:
@@ -194,7 +223,28 @@ def publish(group: str, event_type: str, **payload: Any) -> None:
         (target, {"type": kind, "event": uuid.uuid4().hex, **data})
         for target, kind, data in outgoing
     ]
-    transaction.on_commit(lambda: _send(messages))
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # The publishes of one transaction (an ingest batch: one row per message) are sent by
+        # one after-commit call, so they are rendered together where that is done at the
+        # publisher. Joined only with a call that a rollback would drop along with this one
+        # (registered under the same savepoints).
+        savepoints = set(connection.savepoint_ids)
+        for registered, hook, _robust in reversed(connection.run_on_commit[-50:]):
+            if isinstance(hook, _Committed) and registered == savepoints:
+                hook.messages += messages
+                return
+    transaction.on_commit(_Committed(messages))
+
+
+class _Committed:
+    """What a transaction published, sent once it commits."""
+
+    def __init__(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        self.messages = messages
+
+    def __call__(self) -> None:
+        _send(self.messages)
 
 
 def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -208,7 +258,23 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
             except Exception:  # a broken layer must not break the request that committed
                 logger.exception("realtime push to %s failed", group)
         return
-    _Sender.get().submit(messages)
+    sender = _Sender.get()
+    if _one_connection():
+        # A Celery child's pool holds one connection, which this (the task's) thread has: a
+        # render thread would wait for the task to end. Render here, after the commit.
+        sender.render_here(messages)
+    sender.submit(messages)
+
+
+def _one_connection() -> bool:
+    """A render thread would wait for, or open, a database connection of its own: this
+    process's pool holds a single connection (``omnico.celery``'s children), or it has no pool
+    (a render thread would connect for each batch). The publishing thread, which has one,
+    renders instead."""
+    from django.db import connection
+
+    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    return not pool or (isinstance(pool, dict) and pool.get("max_size") == 1)
 
 
 #: Events to one group that leave a process together travel as one channel-layer message of
@@ -279,6 +345,9 @@ class _Sender:
         self.ready = threading.Event()
         self.unsent = 0  # queued and not yet sent, guarded by ``self.sent``
         self.sent = threading.Condition()
+        #: channel layer key -> (when read, the languages the web processes announced)
+        self.languages: dict[str, tuple[float, list[str]]] = {}
+        self.rendered = 0  # frames rendered here for the web processes
         self.thread = threading.Thread(target=self._run, name="omnico-realtime", daemon=True)
         self.thread.start()
         self.ready.wait(5)
@@ -316,6 +385,7 @@ class _Sender:
             while self.queue:
                 # What was committed meanwhile goes out together: one message per group.
                 taken = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH_MAX))]
+                await self._render(taken)
                 for group, message in _batched(taken):
                     try:
                         layer = get_channel_layer()  # settings may swap it (tests)
@@ -328,9 +398,103 @@ class _Sender:
                     if not self.unsent:
                         self.sent.notify_all()
 
+    def render_here(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """``_render`` in the calling (sync) thread, with its database connection."""
+        todo = self._to_render(messages)
+        if not todo:
+            return
+        try:
+            layer = get_channel_layer()
+            languages = asyncio.run_coroutine_threadsafe(self._languages(layer), self.loop).result(
+                timeout=2
+            )
+            if languages:
+                self._attach(todo, render_now(dict.fromkeys(languages, todo)))
+        except Exception:
+            logger.exception("realtime: rendering %s events at the publisher failed", len(todo))
+
+    @staticmethod
+    def _to_render(messages: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [
+            message
+            for group, message in messages
+            if group in RENDERED_AT_PUBLISHER
+            and message.get("type") in _renderers
+            and not message.get("html")
+        ]
+
+    def _attach(
+        self, todo: list[dict[str, Any]], rendered: dict[str, list[str | None | NotRendered]]
+    ) -> None:
+        self.rendered += len(todo) * len(rendered)
+        for n, message in enumerate(todo):
+            html = {
+                language: frames[n]
+                for language, frames in rendered.items()
+                if isinstance(frames[n], str)
+            }
+            if html:
+                message["html"] = html
+
+    async def _render(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Render, once here, the events every web process would render for itself (those
+        with a renderer sent to a ``RENDERED_AT_PUBLISHER`` group), in the languages the web
+        processes announced: they travel as ``html``. On any failure they travel bare and each
+        web process renders them as before."""
+        todo = self._to_render(messages)
+        if not todo or _one_connection():  # rendered by the publishing thread (``_send``)
+            return
+        try:
+            layer = get_channel_layer()
+            languages = await self._languages(layer)
+            if not languages:
+                return
+            rendered = await render_languages(dict.fromkeys(languages, todo))
+        except Exception:
+            logger.exception("realtime: rendering %s events at the publisher failed", len(todo))
+            return
+        self._attach(todo, rendered)
+
+    async def _languages(self, layer: Any) -> list[str]:
+        """The languages the web processes' sockets use (read again every few seconds)."""
+        key = languages_key(layer)
+        cached = self.languages.get(key)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > LANGUAGES_CACHE:
+            cached = self.languages[key] = (now, await languages_wanted(layer))
+        return cached[1]
+
     def flush(self, timeout: float) -> bool:
         with self.sent:
             return self.sent.wait_for(lambda: not self.unsent, timeout)
+
+
+def languages_key(layer: Any) -> str:
+    return f"{layer.prefix}:omnico-languages"
+
+
+async def languages_announce(layer: Any, languages: Iterable[str]) -> None:
+    """A web process has sockets in ``languages`` in a ``RENDERED_AT_PUBLISHER`` group: for
+    ``LANGUAGES_TTL`` seconds, publishers render those groups' events in them too (Redis
+    layers only: the in-memory one has one process, its hub renders)."""
+    wanted = sorted(set(languages))
+    if not wanted or not hasattr(layer, "connection"):
+        return
+    until = time.time() + LANGUAGES_TTL
+    connection = layer.connection(0)
+    await connection.zadd(languages_key(layer), dict.fromkeys(wanted, until))
+
+
+async def languages_wanted(layer: Any) -> list[str]:
+    """The languages announced and not expired (``languages_announce``)."""
+    if not hasattr(layer, "connection"):
+        return []
+    connection = layer.connection(0)
+    key = languages_key(layer)
+    now = time.time()
+    await connection.zremrangebyscore(key, "-inf", now)
+    found = await connection.zrangebyscore(key, now, "+inf")
+    return sorted(m.decode() if isinstance(m, bytes) else m for m in found)
 
 
 def flush(timeout: float = 2.0) -> bool:
@@ -367,9 +531,7 @@ async def render_languages(
     a render thread (none when every event came pre-rendered). Called by the process's hub
     (``omnico.core.realtime_hub``) once per batch, whatever the number of sockets."""
     if not any(
-        event.get("type", "") in _renderers and not event.get("html")
-        for events in wanted.values()
-        for event in events
+        _needs_render(event, language) for language, events in wanted.items() for event in events
     ):
         return render_now(wanted)
     return await database_sync_to_async(
@@ -392,10 +554,10 @@ def render_now(
         frames[language] = out
         for n, event in enumerate(events):
             html = event.get("html")
-            if isinstance(html, dict) and html:  # pre-rendered
-                out[n] = html.get(language) or next(iter(html.values()))
-            elif event.get("type", "") in _renderers:
+            if _needs_render(event, language):
                 todo.append((language, n))
+            elif isinstance(html, dict) and html:  # pre-rendered
+                out[n] = html.get(language) or next(iter(html.values()))
             else:
                 out[n] = NotRendered(event.get("type"))
     if not todo:
@@ -414,6 +576,15 @@ def render_now(
     finally:
         _batch.objects = None
     return frames
+
+
+def _needs_render(event: dict[str, Any], language: str) -> bool:
+    """A renderer knows ``event`` and it did not come rendered in ``language`` (an event
+    with no renderer, e.g. a toast, comes rendered in every language it may be shown in)."""
+    if event.get("type", "") not in _renderers:
+        return False
+    html = event.get("html")
+    return not (isinstance(html, dict) and language in html)
 
 
 def _load(events: list[dict[str, Any]]) -> dict[str, dict[Any, Any]]:

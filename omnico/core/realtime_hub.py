@@ -118,6 +118,9 @@ class Hub:
         #: group -> sending process -> the number of the last message it sent there that came
         self.sequences: dict[str, dict[str, int]] = {}
         self.feed = _RedisFeed(self) if _RedisFeed.supports(layer) else None
+        #: language -> when this hub last told publishers its sockets use it (Redis only)
+        self.announced: dict[str, float] = {}
+        self.announcer: asyncio.Task | None = None
         #: what happened, for logs and the benchmark
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -140,6 +143,48 @@ class Hub:
             except BaseException:  # the layer is down: the socket fails, nothing stays behind
                 self._forget(group, member)
                 raise
+        if group in realtime.RENDERED_AT_PUBLISHER and self.feed is not None:
+            await self._announce_new(member.language)
+
+    async def _announce_new(self, language: str) -> None:
+        """Publishers render the events of ``realtime.RENDERED_AT_PUBLISHER`` groups once for
+        every web process, in the languages the processes announce: this socket's language
+        from now on (and every ``LANGUAGES_EVERY`` seconds while a socket uses it). Until a
+        publisher has read it, this process renders those events itself."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self.announced.get(language, -1e9) < realtime.LANGUAGES_EVERY:
+            return
+        self.announced[language] = loop.time()
+        try:
+            await realtime.languages_announce(self.layer, [language])
+        except Exception:  # Redis gone for a moment: this process renders them itself
+            logger.warning("realtime: announcing language %s failed", language, exc_info=True)
+            self.announced.pop(language, None)
+        if self.announcer is None or self.announcer.done():
+            self.announcer = asyncio.ensure_future(self._announce_forever())
+
+    def shared_languages(self) -> set[str]:
+        """The languages of this process's sockets in ``RENDERED_AT_PUBLISHER`` groups."""
+        return {
+            member.language
+            for group in realtime.RENDERED_AT_PUBLISHER
+            for member in self.members.get(group, ())
+        }
+
+    async def _announce_forever(self) -> None:
+        while True:
+            await asyncio.sleep(realtime.LANGUAGES_EVERY)
+            languages = self.shared_languages()
+            if not languages:
+                self.announced.clear()
+                return
+            try:
+                await realtime.languages_announce(self.layer, languages)
+            except Exception:
+                logger.warning("realtime: announcing languages failed", exc_info=True)
+                continue
+            now = asyncio.get_running_loop().time()
+            self.announced = dict.fromkeys(languages, now)
 
     async def leave(self, group: str, member: Member) -> None:
         """``member`` gets nothing more from ``group``; the last one out unsubscribes."""

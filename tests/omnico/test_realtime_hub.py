@@ -370,3 +370,191 @@ def test_a_hub_whose_redis_channel_reached_its_capacity_makes_every_socket_re_fe
         await layer.flush()
 
     run(scenario)
+
+
+# --- rendered once for the whole cluster ------------------------------------------------------
+
+
+def redis_layers(settings, count: int):
+    """``count`` channel layers on the test Redis sharing one private prefix, as ``count`` web
+    processes have; the default layer (what this process publishes through) uses it too."""
+    import copy
+
+    from channels_redis.core import RedisChannelLayer
+
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["prefix"] = prefix
+    settings.CHANNEL_LAYERS = layers  # channels drops its cached layer on this change
+    config = layers["default"]["CONFIG"]
+    return [
+        RedisChannelLayer(
+            hosts=config["hosts"], prefix=prefix, channel_capacity=config["channel_capacity"]
+        )
+        for _ in range(count)
+    ]
+
+
+class CountingRenderer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []  # (event, language), from render threads
+
+    def __call__(self, event, language):
+        self.calls.append((event["event"], language))
+        return f"<{event['event']} {language}>"
+
+
+async def received(members, count: int) -> None:
+    for _ in range(300):
+        if all(len(m.got) >= count for m in members):
+            return
+        await asyncio.sleep(0.01)
+
+
+needs_redis = [
+    pytest.mark.services,
+    pytest.mark.skipif(
+        not os.environ.get("OMNICO_TEST_SERVICES"), reason="needs scripts/test's Redis"
+    ),
+]
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_two_web_processes_get_a_row_rendered_once_between_them(db, settings, monkeypatch):
+    """Every web process has agent sockets: a row rendered by each process was rendered once per
+    process. It is rendered once, where it is published, in the languages the processes' sockets
+    use, and every socket gets it."""
+    renderer = CountingRenderer()
+    monkeypatch.setitem(realtime._renderers, "test.row", renderer)
+    layers = redis_layers(settings, 2)
+
+    async def scenario():
+        hubs = [realtime_hub.Hub.get(layer) for layer in layers]
+        members = [Member("en"), Member("en"), Member("en")]
+        for hub, member in zip([hubs[0], hubs[1], hubs[1]], members, strict=True):
+            await hub.join(realtime.AGENTS_GROUP, member)
+        row = {"type": "test.row", "event": "e1", "ticket_id": 1}
+        await asyncio.to_thread(realtime._send, [(realtime.AGENTS_GROUP, row)])
+        await received(members, 1)
+        assert [m.got for m in members] == [[("test.row", "<e1 en>")]] * 3
+        assert renderer.calls == [("e1", "en")]
+        for hub, member in zip([hubs[0], hubs[1], hubs[1]], members, strict=True):
+            await hub.leave(realtime.AGENTS_GROUP, member)
+        await layers[0].flush()
+
+    run(scenario)
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_a_language_the_publisher_has_not_rendered_is_rendered_by_the_process_that_needs_it(
+    db, settings, monkeypatch
+):
+    renderer = CountingRenderer()
+    monkeypatch.setitem(realtime._renderers, "test.row", renderer)
+    layers = redis_layers(settings, 2)
+
+    async def scenario():
+        english, turkish = Member("en"), Member("tr")
+        first = realtime_hub.Hub.get(layers[0])
+        await first.join(realtime.AGENTS_GROUP, english)
+        one = {"type": "test.row", "event": "e1", "ticket_id": 1}
+        await asyncio.to_thread(realtime._send, [(realtime.AGENTS_GROUP, one)])
+        await received([english], 1)
+        # A Turkish screen opens on another process; the publisher read the languages a moment
+        # ago (it re-reads them every few seconds) and renders the next row in English only.
+        second = realtime_hub.Hub.get(layers[1])
+        await second.join(realtime.AGENTS_GROUP, turkish)
+        two = {"type": "test.row", "event": "e2", "ticket_id": 2}
+        await asyncio.to_thread(realtime._send, [(realtime.AGENTS_GROUP, two)])
+        await received([turkish], 1)
+        await received([english], 2)
+        assert english.got == [("test.row", "<e1 en>"), ("test.row", "<e2 en>")]
+        assert turkish.got == [("test.row", "<e2 tr>")]
+        assert sorted(renderer.calls) == [("e1", "en"), ("e2", "en"), ("e2", "tr")]
+        await first.leave(realtime.AGENTS_GROUP, english)
+        await second.leave(realtime.AGENTS_GROUP, turkish)
+        await layers[0].flush()
+
+    run(scenario)
+
+
+def test_an_event_rendered_at_the_publisher_is_rendered_again_when_merged_with_an_earlier_one(
+    monkeypatch,
+):
+    """A new ticket's row merged with its next update keeps the "new" mark: the text the
+    publisher rendered for the update alone is not what the merged event shows."""
+    monkeypatch.setitem(
+        realtime._coalesce,
+        "test.row",
+        (lambda e: e["ticket_id"], lambda a, b: {**b, "created": a["created"] or b["created"]}),
+    )
+    created = {"type": "test.row", "ticket_id": 5, "created": True, "html": {"en": "new"}}
+    update = {"type": "test.row", "ticket_id": 5, "created": False, "html": {"en": "old"}}
+    ((_group, merged),) = realtime.coalesce([("agents", created), ("agents", update)])
+    assert merged["created"] is True and "html" not in merged
+    same = {**update, "created": True, "html": {"en": "new again"}}
+    ((_group, kept),) = realtime.coalesce([("agents", created), ("agents", same)])
+    assert kept["html"] == {"en": "new again"}
+
+
+def test_a_transactions_publishes_are_sent_by_one_call_after_it_commits_less_a_rolled_back_one(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    """An ingest batch publishes a row per message: sent (and, on Redis, rendered at the
+    publisher) together, so the rows' objects are fetched in one go; what a rolled-back
+    savepoint published is still never sent."""
+    from django.db import transaction
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(
+        realtime, "_send", lambda messages: calls.append([m["text"] for _g, m in messages])
+    )
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        realtime.publish("agents", "test.row", text="one")
+        realtime.publish("ticket.1", "test.message", text="two")
+        try:
+            with transaction.atomic():
+                realtime.publish("agents", "test.row", text="rolled back")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        realtime.publish("agents", "test.row", text="three")
+    assert calls == [["one", "two", "three"]]
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_a_celery_child_renders_the_row_in_the_thread_that_published_it(db, settings, monkeypatch):
+    """Its pool holds one connection, which the publishing (task) thread has: a render thread
+    would wait for the task to end."""
+    import threading
+
+    threads: list[str] = []
+
+    def renderer(event, language):
+        threads.append(threading.current_thread().name)
+        return f"<{event['event']} {language}>"
+
+    monkeypatch.setitem(realtime._renderers, "test.row", renderer)
+    monkeypatch.setattr(realtime, "_one_connection", lambda: True)
+    layers = redis_layers(settings, 2)
+
+    def publish_from_a_task() -> str:
+        realtime._send([(realtime.AGENTS_GROUP, {"type": "test.row", "event": "e1"})])
+        return threading.current_thread().name
+
+    async def scenario():
+        members = [Member("en"), Member("en")]
+        for layer, member in zip(layers, members, strict=True):
+            await realtime_hub.Hub.get(layer).join(realtime.AGENTS_GROUP, member)
+        task_thread = await asyncio.to_thread(publish_from_a_task)
+        await received(members, 1)
+        assert [m.got for m in members] == [[("test.row", "<e1 en>")]] * 2
+        assert threads == [task_thread]
+        for layer, member in zip(layers, members, strict=True):
+            await realtime_hub.Hub.get(layer).leave(realtime.AGENTS_GROUP, member)
+        await layers[0].flush()
+
+    run(scenario)
