@@ -61,6 +61,19 @@ def ticket_get(*, ticket_id: int, user) -> Ticket:
     return found[0]
 
 
+def ticket_get_for_reply(*, ticket_id: int, user) -> Ticket:
+    """``ticket_get`` for the reply POST: only the channel account joined (what the reply, its
+    delivery and the reply box read); the customer, subject and group type are not shown."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    found = list(
+        Ticket.objects.select_related("channel_account").filter(pk=ticket_id).order_by()[:1]
+    )
+    if not found:
+        raise Http404
+    return found[0]
+
+
 def activity_get(*, ticket: Ticket, activity_id: int) -> Activity:
     activity = Activity.objects.filter(ticket=ticket, pk=activity_id).first()
     if activity is None:
