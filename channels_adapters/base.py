@@ -117,6 +117,10 @@ class ChannelAdapter:
     #: The largest webhook body the channel's provider sends. A bigger one is answered 413
     #: from its Content-Length, or as soon as that many bytes were read, never stored.
     max_body_bytes: ClassVar[int] = 1024 * 1024
+    #: ``send`` only hands the message to something of our own (the web chat's push to the
+    #: visitor's socket group): no provider to wait for, so an agent's reply is sent by the web
+    #: process right after commit instead of by a task (``services.outbound.reply_send``).
+    sends_in_process: ClassVar[bool] = False
 
     def body_limit(self) -> int:
         """``max_body_bytes``, within Django's upload limit (``OMNICO_MAX_BODY_BYTES``)."""

@@ -61,6 +61,19 @@ def ticket_get(*, ticket_id: int, user) -> Ticket:
     return found[0]
 
 
+def ticket_get_for_reply(*, ticket_id: int, user) -> Ticket:
+    """``ticket_get`` for the reply POST: only the channel account joined (what the reply, its
+    delivery and the reply box read); the customer, subject and group type are not shown."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    found = list(
+        Ticket.objects.select_related("channel_account").filter(pk=ticket_id).order_by()[:1]
+    )
+    if not found:
+        raise Http404
+    return found[0]
+
+
 def activity_get(*, ticket: Ticket, activity_id: int) -> Activity:
     activity = Activity.objects.filter(ticket=ticket, pk=activity_id).first()
     if activity is None:
@@ -140,6 +153,14 @@ def message_for_render(message_id: int) -> Message | None:
     return _messages().select_related("ticket__customer").filter(pk=message_id).first()
 
 
+def message_just_added(*, message: Message, ticket: Ticket) -> Message:
+    """A reply or note just stored, ready for ``inbox/ticket/message.html`` without a query:
+    its author is the agent who wrote it and it has no attachments yet."""
+    message.ticket = ticket
+    message._prefetched_objects_cache = {"attachments": message.attachments.none()}  # type: ignore[attr-defined]
+    return message
+
+
 def _off_duty(state: str) -> dict[str, Any]:
     # ``on_break``: the reply box takes notes only; ``off_state`` says why (a break, away,
     # signed out) in reply_form.html.
@@ -154,10 +175,13 @@ def chat_context(*, ticket: Ticket, user, before: str | None = None) -> dict[str
     }
 
 
-def composer_context(*, ticket: Ticket, user) -> dict[str, Any]:
+def composer_context(*, ticket: Ticket, user, off_state: str | None = None) -> dict[str, Any]:
     """What the reply box shows around the form: whether replies can go out, the agent's
     state, the messaging window. An offline message is answered by e-mail: the box says to
-    which address, or why it cannot be."""
+    which address, or why it cannot be. ``off_state``: the agent's state when the caller knows
+    it (``presence_off_state``; "" = working), so it is not read again."""
+    if off_state is None:
+        off_state = presence_off_state(user=user)
     offline = offline_reply(ticket) if ticket.is_offline else None
     window = window_context(ticket=ticket)
     closed = window["messaging_window"] is not None and window["messaging_window"].is_closed
@@ -166,7 +190,7 @@ def composer_context(*, ticket: Ticket, user) -> dict[str, Any]:
         "replies_available": replies_available(ticket)
         and not (offline and offline["problem"])
         and not closed,
-        **_off_duty(presence_off_state(user=user)),
+        **_off_duty(off_state),
         "offline_reply": offline,
         **window,
     }

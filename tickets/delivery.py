@@ -158,6 +158,26 @@ def message_mark_sent(*, message: Message, external_id: str | None) -> Message:
     return Message.objects.get(pk=message.pk)
 
 
+def message_sent_first_try(*, message: Message, external_id: str) -> bool:
+    """A reply the process that stored it has just handed to its channel (the web chat's push):
+    pending with no try and no claim yet, it becomes sent in one conditional ``UPDATE``, and the
+    chat box is told. False when something else already moved it (the visitor's socket
+    acknowledged it first; a task of the sweep claimed it): it is left as that made it.
+    ``message`` is updated in memory to what was stored."""
+    changed = Message.objects.filter(
+        pk=message.pk,
+        delivery=Message.Delivery.PENDING,
+        delivery_attempts=0,
+        delivery_claimed_until__isnull=True,
+    ).update(delivery=Message.Delivery.SENT, external_id=external_id, delivery_attempts=1)
+    if changed:
+        message.delivery = Message.Delivery.SENT
+        message.external_id = external_id
+        message.delivery_attempts = 1
+        _publish(message.ticket_id, message.pk)
+    return bool(changed)
+
+
 @transaction.atomic
 def message_fail(*, message_id: int, reason: str) -> Message:
     """Give up on a pending message: the chat box shows it failed, with the reason."""

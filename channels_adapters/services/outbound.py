@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_adapters.base import DeliveryError, DeliveryUpdate
-from channels_adapters.registry import get_adapter
+from channels_adapters.registry import get_adapter, has_adapter
 from channels_adapters.webchat.offline_replies import offline_recipient, offline_reply_account
 from channels_adapters.windows import messaging_window
 from configuration.models import ChannelAccount
@@ -34,6 +34,7 @@ from tickets.delivery import (
     message_fail,
     message_mark_sent,
     message_note_delivery_error,
+    message_sent_first_try,
     messages_delivery_bring_forward,
     messages_delivery_update,
 )
@@ -92,8 +93,35 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
         channel_account_id=account_id,
         meta=reply_window_meta(ticket=ticket),
     )
-    _enqueue_delivery(message.pk)
+    account = ticket.channel_account
+    if (
+        account_id is None
+        and has_adapter(account.kind)
+        and get_adapter(account.kind).sends_in_process
+    ):
+        transaction.on_commit(lambda: _deliver_in_process(message, account))
+    else:
+        _enqueue_delivery(message.pk)
     return message
+
+
+def _deliver_in_process(message: Message, account: ChannelAccount) -> None:
+    """After commit, in the process that stored the reply: a channel whose ``send`` is our own
+    push (the web chat) gets it at once, with no task; the reply becomes sent (``message`` too,
+    so the agent's answer shows it). Anything but that plain case (no recipient, a disabled
+    account, a push that raised) goes to the task as every other channel's reply does, which
+    fails it with the reason or retries; a process that dies before this leaves it pending
+    for ``outbound_sweep``. A visitor who is away reads it from the page's history when they
+    come back (and is mailed it: it stays sent until then)."""
+    try:
+        recipient = _recipient(message, account) if account.enabled else None
+        if recipient is not None:
+            external_id = get_adapter(account.kind).send(account, message, recipient)
+            message_sent_first_try(message=message, external_id=external_id)
+            return
+    except Exception as exc:
+        logger.warning("pushing message %s failed: %s", message.pk, type(exc).__name__)
+    _queue_delivery(message.pk, attempt=0)
 
 
 def reply_window_meta(*, ticket: Ticket) -> dict[str, str]:

@@ -126,6 +126,7 @@ def _contact(data: dict[str, Any]) -> dict[str, str]:
 
 class WebChatAdapter(ChannelAdapter):
     kind = "webchat"
+    sends_in_process = True  # a push to the visitor's group: no Celery hop for a reply
 
     def verify_request(self, account: ChannelAccount, request: HttpRequest) -> bool:
         return False  # no webhook: visitors' messages are stored by the support page itself
