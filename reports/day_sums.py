@@ -199,7 +199,9 @@ def period_sums_read(
     scope = f"{connection.settings_dict['NAME']}:{tz}:{parts!r}:{filters!r}"
 
     def key(day: date) -> str:
-        return f"{_CACHE_PREFIX}:{day.isoformat()}:{versions[day]}:{scope}"
+        # Hashed: short, and only characters every cache backend takes (no warnings embedded).
+        named = f"{day.isoformat()}:{versions[day]}:{scope}"
+        return f"{_CACHE_PREFIX}:{hashlib.sha256(named.encode()).hexdigest()}"
 
     by_day = parts.group is None
     versioned = [day for day in period.days if day in versions]
