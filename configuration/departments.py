@@ -12,10 +12,6 @@ Connected in ``ConfigurationConfig.ready``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models.signals import post_delete, post_save
-
 from configuration.models import Department, GroupType, Subject
 from omnico.core.shared_memo import SharedMemo
 
@@ -48,11 +44,5 @@ def department_for(*, subject_id: int | None, group_type_id: int | None) -> int 
     return None
 
 
-def _changed(sender: type, **kwargs: Any) -> None:
-    MEMO.bump_on_commit()
-
-
 def connect() -> None:
-    for model in WATCHED:
-        post_save.connect(_changed, sender=model, dispatch_uid=f"departments-save-{model}")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"departments-delete-{model}")
+    MEMO.watch(*WATCHED)

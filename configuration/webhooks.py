@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -147,10 +146,5 @@ def endpoints_forget() -> None:
     MEMO.bump_on_commit()
 
 
-def _changed(**kwargs: object) -> None:
-    MEMO.bump_on_commit()
-
-
 def connect() -> None:
-    post_save.connect(_changed, sender=WebhookEndpoint, dispatch_uid="webhook-endpoints-saved")
-    post_delete.connect(_changed, sender=WebhookEndpoint, dispatch_uid="webhook-endpoints-deleted")
+    MEMO.watch(WebhookEndpoint)

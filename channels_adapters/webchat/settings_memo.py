@@ -13,10 +13,6 @@ Connected in ``ChannelsAdaptersConfig.ready``, so every process that can change 
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models.signals import post_delete, post_save
-
 from configuration.models import (
     BusinessHours,
     ChannelAccount,
@@ -34,11 +30,5 @@ MEMO = SharedMemo("support-settings")
 WATCHED = (SupportPage, ChannelAccount, MailAccount, GroupType, Subject, BusinessHours, Holiday)
 
 
-def _changed(sender: type, **kwargs: Any) -> None:
-    MEMO.bump_on_commit()
-
-
 def connect() -> None:
-    for model in WATCHED:
-        post_save.connect(_changed, sender=model, dispatch_uid=f"support-memo-save-{model}")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"support-memo-delete-{model}")
+    MEMO.watch(*WATCHED)

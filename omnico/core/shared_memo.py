@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,19 @@ class SharedMemo:
         self.bump()
         if connection.in_atomic_block:
             transaction.on_commit(self.bump)
+
+    def watch(self, *models: type[Model]) -> None:
+        """Bump (``bump_on_commit``) whenever a row of one of ``models`` is saved or deleted
+        through the ORM. A ``QuerySet.update()`` or raw SQL sends no signal: its caller bumps."""
+        for model in models:
+            label = f"{self.name}:{model._meta.label}"
+            post_save.connect(self._changed, sender=model, weak=False, dispatch_uid=f"{label}:save")
+            post_delete.connect(
+                self._changed, sender=model, weak=False, dispatch_uid=f"{label}:delete"
+            )
+
+    def _changed(self, sender: type, **kwargs: Any) -> None:
+        self.bump_on_commit()
 
     def bump(self) -> None:
         """The rows changed: every process loads them again on its next look-up."""
