@@ -91,6 +91,17 @@ def test_the_web_port_listens_on_localhost_unless_told_otherwise():
         assert name == "web" or "ports" not in service, f"{name} publishes a port"
 
 
+def test_a_stopping_worker_is_given_the_time_its_ingest_task_may_run():
+    """A warm shutdown waits for running tasks; the ingest task at a trickle hands over only
+    after INGEST_TASK_SECONDS. Docker's default of 10 s would kill it first."""
+    from channels_adapters.services.inbound import INGEST_TASK_SECONDS
+
+    grace = load(DOT_ENV)["services"]["worker"].get("stop_grace_period", "10s")
+    match = re.fullmatch(r"(\d+)s", grace)
+    assert match, grace
+    assert int(match[1]) > INGEST_TASK_SECONDS + 5
+
+
 def test_the_app_refuses_a_networked_database_without_a_password(tmp_path):
     env = _container_env(tmp_path, "web")
     env["DATABASE_URL"] = "postgres://omnico:@postgres:5432/omnico"
