@@ -44,31 +44,20 @@ TAG_SUGGESTIONS = 10
 # --- one ticket -----------------------------------------------------------------------------
 
 
-def ticket_get(*, ticket_id: int, user) -> Ticket:
-    """The ticket an agent may work on, or 404. Every signed-in agent sees every ticket."""
+#: What the ticket screen shows of a ticket. Not the assignee or the department: the panel
+#: needs only their ids, and every join costs PostgreSQL ~0.5 ms of planning on each page view.
+TICKET_SCREEN_JOINS = ("customer", "channel_account", "subject", "group_type")
+#: What the reply POST reads: the reply, its delivery and the reply box need only the account.
+TICKET_REPLY_JOINS = ("channel_account",)
+
+
+def ticket_get(*, ticket_id: int, user, joins: tuple[str, ...] = TICKET_SCREEN_JOINS) -> Ticket:
+    """The ticket an agent may work on, or 404. Every signed-in agent sees every ticket.
+    ``joins``: the relations read with it (``TICKET_REPLY_JOINS`` for the reply POST)."""
     if not getattr(user, "is_authenticated", False):
         raise Http404
-    # What the ticket screen shows of it. Not the assignee or the department: the panel needs
-    # only their ids, and every join costs PostgreSQL ~0.5 ms of planning on each page view.
     # No ORDER BY (``first()`` would add one): a primary-key lookup finds one row or none.
-    found = list(
-        Ticket.objects.select_related("customer", "channel_account", "subject", "group_type")
-        .filter(pk=ticket_id)
-        .order_by()[:1]
-    )
-    if not found:
-        raise Http404
-    return found[0]
-
-
-def ticket_get_for_reply(*, ticket_id: int, user) -> Ticket:
-    """``ticket_get`` for the reply POST: only the channel account joined (what the reply, its
-    delivery and the reply box read); the customer, subject and group type are not shown."""
-    if not getattr(user, "is_authenticated", False):
-        raise Http404
-    found = list(
-        Ticket.objects.select_related("channel_account").filter(pk=ticket_id).order_by()[:1]
-    )
+    found = list(Ticket.objects.select_related(*joins).filter(pk=ticket_id).order_by()[:1])
     if not found:
         raise Http404
     return found[0]

@@ -278,7 +278,9 @@ def _chat_response(
 @login_required
 @require_POST
 def ticket_reply(request: AgentRequest, ticket_id: int) -> HttpResponse:
-    ticket = selectors.ticket_get_for_reply(ticket_id=ticket_id, user=request.user)
+    ticket = selectors.ticket_get(
+        ticket_id=ticket_id, user=request.user, joins=selectors.TICKET_REPLY_JOINS
+    )
     form = ReplyForm(request.POST)
     added: list[Message] = []
 
