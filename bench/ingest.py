@@ -27,7 +27,7 @@ from email.message import EmailMessage
 
 from bench.client import Connection
 from bench.cluster import SHAPE, agents_taking_tickets, integrity, integrity_rows, url_list
-from bench.report import print_table
+from bench.report import percentile, print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
@@ -40,14 +40,6 @@ from django.db.models import Count, Max, Min, Q, QuerySet  # noqa: E402
 from channels_adapters.models import InboundEvent  # noqa: E402
 from configuration.models import ChannelAccount, MailAccount  # noqa: E402
 from tickets.models import Message  # noqa: E402
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _body(run: str, n: int, customers: int) -> bytes:
@@ -197,9 +189,9 @@ async def paced(urls: list[str], secret: str, rate: float, seconds: float, custo
         "messages": n,
         "accepted": codes.count(200),
         "processed": done,
-        "latency_ms_p50": round(_percentile(latencies, 50), 1),
-        "latency_ms_p95": round(_percentile(latencies, 95), 1),
-        "latency_ms_p99": round(_percentile(latencies, 99), 1),
+        "latency_ms_p50": round(percentile(latencies, 50), 1),
+        "latency_ms_p95": round(percentile(latencies, 95), 1),
+        "latency_ms_p99": round(percentile(latencies, 99), 1),
         "latency_ms_mean": round(statistics.fmean(latencies), 1) if latencies else None,
     }
 

@@ -29,6 +29,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.report import percentile
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
 
@@ -87,12 +89,6 @@ WORDS = [
 ]
 ACTIVE = ["open"] * 5 + ["pending"] * 2 + ["waiting_on_customer"] * 2 + ["waiting_on_third_party"]
 PRIORITIES = ["low", "medium", "medium", "medium", "high", "urgent"]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 # --- filling the database -------------------------------------------------------------------
@@ -364,7 +360,7 @@ def measure(
         # Django rounds each query's time to the millisecond: a rough split of DB vs Python.
         "sql_ms": round(sum(float(q["time"]) for q in queries.captured_queries) * 1000, 1),
         "ms_median": round(statistics.median(times), 2),
-        "ms_p95": round(_percentile(times, 95), 2),
+        "ms_p95": round(percentile(times, 95), 2),
         "slowest_sql": [
             {"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"]} for q in slowest
         ],

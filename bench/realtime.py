@@ -42,7 +42,7 @@ import websockets
 from bench.client import Connection
 from bench.cluster import integrity, integrity_rows, url_list
 from bench.cpu import Stack, load_average
-from bench.report import print_table
+from bench.report import percentile, print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
@@ -61,14 +61,6 @@ from configuration.models import ChannelAccount  # noqa: E402
 from tickets.models import Message  # noqa: E402
 
 MARKER = re.compile(r"rt(\w{8})n(\d+)x")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def agent_sessions(count: int) -> list[str]:
@@ -319,15 +311,15 @@ async def bench(urls: list[str], agents: int, webhooks: int, rate: float, warmup
         "sockets_closed_early": sorted(
             f"{a.index}:{a.closed}" for a in listeners if a.closed is not None
         ),
-        "all_sockets_ms_p50": round(_percentile(all_sockets, 50), 1),
-        "all_sockets_ms_p95": round(_percentile(all_sockets, 95), 1),
-        "all_sockets_ms_p99": round(_percentile(all_sockets, 99), 1),
+        "all_sockets_ms_p50": round(percentile(all_sockets, 50), 1),
+        "all_sockets_ms_p95": round(percentile(all_sockets, 95), 1),
+        "all_sockets_ms_p99": round(percentile(all_sockets, 99), 1),
         "all_sockets_ms_max": round(max(all_sockets), 1) if all_sockets else None,
-        "per_socket_ms_p50": round(_percentile(per_socket, 50), 1),
-        "ingest_ms_p50": round(_percentile(ingest, 50), 1),
-        "ingest_ms_p95": round(_percentile(ingest, 95), 1),
-        "stored_to_all_sockets_ms_p50": round(_percentile(push, 50), 1),
-        "stored_to_all_sockets_ms_p95": round(_percentile(push, 95), 1),
+        "per_socket_ms_p50": round(percentile(per_socket, 50), 1),
+        "ingest_ms_p50": round(percentile(ingest, 50), 1),
+        "ingest_ms_p95": round(percentile(ingest, 95), 1),
+        "stored_to_all_sockets_ms_p50": round(percentile(push, 50), 1),
+        "stored_to_all_sockets_ms_p95": round(percentile(push, 95), 1),
         "per_socket_ms_mean": round(statistics.fmean(per_socket), 1) if per_socket else None,
         "frames_per_socket": round(statistics.fmean(a.frames for a in listeners), 1),
         "frame_chars_mean": round(

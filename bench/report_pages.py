@@ -29,6 +29,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.report import percentile
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
 
@@ -40,7 +42,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.pages import _copy, _percentile, fill  # noqa: E402
+from bench.pages import _copy, fill  # noqa: E402
 from configuration.models import (  # noqa: E402
     ActivityCategory,
     BreakReason,
@@ -244,7 +246,7 @@ def measure(client: Client, path: str, requests: int) -> dict[str, Any]:
         "sql_ms": round(sum(float(q["time"]) for q in queries.captured_queries) * 1000, 1),
         "ms_first": round(cold, 1),
         "ms_median": round(statistics.median(times), 1),
-        "ms_p95": round(_percentile(times, 95), 1),
+        "ms_p95": round(percentile(times, 95), 1),
         # This process's CPU (Python, Django, the cache client): not the database's, and
         # less disturbed than wall time by the other processes of a busy machine.
         "cpu_ms_median": round(statistics.median(cpu), 1),

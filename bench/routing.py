@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 import websockets
 
 from bench.cpu import load_average
-from bench.report import print_table
+from bench.report import percentile, print_table
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
@@ -70,13 +70,6 @@ from tickets.receiving import Incoming, ticket_receive  # noqa: E402
 from tickets.services import ticket_set_status  # noqa: E402
 
 ROW = re.compile(r'data-live="row" data-ticket="(\d+)"[^>]*?data-assignee="(\d*)"')
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def setup_agents(count: int, capacity: int, run: str) -> list[tuple[int, str]]:
@@ -192,9 +185,9 @@ def decisions(account: ChannelAccount, run: str, seconds: float, creators: int) 
         "pool_at_end": waiting,
         "decisions": created + len(resolved),
         "decisions_per_s": round((created + len(resolved)) / elapsed, 1),
-        "create_and_route_ms_p50": round(_percentile(route_ms, 50), 1),
-        "create_and_route_ms_p95": round(_percentile(route_ms, 95), 1),
-        "create_and_route_ms_p99": round(_percentile(route_ms, 99), 1),
+        "create_and_route_ms_p50": round(percentile(route_ms, 50), 1),
+        "create_and_route_ms_p95": round(percentile(route_ms, 95), 1),
+        "create_and_route_ms_p99": round(percentile(route_ms, 99), 1),
         "errors": errors[:5],
     }
 
@@ -283,12 +276,12 @@ async def freed_to_shown(
         "shown": len(latencies),
         "not_shown_in_5s": missing,
         "head_went_elsewhere": wrong,
-        "freed_to_shown_ms_p50": round(_percentile(latencies, 50), 1),
-        "freed_to_shown_ms_p95": round(_percentile(latencies, 95), 1),
-        "freed_to_shown_ms_p99": round(_percentile(latencies, 99), 1),
+        "freed_to_shown_ms_p50": round(percentile(latencies, 50), 1),
+        "freed_to_shown_ms_p95": round(percentile(latencies, 95), 1),
+        "freed_to_shown_ms_p99": round(percentile(latencies, 99), 1),
         "freed_to_shown_ms_max": round(max(latencies), 1) if latencies else None,
-        "resolve_and_drain_call_ms_p50": round(_percentile(in_call, 50), 1),
-        "resolve_and_drain_call_ms_p95": round(_percentile(in_call, 95), 1),
+        "resolve_and_drain_call_ms_p50": round(percentile(in_call, 50), 1),
+        "resolve_and_drain_call_ms_p95": round(percentile(in_call, 95), 1),
     }
 
 

@@ -53,8 +53,8 @@ from django.contrib.auth import SESSION_KEY
 
 from bench import cpu
 from bench.cluster import integrity, integrity_rows, url_list
-from bench.realtime import _percentile, agent_sessions  # (importing it sets Django up)
-from bench.report import print_table
+from bench.realtime import agent_sessions  # (importing it sets Django up)
+from bench.report import percentile, print_table
 from channels_adapters.webchat import selectors as webchat_selectors
 from configuration.models import ChannelAccount, ChannelKind, OperatorProfile
 from tickets.models import AgentPresence, Message, Ticket
@@ -272,9 +272,9 @@ async def _settle(done, last_arrival, cap: float = 30, quiet: float = 5) -> None
 
 def _stats(values: list[float], prefix: str) -> dict[str, float | None]:
     return {
-        f"{prefix}_p50": round(_percentile(values, 50), 1),
-        f"{prefix}_p95": round(_percentile(values, 95), 1),
-        f"{prefix}_p99": round(_percentile(values, 99), 1),
+        f"{prefix}_p50": round(percentile(values, 50), 1),
+        f"{prefix}_p95": round(percentile(values, 95), 1),
+        f"{prefix}_p99": round(percentile(values, 99), 1),
         f"{prefix}_max": round(max(values), 1) if values else None,
     }
 
@@ -623,8 +623,8 @@ async def bench(args: argparse.Namespace) -> dict:
             "closed_early": closed_early,
             "agent_sockets_closed_early": agents_closed,
             "open_s": round(sockets_s, 1),
-            "connect_ms_p50": round(_percentile(connect_ms, 50), 1),
-            "connect_ms_p95": round(_percentile(connect_ms, 95), 1),
+            "connect_ms_p50": round(percentile(connect_ms, 50), 1),
+            "connect_ms_p95": round(percentile(connect_ms, 95), 1),
             "web_rss_mb_before": round(rss_before, 1),
             "web_rss_mb_after": round(rss_after, 1),
             "web_rss_mb_end": round(rss_end, 1),

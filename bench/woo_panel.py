@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.report import percentile
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
 import django  # noqa: E402
 
@@ -55,11 +57,6 @@ from tickets.models import Ticket  # noqa: E402
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 EMAIL = "bench-woo@example.com"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def measure(client: Client, path: str, requests: int, before=None) -> dict[str, Any]:
@@ -84,7 +81,7 @@ def measure(client: Client, path: str, requests: int, before=None) -> dict[str, 
         "bytes": len(response.content),
         "queries": len(queries.captured_queries),
         "ms_median": round(statistics.median(times), 2),
-        "ms_p95": round(_percentile(times, 95), 2),
+        "ms_p95": round(percentile(times, 95), 2),
     }
 
 
