@@ -58,7 +58,7 @@ django.setup()
 from django.db import InterfaceError, OperationalError, close_old_connections  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
-from bench.client import Connection  # noqa: E402
+from bench.client import Connection, fast_event_loop  # noqa: E402
 from channels_adapters.models import InboundEvent  # noqa: E402
 from configuration.models import ChannelAccount  # noqa: E402
 from tests.fakes.provider import FakeProvider  # noqa: E402
@@ -845,12 +845,7 @@ def main() -> None:
     if sys.argv[1:2] == ["_slow_poll"]:
         _slow_poll()
         return
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    fast_event_loop()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--out", default="bench/results/faults.json")

@@ -25,7 +25,7 @@ import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from bench.client import Connection
+from bench.client import Connection, fast_event_loop
 from bench.cluster import SHAPE, agents_taking_tickets, integrity, integrity_rows, url_list
 from bench.report import percentile, print_table
 
@@ -285,12 +285,7 @@ def _loss_rows(name: str, part: dict) -> list[tuple[str, object]]:
 
 def main() -> None:
     global WAIT_SECONDS, SETTLE_SECONDS  # noqa: PLW0603 - one run per process
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    fast_event_loop()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--out", default="bench/results/ingest.json")

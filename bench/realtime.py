@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import websockets
 
-from bench.client import Connection
+from bench.client import Connection, fast_event_loop
 from bench.cluster import integrity, integrity_rows, url_list
 from bench.cpu import Stack, load_average
 from bench.report import percentile, print_table
@@ -148,6 +148,8 @@ def post_webhooks(
         status, _retry_after = await connection.post(body, secret)
         statuses[status] = statuses.get(status, 0) + 1
         idle[hook].append(connection)
+
+    fast_event_loop()  # a process of its own (spawned): install uvloop here too
 
     async def post_all() -> float:
         # Each POST starts on its schedule, whether or not the previous one has been
@@ -341,6 +343,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args()
 
+    fast_event_loop()
     result = asyncio.run(
         bench(url_list(args.url), args.agents, args.webhooks, args.rate, args.warmup)
     )

@@ -52,6 +52,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
 from bench import cpu
+from bench.client import fast_event_loop
 from bench.cluster import integrity, integrity_rows, url_list
 from bench.realtime import agent_sessions  # (importing it sets Django up)
 from bench.report import percentile, print_table
@@ -686,6 +687,7 @@ def main() -> None:
     parser.add_argument("--open-concurrency", type=int, default=8)
     args = parser.parse_args()
 
+    fast_event_loop()
     result = asyncio.run(bench(args))
     result["machine"] = {"cpus": os.cpu_count(), "when": datetime.now(UTC).isoformat()}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
