@@ -93,6 +93,9 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
         channel_account_id=account_id,
         meta=reply_window_meta(ticket=ticket),
     )
+    # Just stored: no files yet. Known here, so the web chat's push carries the reply's text
+    # instead of every web process reading it back (``webchat.adapter.reply_frame_data``).
+    message._prefetched_objects_cache = {"attachments": message.attachments.none()}  # type: ignore[attr-defined]
     account = ticket.channel_account
     if (
         account_id is None
