@@ -40,6 +40,19 @@ def support_page_get(*, name: str | None) -> SupportPage:
     return page
 
 
+def support_page_and_choices(*, name: str | None) -> tuple[SupportPage, VisitorChoices]:
+    """``support_page_get`` and ``visitor_choices`` from one look-up of the settings memo: a
+    visitor's message needs both, and each look-up is a round trip to Redis (the version)."""
+    page, choices = settings_memo.MEMO.get(
+        ("page+choices", name),
+        lambda: (_support_page_load(name), _visitor_choices_load()),
+        copy_value=True,
+    )
+    if page is None:
+        raise Http404("no such support page")
+    return page, choices
+
+
 def _support_page_load(name: str | None) -> SupportPage | None:
     pages = SupportPage.objects.select_related("channel_account").filter(
         channel_account__kind=ChannelKind.WEBCHAT, channel_account__enabled=True

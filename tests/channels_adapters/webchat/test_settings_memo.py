@@ -31,6 +31,23 @@ def test_a_visitor_message_is_one_query_once_the_page_is_remembered(
         assert say(client, page, "second", cid(2)) == {"status": 200, "state": "delivered"}
 
 
+def test_a_visitor_message_reads_the_shared_version_once(client, page, choices, monkeypatch):
+    """The page and the choices it offers come from one look-up: one round trip to Redis for
+    the memo's version per message, not one for each."""
+    start(client, page, group_type=choices["axa"].pk, subject=choices["billing"].pk)
+    assert say(client, page, "first", cid(1))["status"] == 200
+    reads: list[str] = []
+    version = settings_memo.MEMO.version
+
+    def counted() -> object:
+        reads.append(settings_memo.MEMO.name)
+        return version()
+
+    monkeypatch.setattr(settings_memo.MEMO, "version", counted)
+    assert say(client, page, "second", cid(2)) == {"status": 200, "state": "delivered"}
+    assert len(reads) == 1
+
+
 def test_a_group_type_switched_off_is_not_set_on_the_next_message(
     client, page, choices, django_capture_on_commit_callbacks
 ):
