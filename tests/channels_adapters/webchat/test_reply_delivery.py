@@ -170,3 +170,21 @@ def test_a_reply_that_may_have_files_is_read_back_for_its_frame(
     [event] = [data for _group, kind, data in published if kind == "visitor.message"]
     assert "body" not in event
     assert "With a file" in json.loads(webchat_realtime.render_reply(event, "en"))["html"]
+
+
+def test_the_visitors_push_leaves_with_the_reply_at_commit(
+    visitor_ticket, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The push and the sent mark's update are published in the reply's own transaction and
+    leave with it at commit (two sends: ``message_add_outbound`` publishes under its own
+    savepoint), not one by one after it; the reply is stored sent in that transaction, so the
+    visitor's acknowledgement cannot come before the sent mark."""
+    sends: list[list[str]] = []
+    monkeypatch.setattr(
+        realtime, "_send", lambda messages: sends.append([m["type"] for _g, m in messages])
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = reply_send(ticket=visitor_ticket, author=make_user(), body="Hello")
+        assert Message.objects.get(pk=reply.pk).delivery == Message.Delivery.SENT
+    assert sends == [["ticket.message", "inbox.ticket"], ["visitor.message", "ticket.message"]]
+    assert queued == []
