@@ -15,7 +15,7 @@ import random
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -93,35 +93,44 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
         channel_account_id=account_id,
         meta=reply_window_meta(ticket=ticket),
     )
+    # Just stored: no files yet. Known here, so the web chat's push carries the reply's text
+    # instead of every web process reading it back (``webchat.adapter.reply_frame_data``).
+    message._prefetched_objects_cache = {"attachments": message.attachments.none()}  # type: ignore[attr-defined]
     account = ticket.channel_account
     if (
         account_id is None
         and has_adapter(account.kind)
         and get_adapter(account.kind).sends_in_process
+        and _deliver_in_process(message, account)
     ):
-        transaction.on_commit(lambda: _deliver_in_process(message, account))
-    else:
-        _enqueue_delivery(message.pk)
+        return message
+    _enqueue_delivery(message.pk)
     return message
 
 
-def _deliver_in_process(message: Message, account: ChannelAccount) -> None:
-    """After commit, in the process that stored the reply: a channel whose ``send`` is our own
-    push (the web chat) gets it at once, with no task; the reply becomes sent (``message`` too,
-    so the agent's answer shows it). Anything but that plain case (no recipient, a disabled
-    account, a push that raised) goes to the task as every other channel's reply does, which
-    fails it with the reason or retries; a process that dies before this leaves it pending
-    for ``outbound_sweep``. A visitor who is away reads it from the page's history when they
-    come back (and is mailed it: it stays sent until then)."""
+def _deliver_in_process(message: Message, account: ChannelAccount) -> bool:
+    """In the reply's own transaction: a channel whose ``send`` is our own push (the web chat:
+    a ``realtime.publish``, which goes out at commit with the reply's other events, in one
+    batch) gets it with no task, and the reply is stored sent (``message`` too, so the agent's
+    answer shows it). The visitor's frame can only arrive after the commit, so their socket's
+    acknowledgement (delivered) always follows the sent mark. Anything but that plain case
+    (no recipient, a disabled account, a push that raised) returns False: the task is queued
+    as for every other channel, and fails it with the reason or retries. A process that dies
+    after the commit, before its realtime thread sent the push, leaves the reply sent with no
+    frame, as it did before (the push was queued to that thread then too): the page's history
+    shows it when the visitor reconnects, and marks it delivered."""
     try:
         recipient = _recipient(message, account) if account.enabled else None
-        if recipient is not None:
-            external_id = get_adapter(account.kind).send(account, message, recipient)
-            message_sent_first_try(message=message, external_id=external_id)
-            return
+        if recipient is None:
+            return False
+        external_id = get_adapter(account.kind).send(account, message, recipient)
+    except DatabaseError:
+        raise  # the transaction is broken: the reply fails whole, nothing half-stored
     except Exception as exc:
         logger.warning("pushing message %s failed: %s", message.pk, type(exc).__name__)
-    _queue_delivery(message.pk, attempt=0)
+        return False
+    message_sent_first_try(message=message, external_id=external_id)
+    return True
 
 
 def reply_window_meta(*, ticket: Ticket) -> dict[str, str]:

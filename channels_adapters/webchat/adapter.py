@@ -49,6 +49,17 @@ def reply_external_id(message_id: int) -> str:
     return f"webchat-{message_id}"
 
 
+def reply_frame_data(message: Message) -> dict[str, str]:
+    """What the visitor's frame shows of a reply known to have no files (its ``attachments``
+    prefetched empty, as ``reply_send`` leaves a reply just stored): its text and time, so
+    each web process's hub draws the frame from the event instead of reading the reply back
+    (``webchat.realtime.render_reply``). ``{}`` otherwise: the hub reads it, files and all."""
+    cache = getattr(message, "_prefetched_objects_cache", {})
+    if "attachments" not in cache or message.sent_at is None or len(cache["attachments"]):
+        return {}
+    return {"body": message.body, "sent_at": message.sent_at.isoformat()}
+
+
 def _text(data: dict[str, Any], key: str, limit: int) -> str:
     value = data.get(key) or ""
     if not isinstance(value, str):
@@ -146,6 +157,7 @@ class WebChatAdapter(ChannelAdapter):
             message_id=message.pk,
             ticket_id=message.ticket_id,
             account_id=account.pk,
+            **reply_frame_data(message),
         )
         return reply_external_id(message.pk)
 

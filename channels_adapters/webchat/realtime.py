@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -39,6 +40,16 @@ def _entry_html(entry: Entry, language: str) -> str:
 
 @realtime.register("visitor.message", key=lambda event: event["message_id"])
 def render_reply(event: dict[str, Any], language: str) -> str | None:
+    """The reply's line. A reply with no files carries its text and time in the event
+    (``adapter.reply_frame_data``): drawn from that, with no query; else read once here."""
+    if isinstance(event.get("body"), str) and isinstance(event.get("sent_at"), str):
+        entry = Entry(
+            kind="out",
+            at=datetime.fromisoformat(event["sent_at"]),
+            text=event["body"],
+            message_id=event["message_id"],
+        )
+        return _reply_frame(entry, language)
     message = (
         Message.objects.filter(pk=event["message_id"], direction=Message.Direction.OUTBOUND)
         .only("pk", "body", "sent_at")
@@ -54,7 +65,13 @@ def render_reply(event: dict[str, Any], language: str) -> str | None:
         message_id=message.pk,
         files=entry_files(message),
     )
-    return json.dumps({"kind": "message", "id": message.pk, "html": _entry_html(entry, language)})
+    return _reply_frame(entry, language)
+
+
+def _reply_frame(entry: Entry, language: str) -> str:
+    return json.dumps(
+        {"kind": "message", "id": entry.message_id, "html": _entry_html(entry, language)}
+    )
 
 
 @realtime.register("visitor.joined", key=lambda event: event["ticket_id"])

@@ -33,6 +33,7 @@ from channels_adapters.webchat.embedding import (
     embeddable,
     public_url,
     support_page_for,
+    support_page_with_choices,
 )
 from channels_adapters.webchat.limits import (
     support_limited_message,
@@ -224,10 +225,13 @@ def support_start(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-def _still_offered(intake: services.Intake) -> services.Intake:
+def _still_offered(
+    intake: services.Intake, choices: selectors.VisitorChoices | None = None
+) -> services.Intake:
     """A group type or subject switched off since the visitor chose it is simply not set
     (checked against the per-process memo of what is offered: no query)."""
-    choices = selectors.visitor_choices()
+    if choices is None:
+        choices = selectors.visitor_choices()
     return dataclasses.replace(
         intake,
         group_type_id=(
@@ -244,7 +248,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_POST
 def support_message(request: HttpRequest, name: str) -> HttpResponse:
     """A visitor's message: answered once it is stored (the page shows it delivered)."""
-    page = support_page_for(request, name)
+    page, choices = support_page_with_choices(request, name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
@@ -254,7 +258,7 @@ def support_message(request: HttpRequest, name: str) -> HttpResponse:
     retry_after = support_throttle(request, action="message")
     if retry_after is not None:
         return support_limited_response(request, retry_after=retry_after)
-    intake = _still_offered(intake)
+    intake = _still_offered(intake, choices)
     try:
         services.visitor_message_post(
             account=page.channel_account,
@@ -577,12 +581,12 @@ def support_upload(request: HttpRequest, name: str) -> HttpResponse:
 
 @csrf_protect
 def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
-    page = support_page_for(request, name)
+    page, choices = support_page_with_choices(request, name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
         return JsonResponse({"error": "start"}, status=403)
-    intake = _still_offered(intake)
+    intake = _still_offered(intake, choices)
     retry_after = support_throttle(request, action="message")  # a file counts as a message
     if retry_after is not None:
         return support_limited_response(request, retry_after=retry_after)

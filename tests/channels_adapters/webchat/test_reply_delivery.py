@@ -3,10 +3,13 @@ with no Celery task; its delivery states and "nothing is lost" hold as for every
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from channels_adapters import tasks
 from channels_adapters.services import reply_send
+from channels_adapters.webchat import realtime as webchat_realtime
 from channels_adapters.webchat.adapter import WebChatAdapter
 from omnico.core import realtime
 from tests.channels_adapters.webchat.conftest import say, start
@@ -135,3 +138,53 @@ def test_a_reply_to_a_visitor_who_is_away_is_shown_and_delivered_when_they_come_
     # The visitor comes back: the page's history has the reply, and shows it delivered.
     assert "Still there?" in client.get("/support/help/history/").content.decode()
     assert Message.objects.get(pk=reply.pk).delivery == Message.Delivery.DELIVERED
+
+
+def test_a_pushed_reply_is_drawn_for_the_visitor_without_reading_it_back(
+    visitor_ticket, queued, published, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """Each web process draws the visitor's frame from the event: no query per process and
+    reply, and the same escaped line the database would give."""
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_send(ticket=visitor_ticket, author=make_user(), body="Hi <b>you</b>\nline two")
+    [event] = [data for _group, kind, data in published if kind == "visitor.message"]
+    with django_assert_num_queries(0):
+        frame = webchat_realtime.render_reply(event, "en")
+    read_back = {key: value for key, value in event.items() if key not in ("body", "sent_at")}
+    assert frame == webchat_realtime.render_reply(read_back, "en")
+    html = json.loads(frame)["html"]
+    assert "Hi &lt;b&gt;you&lt;/b&gt;<br>line two" in html
+
+
+def test_a_reply_that_may_have_files_is_read_back_for_its_frame(
+    visitor_ticket, published, django_capture_on_commit_callbacks
+):
+    """A reply sent by the task (read from the database: its files unknown) carries no text;
+    the frame is drawn from the stored reply, files and all."""
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = reply_send(ticket=visitor_ticket, author=make_user(), body="With a file")
+    account = visitor_ticket.channel_account
+    identity = visitor_ticket.customer.identities.get(kind="webchat")
+    published.clear()
+    WebChatAdapter().send(account, Message.objects.get(pk=reply.pk), identity)
+    [event] = [data for _group, kind, data in published if kind == "visitor.message"]
+    assert "body" not in event
+    assert "With a file" in json.loads(webchat_realtime.render_reply(event, "en"))["html"]
+
+
+def test_the_visitors_push_leaves_with_the_reply_at_commit(
+    visitor_ticket, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The push and the sent mark's update are published in the reply's own transaction and
+    leave with it at commit (two sends: ``message_add_outbound`` publishes under its own
+    savepoint), not one by one after it; the reply is stored sent in that transaction, so the
+    visitor's acknowledgement cannot come before the sent mark."""
+    sends: list[list[str]] = []
+    monkeypatch.setattr(
+        realtime, "_send", lambda messages: sends.append([m["type"] for _g, m in messages])
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = reply_send(ticket=visitor_ticket, author=make_user(), body="Hello")
+        assert Message.objects.get(pk=reply.pk).delivery == Message.Delivery.SENT
+    assert sends == [["ticket.message", "inbox.ticket"], ["visitor.message", "ticket.message"]]
+    assert queued == []

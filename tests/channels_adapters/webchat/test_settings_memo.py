@@ -31,6 +31,23 @@ def test_a_visitor_message_is_one_query_once_the_page_is_remembered(
         assert say(client, page, "second", cid(2)) == {"status": 200, "state": "delivered"}
 
 
+def test_a_visitor_message_reads_the_shared_version_once(client, page, choices, monkeypatch):
+    """The page and the choices it offers come from one look-up: one round trip to Redis for
+    the memo's version per message, not one for each."""
+    start(client, page, group_type=choices["axa"].pk, subject=choices["billing"].pk)
+    assert say(client, page, "first", cid(1))["status"] == 200
+    reads: list[str] = []
+    version = settings_memo.MEMO.version
+
+    def counted() -> object:
+        reads.append(settings_memo.MEMO.name)
+        return version()
+
+    monkeypatch.setattr(settings_memo.MEMO, "version", counted)
+    assert say(client, page, "second", cid(2)) == {"status": 200, "state": "delivered"}
+    assert len(reads) == 1
+
+
 def test_a_group_type_switched_off_is_not_set_on_the_next_message(
     client, page, choices, django_capture_on_commit_callbacks
 ):
@@ -95,3 +112,21 @@ def test_a_change_announced_by_another_process_shows_on_the_next_request(client,
     assert "Acme &amp; Co" in client.get("/support/help/").content.decode()  # remembered
     SharedMemo(settings_memo.MEMO.name).bump()
     assert "Changed elsewhere" in client.get("/support/help/").content.decode()
+
+
+def test_a_visitor_message_copies_no_remembered_settings(client, page, choices, monkeypatch):
+    """The message POST only reads the page: the remembered instance serves it, with no deep
+    copy of the page and its account per message."""
+    start(client, page, group_type=choices["axa"].pk)
+    assert say(client, page, "first", cid(1))["status"] == 200
+    copied: list[object] = []
+    get = settings_memo.MEMO.get
+
+    def spied(key, load, *, copy_value=False):
+        if copy_value:
+            copied.append(key)
+        return get(key, load, copy_value=copy_value)
+
+    monkeypatch.setattr(settings_memo.MEMO, "get", spied)
+    assert say(client, page, "second", cid(2)) == {"status": 200, "state": "delivered"}
+    assert copied == []
