@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,7 @@ from configuration.departments import department_for
 from configuration.models import ChannelAccount, WebhookEvent
 from customers.models import Customer
 from omnico.core import realtime
-from omnico.core.db import insert_unless_duplicate
+from omnico.core.db import PreparedQuery, QueryValues, insert_unless_duplicate
 from tickets import webhooks
 from tickets.models import ACTIVE_STATUSES, Message, Ticket, TicketEvent, TicketStatus
 from tickets.services import _drain_pool_on_commit, _preview
@@ -164,6 +164,10 @@ def tickets_lock_active(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, 
         by_account.setdefault(account_id, set()).add(customer_id)
     if not by_account:
         return {}
+    if len(by_account) == 1:  # the usual case (a lone message, a batch of one channel)
+        ((account_id, customer_ids),) = by_account.items()
+        found = _LOCK_ACTIVE.instances(account=account_id, customers=sorted(customer_ids))
+        return {(t.customer_id, t.channel_account_id): t for t in found}
     where = Q()
     for account_id, customer_ids in by_account.items():
         where |= Q(channel_account_id=account_id, customer_id__in=customer_ids)
@@ -171,6 +175,23 @@ def tickets_lock_active(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, 
         Ticket.objects.select_for_update().filter(where, status__in=ACTIVE_STATUSES).order_by("pk")
     )
     return {(t.customer_id, t.channel_account_id): t for t in locked}
+
+
+def _lock_active(values: QueryValues) -> QuerySet[Ticket]:
+    return (
+        Ticket.objects.select_for_update()
+        .filter(
+            values.any_in("customer_id", "customers"),
+            channel_account_id=values.one("account"),
+            status__in=ACTIVE_STATUSES,
+        )
+        .order_by("pk")
+    )
+
+
+#: ``tickets_lock_active`` for one account: its SQL built once per process
+#: (``PreparedQuery``), not through the ORM for every inbound message.
+_LOCK_ACTIVE = PreparedQuery(_lock_active)
 
 
 def _active_ticket(customer: Customer, account: ChannelAccount) -> Ticket | None:
