@@ -10,9 +10,10 @@ import functools
 import logging
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, cast
 
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Field, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -174,10 +175,11 @@ def _events_mark(*, ids: list[int], status: str, error: str, now: datetime) -> N
 @functools.cache
 def _mark_sql() -> str:
     quote = connection.ops.quote_name
-    field = InboundEvent._meta.get_field
-    table = quote(InboundEvent._meta.db_table)
+    meta = InboundEvent._meta
+    table = quote(meta.db_table)
     status, error, attempts, processed, pk = (
-        quote(field(name).column) for name in ("status", "error", "attempts", "processed_at", "id")
+        quote(cast("Field[Any, Any]", meta.get_field(name)).column)
+        for name in ("status", "error", "attempts", "processed_at", "id")
     )
     # Only quoted names from the model's metadata go into the text; values are parameters.
     return (

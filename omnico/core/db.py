@@ -198,7 +198,7 @@ class QueryValues:
         return _AnyOf(F(field), Value(_Slot(name), output_field=Field()))
 
 
-class _AnyOf(Lookup):  # type: ignore[type-arg]
+class _AnyOf(Lookup):
     """``lhs = ANY(rhs)``, rhs one array parameter (PostgreSQL)."""
 
     lookup_name = "omnico_any_of"
@@ -272,7 +272,7 @@ class PreparedQuery:
 
     def instances(self, *, limit: int | None = None, **values: Any) -> list[Any]:
         from django.db import connection
-        from django.db.models.query import get_related_populators
+        from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
         if connection.vendor != "postgresql":
             return list(self._plain(values, limit))

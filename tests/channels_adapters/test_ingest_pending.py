@@ -589,25 +589,26 @@ def orm_builds(monkeypatch):
     not os.environ.get("OMNICO_TEST_SERVICES"),
     reason="the statements are built once on PostgreSQL only (scripts/test starts it)",
 )
-def test_a_lone_message_builds_only_its_ticket_update_through_the_orm(
+def test_a_lone_message_from_a_known_customer_builds_no_statement_through_the_orm(
     channel, queued, django_capture_on_commit_callbacks, orm_builds
 ):
     """At a trickle every webhook is ingested alone, and building its statements through the
     ORM cost the worker more CPU than running them: the pending read, the claim, the
-    sender's identity, the ticket's lock and the event's status are built once per process.
-    A known customer's message builds only its ticket's UPDATE; it still lands the same."""
+    sender's identity, the ticket's lock, the ticket's new preview and the event's status are
+    built once per process, so a known customer's message builds none; it lands the same."""
     account = channel("api")
     _store(account, 1, capture=django_capture_on_commit_callbacks)
     services.events_ingest_pending(slot=0)  # first contact, and every statement built once
     _store(account, 2, capture=django_capture_on_commit_callbacks)
     services.events_ingest_pending(slot=0)
     _store(account, 3, capture=django_capture_on_commit_callbacks)
+    before = Ticket.objects.get().updated_at
     orm_builds.clear()
 
     with CaptureQueriesContext(connection) as ctx:
         assert services.events_ingest_pending(slot=0) == 1
 
-    assert orm_builds == ["SQLUpdateCompiler"], orm_builds
+    assert orm_builds == [], orm_builds
     sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(sql) == 7, "\n".join(sql)
     ticket = Ticket.objects.get(customer__identities__external_id="c-1")
@@ -617,4 +618,5 @@ def test_a_lone_message_builds_only_its_ticket_update_through_the_orm(
         "mesaj 3",
     ]
     assert ticket.last_message_preview == "mesaj 3" and ticket.unread
+    assert ticket.updated_at > before and ticket.last_message_at is not None
     assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
