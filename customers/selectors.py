@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
 from customers.models import Customer, Identity
+from omnico.core.db import PreparedQuery, QueryValues
 
 
 def customers_by_identity(*, kind: str, external_ids: Iterable[str]) -> dict[str, Customer]:
@@ -13,5 +16,15 @@ def customers_by_identity(*, kind: str, external_ids: Iterable[str]) -> dict[str
     ids = set(external_ids)
     if not ids:
         return {}
-    identities = Identity.objects.select_related("customer").filter(kind=kind, external_id__in=ids)
+    identities = _BY_IDENTITY.instances(kind=kind, ids=sorted(ids))
     return {identity.external_id: identity.customer for identity in identities}
+
+
+def _by_identity(values: QueryValues) -> QuerySet[Identity]:
+    return Identity.objects.select_related("customer").filter(
+        values.any_in("external_id", "ids"), kind=values.one("kind")
+    )
+
+
+#: Run for every inbound message: its SQL built once per process (``PreparedQuery``).
+_BY_IDENTITY = PreparedQuery(_by_identity)

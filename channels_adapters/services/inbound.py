@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from channels_adapters.models import InboundEvent
 from channels_adapters.services.ingest import _ingest_together, event_ingest
 from configuration.models import ChannelAccount
-from omnico.core.db import insert_unless_duplicate
+from omnico.core.db import PreparedQuery, QueryValues, insert_unless_duplicate
 
 if TYPE_CHECKING:
     import redis
@@ -339,6 +340,19 @@ def _ingest_and_linger(*, key: str, limit: int, linger: float) -> int:
             return handled
 
 
+def _pending(values: QueryValues, *, since: bool) -> QuerySet[InboundEvent, tuple[Any, ...]]:
+    pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
+    if since:
+        pending = pending.filter(received_at__gte=values.one("since"))
+    return pending.order_by("received_at").values_list("pk", "received_at")
+
+
+#: The read of the pending queue, oldest first (from ``since``): its SQL built once per
+#: process (``PreparedQuery``), not for every webhook at a trickle.
+_PENDING = PreparedQuery(functools.partial(_pending, since=False))
+_PENDING_SINCE = PreparedQuery(functools.partial(_pending, since=True))
+
+
 def _ingest_pending_run(*, slot: int, limit: int) -> tuple[int, bool]:
     """One read pass from the oldest pending event: (how many were handled, whether the pass
     found the queue drained before ``limit``)."""
@@ -347,11 +361,11 @@ def _ingest_pending_run(*, slot: int, limit: int) -> tuple[int, bool]:
     since = None
     seen: set[int] = set()
     while handled < limit:
-        pending = InboundEvent.objects.filter(status=InboundEvent.Status.PENDING)
-        if since is not None:
-            pending = pending.filter(received_at__gte=since)
         window = INGEST_BATCH + len(seen)
-        rows = list(pending.order_by("received_at").values_list("pk", "received_at")[:window])
+        if since is None:
+            rows = _PENDING.rows(limit=window)
+        else:
+            rows = _PENDING_SINCE.rows(since=since, limit=window)
         fresh = [(pk, received) for pk, received in rows if pk not in seen]
         if not fresh:
             return handled, True

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar, cast
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
-from django.db.models import Field, Model
+from django.db.models import F, Field, Lookup, Model, Q, Value
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +163,129 @@ def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+# --- queries built once per process ---------------------------------------------------------
+
+
+class _Slot:
+    """Where a value of a ``PreparedQuery`` goes (compared by identity, never sent)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class QueryValues:
+    """What a ``PreparedQuery``'s builder gets: ``one(name)`` for a value compared with ``=``
+    (or any lookup that takes an expression), ``any_in(field, name)`` for ``field IN values``.
+    Building the SQL they stand for ``%s`` placeholders filled at each run; building a plain
+    queryset (SQLite) they are the values themselves."""
+
+    def __init__(self, values: dict[str, Any] | None) -> None:
+        self.values = values  # None: compiling with slots
+
+    def one(self, name: str) -> Any:
+        if self.values is not None:
+            return self.values[name]
+        return Value(_Slot(name), output_field=Field())
+
+    def any_in(self, field: str, name: str) -> Any:
+        if self.values is not None:
+            return Q(**{f"{field}__in": self.values[name]})
+        # PostgreSQL's ``= ANY(array)``: one text whatever the number of values.
+        return _AnyOf(F(field), Value(_Slot(name), output_field=Field()))
+
+
+class _AnyOf(Lookup):
+    """``lhs = ANY(rhs)``, rhs one array parameter (PostgreSQL)."""
+
+    lookup_name = "omnico_any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+class PreparedQuery:
+    """A queryset whose SQL Django builds once per process and database, then runs again with
+    other values: for the statements run for every inbound message, where building the
+    query (filters, joins, ``select_related``, compiling) cost more CPU than running it.
+
+    ``build(values)`` returns the queryset, taking every changing value from ``values``
+    (``QueryValues``); nothing else in it may change between runs. ``instances(**values)``
+    returns model instances as the queryset would (``select_related`` included), ``rows``
+    the rows of a ``values_list`` one. ``limit`` appends ``LIMIT`` (the builder must not
+    slice). On a database other than PostgreSQL the queryset is built and run as usual."""
+
+    def __init__(self, build: Callable[[QueryValues], Any]) -> None:
+        self.build = build
+        self._compiled: dict[str, Any] = {}
+
+    def _plain(self, values: dict[str, Any], limit: int | None) -> Any:
+        queryset = self.build(QueryValues(values))
+        return queryset[:limit] if limit is not None else queryset
+
+    def _compile(self, connection: Any) -> Any:
+        compiled = self._compiled.get(connection.alias)
+        if compiled is None:
+            queryset = self.build(QueryValues(None))
+            compiler = queryset.query.get_compiler(using=connection.alias)
+            sql, params = compiler.as_sql()
+            fields = [s[0] for s in compiler.select[: compiler.col_count]]
+            converters = compiler.get_converters(fields)
+            compiled = self._compiled[connection.alias] = (sql, tuple(params), compiler, converters)
+        return compiled
+
+    def _execute(
+        self, connection: Any, values: dict[str, Any], limit: int | None
+    ) -> tuple[list[tuple[Any, ...]], Any]:
+        sql, template, compiler, converters = self._compile(connection)
+        params = [values[p.name] if isinstance(p, _Slot) else p for p in template]
+        if limit is not None:
+            sql, params = f"{sql} LIMIT %s", [*params, limit]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if converters:
+            converted = []
+            for row in rows:
+                row = list(row)
+                for pos, (convs, expression) in converters.items():
+                    value = row[pos]
+                    for convert in convs:
+                        value = convert(value, expression, connection)
+                    row[pos] = value
+                converted.append(tuple(row))
+            rows = converted
+        return rows, compiler
+
+    def rows(self, *, limit: int | None = None, **values: Any) -> list[tuple[Any, ...]]:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return list(self._plain(values, limit))
+        return self._execute(connection, values, limit)[0]
+
+    def instances(self, *, limit: int | None = None, **values: Any) -> list[Any]:
+        from django.db import connection
+        from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+
+        if connection.vendor != "postgresql":
+            return list(self._plain(values, limit))
+        rows, compiler = self._execute(connection, values, limit)
+        klass_info, select = compiler.klass_info, compiler.select
+        model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        names = [f[0].target.attname for f in select[start:end]]
+        populators = get_related_populators(klass_info, select, connection.alias)
+        found = []
+        for row in rows:
+            obj = model.from_db(connection.alias, names, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            found.append(obj)
+        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -561,3 +562,61 @@ def test_a_lone_web_chat_message_costs_what_a_webhook_does(
     assert (ticket.department_id, ticket.messages.count()) == (sales.pk, 2)
     assert len(first) == 9, "\n".join(first)
     assert len(next_) == 7, "\n".join(next_)
+
+
+@pytest.fixture
+def orm_builds(monkeypatch):
+    """How many statements Django's query compilers build (SELECT, INSERT, UPDATE, DELETE)."""
+    from django.db.models.sql import compiler
+
+    built: list[str] = []
+    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler"):
+        cls = getattr(compiler, name)
+        original = cls.__dict__.get("as_sql")
+        if original is None:
+            continue
+
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            built.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "as_sql", counting)
+    return built
+
+
+@pytest.mark.services
+@pytest.mark.skipif(
+    not os.environ.get("OMNICO_TEST_SERVICES"),
+    reason="the statements are built once on PostgreSQL only (scripts/test starts it)",
+)
+def test_a_lone_message_from_a_known_customer_builds_no_statement_through_the_orm(
+    channel, queued, django_capture_on_commit_callbacks, orm_builds
+):
+    """At a trickle every webhook is ingested alone, and building its statements through the
+    ORM cost the worker more CPU than running them: the pending read, the claim, the
+    sender's identity, the ticket's lock, the ticket's new preview and the event's status are
+    built once per process, so a known customer's message builds none; it lands the same."""
+    account = channel("api")
+    _store(account, 1, capture=django_capture_on_commit_callbacks)
+    services.events_ingest_pending(slot=0)  # first contact, and every statement built once
+    _store(account, 2, capture=django_capture_on_commit_callbacks)
+    services.events_ingest_pending(slot=0)
+    _store(account, 3, capture=django_capture_on_commit_callbacks)
+    before = Ticket.objects.get().updated_at
+    orm_builds.clear()
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.events_ingest_pending(slot=0) == 1
+
+    assert orm_builds == [], orm_builds
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 7, "\n".join(sql)
+    ticket = Ticket.objects.get(customer__identities__external_id="c-1")
+    assert list(ticket.messages.order_by("pk").values_list("body", flat=True)) == [
+        "mesaj 1",
+        "mesaj 2",
+        "mesaj 3",
+    ]
+    assert ticket.last_message_preview == "mesaj 3" and ticket.unread
+    assert ticket.updated_at > before and ticket.last_message_at is not None
+    assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}

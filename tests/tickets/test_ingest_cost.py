@@ -161,3 +161,27 @@ def test_the_check_after_each_new_ticket_is_not_built_again_through_the_orm():
         assert routing.any_free_slot() is True
     routing.pool_drain()
     assert routing.any_free_slot() is False  # the one slot is taken
+
+
+def test_a_returning_customers_new_ticket_opens_inside_one_savepoint_not_two():
+    # The ticket and its first message share one savepoint (a duplicate message leaves no empty
+    # ticket behind); the ticket's own INSERT needs none: it ignores a conflict with the
+    # customer's active ticket and then uses that one.
+    account = make_account()
+    customer = make_customer(kind=account.kind, external_id="77")
+    old = make_ticket(account=account, customer=customer)
+    Ticket.objects.filter(pk=old.pk).update(status=TicketStatus.RESOLVED)
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        got = ticket_receive(
+            channel_account=account,
+            customer=customer,
+            incoming=Incoming(body="Yeni bir sorum var", external_id="m-9"),
+        )
+
+    assert got.ticket_created and got.ticket.pk != old.pk
+    assert got.ticket.previous_ticket_id == old.pk
+    assert got.ticket.messages.get().body == "Yeni bir sorum var"
+    assert got.ticket.events.filter(kind="created").count() == 1
+    savepoints = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 1, _sql(ctx)
