@@ -154,9 +154,10 @@ start_stack() {
         WORKER_PID=$!
     fi
     local i
-    for i in $(seq 1 150); do
+    # 60 s: serve loads Django before its workers do, and a busy machine doubles that.
+    for i in $(seq 1 300); do
         curl -fs "$BENCH_URL/healthz" >/dev/null 2>&1 && break
-        [ "$i" = 150 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
+        [ "$i" = 300 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
         sleep 0.2
     done
     log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid ${WORKER_PID:-none})"
