@@ -98,8 +98,8 @@ start_cluster() {
     BENCH_URLS="" WEB_PIDS="" WORKER_PIDS=""
     for n in $(seq 1 "$webs"); do
         port="$(free_port)"
-        setsid uv run --frozen uvicorn omnico.asgi:application --host 127.0.0.1 --port "$port" \
-            --workers 1 --no-access-log --log-level warning >"$work/web$n.log" 2>&1 &
+        setsid uv run --frozen python manage.py serve --no-collectstatic --host 127.0.0.1 \
+            --port "$port" --workers 1 --log-level warning >"$work/web$n.log" 2>&1 &
         WEB_PIDS="$WEB_PIDS${WEB_PIDS:+ }$!"
         BENCH_URLS="$BENCH_URLS${BENCH_URLS:+,}http://127.0.0.1:$port"
     done
@@ -140,8 +140,10 @@ start_stack() {
     BENCH_PORT="$(free_port)"
     export BENCH_URL="http://127.0.0.1:$BENCH_PORT"
     # Each server in its own process group (setsid), so stop_stack ends it with its children.
-    setsid uv run --frozen uvicorn omnico.asgi:application --host 127.0.0.1 --port "$BENCH_PORT" \
-        --workers "${OMNICO_BENCH_WEB_WORKERS:-2}" --no-access-log --log-level warning \
+    # The production command (Procfile, docker-compose.yml): uvicorn with Omnico's websocket
+    # protocol (omnico/ws_protocol.py), which the uvicorn command line cannot name.
+    setsid uv run --frozen python manage.py serve --no-collectstatic --host 127.0.0.1 \
+        --port "$BENCH_PORT" --workers "${OMNICO_BENCH_WEB_WORKERS:-2}" --log-level warning \
         >"$work/web.log" 2>&1 &
     WEB_PID=$!
     # bench/faults.py starts (and kills) its own worker and beat: OMNICO_BENCH_NO_WORKER=1.
@@ -152,9 +154,10 @@ start_stack() {
         WORKER_PID=$!
     fi
     local i
-    for i in $(seq 1 150); do
+    # 60 s: serve loads Django before its workers do, and a busy machine doubles that.
+    for i in $(seq 1 300); do
         curl -fs "$BENCH_URL/healthz" >/dev/null 2>&1 && break
-        [ "$i" = 150 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
+        [ "$i" = 300 ] && { cat "$work/web.log" >&2; die "web server did not start"; }
         sleep 0.2
     done
     log "stack up: $BENCH_URL (web pid $WEB_PID, worker pid ${WORKER_PID:-none})"

@@ -450,6 +450,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OMNICO_MAX_BODY_BYTES", 10 * 1024 * 1024,
 #: Webhook POSTs are answered by a lean ASGI path (channels_adapters/asgi.py); off, Django's
 #: full stack answers them, identically but slower.
 OMNICO_WEBHOOK_FAST_PATH = env_bool("OMNICO_WEBHOOK_FAST_PATH", True)
+#: Websockets compress with permessage-deflate, each frame once for all of a web process's
+#: sockets (omnico/ws_protocol.py); off, frames go uncompressed (less CPU, ~5x the bandwidth).
+OMNICO_WS_COMPRESSION = env_bool("OMNICO_WS_COMPRESSION", True)
 #: The API channel's largest body (Telegram, WhatsApp and Messenger have their providers' own).
 OMNICO_API_MAX_BODY_BYTES = env_int("OMNICO_API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 #: Webhook requests allowed per account (the URL's channel and name) and per client address,

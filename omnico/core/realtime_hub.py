@@ -52,6 +52,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 from channels.consumer import get_handler_name
+from redis.exceptions import ResponseError
 
 from omnico.core import realtime
 
@@ -366,10 +367,11 @@ class _RedisFeed:
 
     The hub's channels are named ``specific.hub<token>!<uuid>``: channels-redis keeps all the
     messages for channels before the same ``!`` in one sorted set (ordered by send time), which
-    only this feed reads. Each round takes up to ``batch`` messages and the count left in one
-    round trip (``ZPOPMIN`` + ``ZCARD``), or, when there are none, waits for one with
-    ``BZPOPMIN`` for less than redis-py's read timeout. A message for several of the hub's
-    channels names them all (``__asgi_channel__``); each goes to its group.
+    only this feed reads. Each round takes up to ``batch`` messages in one round trip, waiting
+    for one for less than redis-py's read timeout (``BZMPOP``; the count left, for the check
+    below, is asked only after a full batch). Redis 6 has no ``BZMPOP``: there a round is
+    ``ZPOPMIN`` + ``ZCARD``, or, when there are none, ``BZPOPMIN`` for one. A message for
+    several of the hub's channels names them all (``__asgi_channel__``); each goes to its group.
 
     channels-redis refuses a message when the set already holds the channel's capacity: when a
     round finds the set that full, the feed cannot tell what was refused and every group is
@@ -382,6 +384,8 @@ class _RedisFeed:
         self.prefix = f"specific.hub{uuid.uuid4().hex}!"
         self.channels: dict[str, str] = {}  # channel -> group
         self.task: asyncio.Task | None = None
+        #: BZMPOP (Redis 7): one round trip per wake-up instead of two per message when idle
+        self.multipop = True
 
     @staticmethod
     def supports(layer: Any) -> bool:
@@ -418,17 +422,21 @@ class _RedisFeed:
                 raise asyncio.CancelledError
             try:
                 connection = layer.connection(index)
-                async with connection.pipeline(transaction=True) as pipe:
-                    pipe.zpopmin(key, self.batch)
-                    pipe.zcard(key)
-                    popped, left = await pipe.execute()
-                if not popped:
-                    got = await connection.bzpopmin(key, timeout=self.hub.poll_seconds)
-                    if got is None:
-                        continue
-                    popped, left = [(got[1], got[2])], 0
+                if self.multipop:
+                    popped, left = await self._pop(connection, key)
+                else:
+                    popped, left = await self._pop_redis6(connection, key)
+                if popped is None:
+                    continue
             except asyncio.CancelledError:
                 raise
+            except ResponseError as exc:
+                if self.multipop and "unknown command" in str(exc).lower():
+                    self.multipop = False  # Redis before 7.0: no BZMPOP
+                    continue
+                logger.exception("realtime: reading the hub's channel failed")
+                await asyncio.sleep(0.5)
+                continue
             except Exception:  # Redis gone for a moment: keep reading
                 logger.exception("realtime: reading the hub's channel failed")
                 await asyncio.sleep(0.5)
@@ -436,7 +444,7 @@ class _RedisFeed:
             self.hub.stats["reads"] += 1
             if len(popped) + left >= capacity:
                 self.hub.lost(list(self.hub.readers))
-            for member, _score in popped:
+            for member in popped:
                 try:
                     message = layer.deserialize(member)
                 except Exception:
@@ -447,6 +455,30 @@ class _RedisFeed:
                     group = self.channels.get(channel)
                     if group is not None:
                         self.hub.received(group, message)
+
+    async def _pop(self, connection: Any, key: str) -> tuple[list[bytes] | None, int]:
+        """Up to ``batch`` messages and how many are left, waiting up to ``poll_seconds`` for
+        one: one round trip (``BZMPOP``) per wake-up, idle or busy. The count left is asked
+        only when the batch was full (a backlog that may be at the channel's capacity)."""
+        got = await connection.bzmpop(self.hub.poll_seconds, 1, [key], min=True, count=self.batch)
+        if not got:
+            return None, 0
+        popped = [member for member, _score in got[1]]
+        left = await connection.zcard(key) if len(popped) >= self.batch else 0
+        return popped, left
+
+    async def _pop_redis6(self, connection: Any, key: str) -> tuple[list[bytes] | None, int]:
+        """``_pop`` for Redis 6: a batch and the count left, else wait for one message."""
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.zpopmin(key, self.batch)
+            pipe.zcard(key)
+            popped, left = await pipe.execute()
+        if popped:
+            return [member for member, _score in popped], left
+        got = await connection.bzpopmin(key, timeout=self.hub.poll_seconds)
+        if got is None:
+            return None, 0
+        return [got[1]], 0
 
 
 class _FeedSubscription:

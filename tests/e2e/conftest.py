@@ -119,6 +119,7 @@ def asgi_server(django_db_setup) -> Iterator[str]:
     import uvicorn
 
     from omnico.asgi import application
+    from omnico.ws_protocol import SharedDeflateProtocol
 
     # Under pytest-xdist every worker has its own test database but Redis is shared: a
     # channel-layer prefix per worker keeps one worker's pushes out of the other's browsers.
@@ -135,7 +136,7 @@ def asgi_server(django_db_setup) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        application, lifespan="off", log_level="warning", access_log=False, ws="websockets-sansio"
+        application, lifespan="off", log_level="warning", access_log=False, ws=SharedDeflateProtocol
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

@@ -558,3 +558,84 @@ def test_a_celery_child_renders_the_row_in_the_thread_that_published_it(db, sett
         await layers[0].flush()
 
     run(scenario)
+
+
+# --- one Redis round trip per wake-up ----------------------------------------------------------
+
+
+class CountingRedis:
+    """A Redis client that counts the commands (a pipeline counts once) sent through it."""
+
+    commands = ("bzmpop", "bzpopmin", "zpopmin", "zcard", "pipeline")
+
+    def __init__(self, client, counts) -> None:
+        self.client = client
+        self.counts = counts
+
+    def __getattr__(self, name):
+        if name in self.commands:
+            self.counts.append(name)
+        return getattr(self.client, name)
+
+
+def _counting(layer, counts):
+    connection = layer.connection
+    layer.connection = lambda index: CountingRedis(connection(index), counts)
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_a_hub_reads_each_event_that_comes_alone_in_one_redis_round_trip(settings):
+    """A quiet desk (one webhook at a time): every event woke the hub's reader, which then
+    asked Redis again before it waited (two round trips per event)."""
+    from channels_redis.core import RedisChannelLayer
+
+    async def scenario():
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        layer = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+        publisher = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)  # a worker
+        counts: list[str] = []
+        _counting(layer, counts)
+        hub = realtime_hub.Hub.get(layer)
+        member = Member()
+        await hub.join("agents", member)
+        await asyncio.sleep(0.2)  # the reader waits
+        sequence = realtime._Sequence()
+        before = len(counts)
+        for n in range(5):
+            await publisher.group_send("agents", numbered(sequence, "agents", f"row {n}"))
+            await received([member], n + 1)
+            await asyncio.sleep(0.05)  # the reader waits again
+        assert [frame for _kind, frame in member.got] == [f"row {n}" for n in range(5)]
+        assert len(counts) - before <= 5 + 1  # a wake-up each, at most one poll timing out
+        await hub.leave("agents", member)
+        await layer.flush()
+        await publisher.flush()
+
+    run(scenario)
+
+
+@needs_redis[0]
+@needs_redis[1]
+def test_a_backlog_is_read_in_full_batches_and_in_order(settings):
+    from channels_redis.core import RedisChannelLayer
+
+    async def scenario():
+        layer = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix=f"t{uuid.uuid4().hex[:12]}")
+        hub = realtime_hub.Hub.get(layer)
+        assert hub.feed is not None
+        hub.feed.batch = 7
+        member = Member()
+        await hub.join("agents", member)
+        hub.feed.task.cancel()  # the process falls behind
+        sequence = realtime._Sequence()
+        for n in range(30):
+            await layer.group_send("agents", numbered(sequence, "agents", f"row {n}"))
+        hub.feed.task = asyncio.ensure_future(hub.feed._read())
+        await received([member], 30)
+        assert [frame for _kind, frame in member.got] == [f"row {n}" for n in range(30)]
+        assert hub.stats["lost"] == 0
+        await hub.leave("agents", member)
+        await layer.flush()
+
+    run(scenario)

@@ -50,6 +50,22 @@ def test_serve_runs_the_asgi_app_with_websockets_on_the_given_address(
     assert fake_scheduler == []
 
 
+@pytest.mark.parametrize("compression", [True, False])
+def test_serve_compresses_each_websocket_frame_once_for_every_socket_unless_turned_off(
+    fake_uvicorn, fake_scheduler, settings, compression
+):
+    from omnico.ws_protocol import SharedDeflateProtocol
+
+    settings.OMNICO_SCHEDULER = False
+    settings.OMNICO_WS_COMPRESSION = compression
+
+    call_command("serve", no_collectstatic=True)
+
+    [(_app, kwargs)] = fake_uvicorn
+    assert kwargs["ws"] is SharedDeflateProtocol
+    assert kwargs["ws_per_message_deflate"] is compression
+
+
 def test_serve_runs_the_embedded_scheduler_while_serving(fake_uvicorn, fake_scheduler, settings):
     settings.OMNICO_SCHEDULER = True
 

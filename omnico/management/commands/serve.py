@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from omnico.scheduler import Scheduler
+from omnico.ws_protocol import SharedDeflateProtocol
 
 ASGI_APP = "omnico.asgi:application"
 STAMP_NAME = ".omnico-collected"
@@ -104,6 +105,9 @@ class Command(BaseCommand):
                 lifespan="off",
                 log_level=log_level,
                 timeout_graceful_shutdown=5,
+                # One compression of a frame for every socket (omnico/ws_protocol.py).
+                ws=SharedDeflateProtocol,
+                ws_per_message_deflate=settings.OMNICO_WS_COMPRESSION,
                 # Forwarded headers only from the configured proxies (uvicorn's default trusts
                 # every local client, which let anyone on the host pick their address).
                 proxy_headers=bool(settings.OMNICO_TRUSTED_PROXIES),
