@@ -17,6 +17,10 @@
  * The page says which ticket it shows ({"action": "watch"}), found as #conversation-<id>.
  * A dropped socket reconnects with backoff; on reconnect the page re-fetches what it missed by
  * triggering "resync" on #inbox-list, on the open conversation and on [data-live-resync].
+ * On the FIRST hello, a list rendered before the socket joined (the page's own, or one fetched
+ * before the hello) asks the server whether it is still current: it re-fetches itself with its
+ * data-live-since and data-live-digest, and the server answers 204 (no swap) unless a ticket
+ * changed in between (inbox/list_freshness.py). A swap of the list keeps the focused row focused.
  * A screen that falls behind gets the latest state of each row and message (the server keeps
  * only the newest frame of each thing it has not sent yet), or one "resync" for a long backlog.
  * No visible text is written here: the page provides it in #live-labels.
@@ -42,6 +46,9 @@
   var userId = null;
   var watching = null;
   var timers = {};
+  var helloSeen = false;
+  var earlyListFetches = [];  // list requests sent before the first hello (their XHRs)
+  var focusedRow = null;      // the row that had the focus when the list was swapped
 
   // --- connection indicator -----------------------------------------------------------------
 
@@ -147,7 +154,7 @@
         else if (kind === "resync") {
           if (env.dataset.ticket) { resyncTicket(env.dataset.ticket); } else { resyncList(); }
         }
-        else if (kind === "hello") { userId = env.dataset.user; }
+        else if (kind === "hello") { userId = env.dataset.user; firstHello(); }
         else if (kind === "refused") { if (String(watching) === env.dataset.ticket) { watching = null; } }
         else if (kind === "event") { fire(env.dataset.name, parse(env.dataset.detail)); }
       } catch (error) {
@@ -277,6 +284,61 @@
     fire("omnico:row", { ticket: Number(facts.ticket) });
   }
 
+  /* The socket has joined: was anything missed between the list's render and now? */
+  function firstHello() {
+    if (helloSeen) { return; }
+    helloSeen = true;
+    checkList();
+  }
+
+  function checkList() {
+    var list = document.getElementById("inbox-list");
+    if (!list || !list.getAttribute("data-live-since") || list.getAttribute("data-live-checked")) {
+      return;
+    }
+    list.setAttribute("data-live-checked", "1");
+    // The list's own request (its URL, its hx-include of the filters) with the two values.
+    htmx.ajax("GET", list.getAttribute("hx-get"), {
+      source: list,
+      target: list,
+      swap: "outerHTML",
+      values: {
+        live_since: list.getAttribute("data-live-since"),
+        live_digest: list.getAttribute("data-live-digest") || "",
+      },
+    });
+  }
+
+  function isList(el) { return !!(el && el.id === "inbox-list"); }
+
+  function noteListRequest(event) {
+    if (!helloSeen && isList(event.detail.target) && event.detail.xhr) {
+      earlyListFetches.push(event.detail.xhr);
+    }
+  }
+
+  function rememberFocus(event) {
+    if (!isList(event.detail.target) || !event.detail.shouldSwap) { return; }
+    var active = document.activeElement;
+    var row = active && active.closest ? active.closest("[id^='ticket-row-']") : null;
+    focusedRow = row && event.detail.target.contains(row) ? row.id : null;
+  }
+
+  function afterListSettled(event) {
+    var xhr = event.detail.xhr;
+    var early = xhr ? earlyListFetches.indexOf(xhr) : -1;
+    if (early >= 0) {
+      earlyListFetches.splice(early, 1);
+      if (helloSeen) { checkList(); }  // rendered before the socket joined: check it too
+    }
+    if (!focusedRow) { return; }
+    var row = document.getElementById(focusedRow);
+    focusedRow = null;
+    if (!row || (document.activeElement && document.activeElement !== document.body)) { return; }
+    var focusable = row.matches("a, [tabindex]") ? row : row.querySelector("a, [tabindex]");
+    if (focusable) { focusable.focus({ preventScroll: true }); }
+  }
+
   function resyncList() {
     debounce("list", 300, function () {
       var list = document.getElementById("inbox-list");
@@ -368,6 +430,9 @@
   // --- wiring -------------------------------------------------------------------------------
 
   document.addEventListener("htmx:afterSwap", keepOneOfEach);
+  document.addEventListener("htmx:beforeRequest", noteListRequest);
+  document.addEventListener("htmx:beforeSwap", rememberFocus);
+  document.addEventListener("htmx:afterSettle", afterListSettled);
 
   document.addEventListener("htmx:afterSettle", syncWatch);
   window.addEventListener("popstate", function () { window.setTimeout(syncWatch, 0); });
