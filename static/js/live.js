@@ -331,6 +331,10 @@
       earlyListFetches.splice(early, 1);
       if (helloSeen) { checkList(); }  // rendered before the socket joined: check it too
     }
+  }
+
+  /* Right after the swap (not at settle, which comes later), so keys see the focus at once. */
+  function restoreFocus() {
     if (!focusedRow) { return; }
     var row = document.getElementById(focusedRow);
     focusedRow = null;
@@ -432,6 +436,7 @@
   document.addEventListener("htmx:afterSwap", keepOneOfEach);
   document.addEventListener("htmx:beforeRequest", noteListRequest);
   document.addEventListener("htmx:beforeSwap", rememberFocus);
+  document.addEventListener("htmx:afterSwap", restoreFocus);
   document.addEventListener("htmx:afterSettle", afterListSettled);
 
   document.addEventListener("htmx:afterSettle", syncWatch);
