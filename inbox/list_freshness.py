@@ -44,3 +44,10 @@ def rows_digest(tickets: Iterable[Ticket]) -> str:
     """What the rows shown depend on: which tickets, in which order, in which version."""
     parts = (f"{t.pk}:{t.updated_at.timestamp()}:{t.unread:d}" for t in tickets)
     return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def ticket_unchanged(ticket: Ticket, raw_since: str | None) -> bool:
+    """The open conversation's check when the socket joins its ticket: a new message (either
+    way) stamps the ticket's ``updated_at``, so nothing was missed unless that moved since."""
+    since = render_stamp_parse(raw_since)
+    return since is not None and ticket.updated_at <= since - MARGIN

@@ -21,6 +21,7 @@
  * before the hello) asks the server whether it is still current: it re-fetches itself with its
  * data-live-since and data-live-digest, and the server answers 204 (no swap) unless a ticket
  * changed in between (inbox/list_freshness.py). A swap of the list keeps the focused row focused.
+ * The open conversation does the same when the socket starts watching its ticket ("watching").
  * A screen that falls behind gets the latest state of each row and message (the server keeps
  * only the newest frame of each thing it has not sent yet), or one "resync" for a long backlog.
  * No visible text is written here: the page provides it in #live-labels.
@@ -49,6 +50,8 @@
   var helloSeen = false;
   var earlyListFetches = [];  // list requests sent before the first hello (their XHRs)
   var focusedRow = null;      // the row that had the focus when the list was swapped
+  var checking = 0;           // checks under way (see check())
+  var held = [];              // rows and messages pushed while they are
 
   // --- connection indicator -----------------------------------------------------------------
 
@@ -145,22 +148,31 @@
     holder.innerHTML = text;
     Array.prototype.forEach.call(holder.content.children, function (env) {
       if (env.tagName !== "TEMPLATE" || !env.dataset.live) { return; }
-      var kind = env.dataset.live;
-      try {
-        if (kind === "row") { placeRow(env); }
-        else if (kind === "message") { placeMessage(env); }
-        else if (kind === "refresh") { refreshPanel(env.dataset.ticket); }
-        else if (kind === "toast") { swap(document.getElementById("toasts"), env.innerHTML, "beforeend"); }
-        else if (kind === "resync") {
-          if (env.dataset.ticket) { resyncTicket(env.dataset.ticket); } else { resyncList(); }
-        }
-        else if (kind === "hello") { userId = env.dataset.user; firstHello(); }
-        else if (kind === "refused") { if (String(watching) === env.dataset.ticket) { watching = null; } }
-        else if (kind === "event") { fire(env.dataset.name, parse(env.dataset.detail)); }
-      } catch (error) {
-        if (window.console) { window.console.error("live update failed", kind, error); }
+      if (checking && (env.dataset.live === "row" || env.dataset.live === "message")) {
+        held.push(env);  // placed once the check's answer is in (see check())
+        return;
       }
+      apply(env);
     });
+  }
+
+  function apply(env) {
+    var kind = env.dataset.live;
+    try {
+      if (kind === "row") { placeRow(env); }
+      else if (kind === "message") { placeMessage(env); }
+      else if (kind === "refresh") { refreshPanel(env.dataset.ticket); }
+      else if (kind === "toast") { swap(document.getElementById("toasts"), env.innerHTML, "beforeend"); }
+      else if (kind === "resync") {
+        if (env.dataset.ticket) { resyncTicket(env.dataset.ticket); } else { resyncList(); }
+      }
+      else if (kind === "hello") { userId = env.dataset.user; firstHello(); }
+      else if (kind === "watching") { checkConversation(env.dataset.ticket); }
+      else if (kind === "refused") { if (String(watching) === env.dataset.ticket) { watching = null; } }
+      else if (kind === "event") { fire(env.dataset.name, parse(env.dataset.detail)); }
+    } catch (error) {
+      if (window.console) { window.console.error("live update failed", kind, error); }
+    }
   }
 
   function parse(raw) {
@@ -297,16 +309,38 @@
       return;
     }
     list.setAttribute("data-live-checked", "1");
-    // The list's own request (its URL, its hx-include of the filters) with the two values.
-    htmx.ajax("GET", list.getAttribute("hx-get"), {
-      source: list,
-      target: list,
-      swap: "outerHTML",
-      values: {
-        live_since: list.getAttribute("data-live-since"),
-        live_digest: list.getAttribute("data-live-digest") || "",
-      },
+    check(list, { live_digest: list.getAttribute("data-live-digest") || "" });
+  }
+
+  /* The conversation shown was rendered before the socket joined its ticket. */
+  function checkConversation(ticketId) {
+    var conversation = ticketId && document.getElementById("conversation-" + ticketId);
+    if (!conversation || !conversation.getAttribute("data-live-since") ||
+        conversation.getAttribute("data-live-checked")) {
+      return;
+    }
+    conversation.setAttribute("data-live-checked", "1");
+    check(conversation, {});
+  }
+
+  /* The element's own request (its URL, its hx-include) with its render time: the server
+   * answers 204 (nothing to swap) unless something changed since. Rows and messages pushed
+   * meanwhile are held and placed after the answer, so an answer rendered before them does not
+   * undo them. */
+  function check(el, values) {
+    values.live_since = el.getAttribute("data-live-since");
+    checking += 1;
+    var release = function () {
+      checking -= 1;
+      if (checking) { return; }
+      var frames = held;
+      held = [];
+      frames.forEach(apply);
+    };
+    var done = htmx.ajax("GET", el.getAttribute("hx-get"), {
+      source: el, target: el, swap: "outerHTML", values: values,
     });
+    if (done && done.then) { done.then(release, release); } else { release(); }
   }
 
   function isList(el) { return !!(el && el.id === "inbox-list"); }

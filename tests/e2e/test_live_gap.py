@@ -17,7 +17,7 @@ from tests.e2e.test_agent_screen import (
     eventually,
 )
 from tests.factories import make_user
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 from tickets.routing import agent_go_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,11 +31,11 @@ def ayla(live):
     return user
 
 
-def open_inbox_offline(page) -> None:
+def open_inbox_offline(page, path: str = "/inbox/") -> None:
     """The inbox, rendered, with its socket held back (``window.__blockSockets``)."""
     page.add_init_script("window.__blockSockets = true;")
     page.add_init_script(TRACK_SOCKETS)
-    page.goto("/inbox/")
+    page.goto(path)
     expect(page.locator("#inbox-list")).to_have_attribute("data-live-since", re.compile(r"^\d+$"))
     page.evaluate("window.__noReload = true")
 
@@ -88,4 +88,26 @@ def test_the_keyboard_selection_survives_the_lists_catch_up(live, telegram, ayla
     expect(selected.locator("a").first).to_be_focused()
     page.keyboard.press("k")  # the newcomer sorts above the selected row
     expect(page.locator(f"#conversation-{newcomer.pk}")).to_be_visible()
+    assert_not_reloaded(page)
+
+
+def test_a_message_that_arrives_before_the_socket_watches_the_open_ticket_appears(
+    live, telegram, ayla, new_page
+):
+    customer_writes(live, telegram, chat_id=777104, name="Cem Dal", text="İlk mesaj")
+    ticket = eventually(lambda: Ticket.objects.first())
+    assert ticket is not None
+    page = new_page()
+    login(page, "ayla")
+    open_inbox_offline(page, f"/inbox/{ticket.pk}/")  # the ticket page: its list comes deferred
+    conversation = page.locator(f"#conversation-{ticket.pk}")
+    expect(conversation).to_contain_text("İlk mesaj")
+
+    customer_writes(live, telegram, chat_id=777104, name="Cem Dal", text="Arada ikinci mesaj")
+    assert eventually(lambda: Message.objects.filter(body__contains="ikinci").exists())
+    expect(conversation).not_to_contain_text("Arada ikinci mesaj")
+    let_the_socket_join(page)
+
+    expect(conversation).to_contain_text("Arada ikinci mesaj")
+    expect(page.locator(f"#ticket-row-{ticket.pk}")).to_contain_text("Arada ikinci mesaj")
     assert_not_reloaded(page)

@@ -153,3 +153,41 @@ def test_without_a_render_time_the_list_answers_as_before(agent_client, account)
     response = agent_client.get(reverse("inbox-list"), {"tab": "all", "live_since": "x"}, **HTMX)
     assert response.status_code == 200
     assert f'id="ticket-row-{ticket.pk}"' in response.content.decode()
+
+
+# --- the open conversation: the same window, between its render and the socket's watch -------
+
+
+def _conversation_shown(client, ticket) -> str:
+    content = client.get(reverse("ticket-detail", args=[ticket.pk])).content.decode()
+    found = re.search(rf'id="conversation-{ticket.pk}"[^>]*?data-live-since="(\d+)"', content)
+    assert found, "the conversation carries no render time"
+    return found.group(1)
+
+
+def _conversation_check(client, ticket, since: str):
+    url = reverse("ticket-conversation", args=[ticket.pk])
+    return client.get(url, {"thread": "1", "live_since": since}, **HTMX)
+
+
+def test_the_conversations_check_answers_204_while_its_ticket_did_not_change(agent_client, account):
+    ticket = _person("Ayla", account)
+    _settled()
+    since = _conversation_shown(agent_client, ticket)
+
+    response = _conversation_check(agent_client, ticket, since)
+
+    assert response.status_code == 204
+
+
+def test_a_message_after_the_conversations_render_is_in_the_check_answer(agent_client, account):
+    ticket = _person("Ayla", account)
+    _settled()
+    since = _conversation_shown(agent_client, ticket)
+    make_ticket(account=account, customer=ticket.customer, body="Arada gelen mesaj")
+
+    response = _conversation_check(agent_client, ticket, since)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f'id="conversation-{ticket.pk}"' in content and "Arada gelen mesaj" in content
