@@ -34,6 +34,7 @@
   var MIN_DELAY = 500;
   var MAX_DELAY = 15000;
   var CLOSE_SIGNED_OUT = 4401;
+  var CHECK_HOLD_MAX = 10000;  // ms a check may hold pushed rows and messages back at most
   // The indicator's words come from the page, translated by Django
   // (templates/inbox/fragments/live_labels.html): {live, connecting, reconnecting, signedOut}.
   var LABELS = (document.getElementById("live-labels") || { dataset: {} }).dataset;
@@ -330,13 +331,18 @@
   function check(el, values) {
     values.live_since = el.getAttribute("data-live-since");
     checking += 1;
+    var released = false;
     var release = function () {
+      if (released) { return; }
+      released = true;
       checking -= 1;
       if (checking) { return; }
       var frames = held;
       held = [];
       frames.forEach(apply);
     };
+    // Never hold pushes for long, whatever becomes of the request (aborted, replaced).
+    window.setTimeout(release, CHECK_HOLD_MAX);
     var done = htmx.ajax("GET", el.getAttribute("hx-get"), {
       source: el, target: el, swap: "outerHTML", values: values,
     });
