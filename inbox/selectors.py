@@ -38,6 +38,8 @@ from tickets.selectors import (
 from tickets.team_selectors import PoolQueue, pool_by_department
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import User
 
 PAGE_SIZE = 25
@@ -313,3 +315,10 @@ def home_page(*, user: User) -> HomePage:
         by_channel=channel_counts(),
         pool_queues=pool_by_department(),
     )
+
+
+def tickets_changed_since(*, since: datetime) -> bool:
+    """Did any ticket change after ``since``? One query on the ``updated_at`` index.
+
+    Any ticket, not only those of a list's filter: a change can also take a row out of it."""
+    return Ticket.objects.filter(updated_at__gt=since).exists()

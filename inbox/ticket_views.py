@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_adapters import services as channel_services
+from inbox import list_freshness
 from inbox import services as inbox_services
 from inbox import ticket_selectors as selectors
 from inbox.canned_views import canned_count_sent
@@ -81,6 +82,8 @@ def ticket_conversation(request: AgentRequest, ticket_id: int) -> HttpResponse:
     """The chat box. ``?before=<cursor>``: only the earlier messages ("load earlier");
     ``?thread=1``: only the message list (re-synced after a dropped websocket)."""
     ticket = selectors.ticket_get(ticket_id=ticket_id, user=request.user)
+    if list_freshness.ticket_unchanged(ticket, request.GET.get("live_since")):
+        return HttpResponse(status=204)  # live.js's check when its socket joins the ticket
     before = request.GET.get("before")
     if before or request.GET.get("thread"):
         conversation = selectors.conversation(ticket=ticket, before=before)

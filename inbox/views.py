@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from inbox import selectors
+from inbox import list_freshness, selectors
 from inbox import services as inbox_services
 from inbox.forms import BulkActionForm, InboxFilterForm, TicketFilterForm
 from omnico.core.http import AgentRequest
@@ -47,6 +47,7 @@ def inbox_screen_context(request: AgentRequest, *, rows: bool = True) -> dict[st
     It asks for it without rows (``rows=False``): the list then fetches itself as soon as the
     page is shown (``inbox/list/deferred.html``), so the ticket is not kept waiting for it.
     """
+    live_since = list_freshness.render_stamp()  # before the rows are read: see list_freshness
     form = InboxFilterForm(request.GET)
     filters = form.filters()
     page = (
@@ -57,6 +58,8 @@ def inbox_screen_context(request: AgentRequest, *, rows: bool = True) -> dict[st
     sort = selectors.inbox_sort(filters)
     return {
         "page": page,
+        "live_since": live_since,
+        "rows_digest": list_freshness.rows_digest(page.items) if page else "",
         "list_deferred": not rows,
         "filter_form": form,
         "tab": filters.tab,
@@ -96,9 +99,19 @@ def inbox(request: AgentRequest) -> HttpResponse:
 @login_required
 @require_GET
 def inbox_list(request: AgentRequest) -> HttpResponse:
-    """The inbox rows for htmx: a filter change, "load more" (``cursor``) or a resync."""
+    """The inbox rows for htmx: a filter change, "load more" (``cursor``) or a resync.
+
+    With ``live_since`` (and ``live_digest``), the page's question on its socket's first hello:
+    204, nothing to swap, while the list it rendered then is still current (list_freshness).
+    """
+    since = list_freshness.render_stamp_parse(request.GET.get("live_since"))
+    if since and not selectors.tickets_changed_since(since=since - list_freshness.MARGIN):
+        return HttpResponse(status=204)
     partial = "rows" if request.GET.get("cursor") else "list"
-    response = render(request, f"inbox/list/{partial}.html", inbox_screen_context(request))
+    context = inbox_screen_context(request)
+    if since and context["rows_digest"] == request.GET.get("live_digest"):
+        return HttpResponse(status=204)
+    response = render(request, f"inbox/list/{partial}.html", context)
     if request.htmx and request.headers.get("HX-Trigger") == "inbox-filters":
         # Keep the address bar in step with the filters (and with the ticket that is open).
         current = urlsplit(request.headers.get("HX-Current-URL", "")).path

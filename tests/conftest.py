@@ -12,6 +12,9 @@ from tests.skip_policy import (  # noqa: F401
     pytest_runtest_makereport,
 )
 
+# A test about to time out first writes every thread's stack to stderr (tests/timeout_dump.py).
+from tests.timeout_dump import pytest_timeout_cancel_timer, pytest_timeout_set_timer  # noqa: F401
+
 
 @pytest.fixture
 def agent(db):

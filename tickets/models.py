@@ -181,6 +181,9 @@ class Ticket(models.Model):
             models.Index(fields=["-last_message_at", "-id"], name="ticket_recent"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="ticket_mine"),
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            # "Did any ticket change since?" (inbox.selectors.tickets_changed_since): the inbox
+            # list's check on its socket's first hello.
+            models.Index(fields=["updated_at"], name="ticket_updated"),
             models.Index(
                 fields=["priority_rank", "created_at", "id"],
                 condition=Q(

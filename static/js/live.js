@@ -17,6 +17,11 @@
  * The page says which ticket it shows ({"action": "watch"}), found as #conversation-<id>.
  * A dropped socket reconnects with backoff; on reconnect the page re-fetches what it missed by
  * triggering "resync" on #inbox-list, on the open conversation and on [data-live-resync].
+ * On the FIRST hello, a list rendered before the socket joined (the page's own, or one fetched
+ * before the hello) asks the server whether it is still current: it re-fetches itself with its
+ * data-live-since and data-live-digest, and the server answers 204 (no swap) unless a ticket
+ * changed in between (inbox/list_freshness.py). A swap of the list keeps the focused row focused.
+ * The open conversation does the same when the socket starts watching its ticket ("watching").
  * A screen that falls behind gets the latest state of each row and message (the server keeps
  * only the newest frame of each thing it has not sent yet), or one "resync" for a long backlog.
  * No visible text is written here: the page provides it in #live-labels.
@@ -29,6 +34,7 @@
   var MIN_DELAY = 500;
   var MAX_DELAY = 15000;
   var CLOSE_SIGNED_OUT = 4401;
+  var CHECK_HOLD_MAX = 10000;  // ms a check may hold pushed rows and messages back at most
   // The indicator's words come from the page, translated by Django
   // (templates/inbox/fragments/live_labels.html): {live, connecting, reconnecting, signedOut}.
   var LABELS = (document.getElementById("live-labels") || { dataset: {} }).dataset;
@@ -42,6 +48,11 @@
   var userId = null;
   var watching = null;
   var timers = {};
+  var helloSeen = false;
+  var earlyListFetches = [];  // list requests sent before the first hello (their XHRs)
+  var focusedRow = null;      // the row that had the focus when the list was swapped
+  var checking = 0;           // checks under way (see check())
+  var held = [];              // rows and messages pushed while they are
 
   // --- connection indicator -----------------------------------------------------------------
 
@@ -138,22 +149,31 @@
     holder.innerHTML = text;
     Array.prototype.forEach.call(holder.content.children, function (env) {
       if (env.tagName !== "TEMPLATE" || !env.dataset.live) { return; }
-      var kind = env.dataset.live;
-      try {
-        if (kind === "row") { placeRow(env); }
-        else if (kind === "message") { placeMessage(env); }
-        else if (kind === "refresh") { refreshPanel(env.dataset.ticket); }
-        else if (kind === "toast") { swap(document.getElementById("toasts"), env.innerHTML, "beforeend"); }
-        else if (kind === "resync") {
-          if (env.dataset.ticket) { resyncTicket(env.dataset.ticket); } else { resyncList(); }
-        }
-        else if (kind === "hello") { userId = env.dataset.user; }
-        else if (kind === "refused") { if (String(watching) === env.dataset.ticket) { watching = null; } }
-        else if (kind === "event") { fire(env.dataset.name, parse(env.dataset.detail)); }
-      } catch (error) {
-        if (window.console) { window.console.error("live update failed", kind, error); }
+      if (checking && (env.dataset.live === "row" || env.dataset.live === "message")) {
+        held.push(env);  // placed once the check's answer is in (see check())
+        return;
       }
+      apply(env);
     });
+  }
+
+  function apply(env) {
+    var kind = env.dataset.live;
+    try {
+      if (kind === "row") { placeRow(env); }
+      else if (kind === "message") { placeMessage(env); }
+      else if (kind === "refresh") { refreshPanel(env.dataset.ticket); }
+      else if (kind === "toast") { swap(document.getElementById("toasts"), env.innerHTML, "beforeend"); }
+      else if (kind === "resync") {
+        if (env.dataset.ticket) { resyncTicket(env.dataset.ticket); } else { resyncList(); }
+      }
+      else if (kind === "hello") { userId = env.dataset.user; firstHello(); }
+      else if (kind === "watching") { checkConversation(env.dataset.ticket); }
+      else if (kind === "refused") { if (String(watching) === env.dataset.ticket) { watching = null; } }
+      else if (kind === "event") { fire(env.dataset.name, parse(env.dataset.detail)); }
+    } catch (error) {
+      if (window.console) { window.console.error("live update failed", kind, error); }
+    }
   }
 
   function parse(raw) {
@@ -277,6 +297,92 @@
     fire("omnico:row", { ticket: Number(facts.ticket) });
   }
 
+  /* The socket has joined: was anything missed between the list's render and now? */
+  function firstHello() {
+    if (helloSeen) { return; }
+    helloSeen = true;
+    checkList();
+  }
+
+  function checkList() {
+    var list = document.getElementById("inbox-list");
+    if (!list || !list.getAttribute("data-live-since") || list.getAttribute("data-live-checked")) {
+      return;
+    }
+    list.setAttribute("data-live-checked", "1");
+    check(list, { live_digest: list.getAttribute("data-live-digest") || "" });
+  }
+
+  /* The conversation shown was rendered before the socket joined its ticket. */
+  function checkConversation(ticketId) {
+    var conversation = ticketId && document.getElementById("conversation-" + ticketId);
+    if (!conversation || !conversation.getAttribute("data-live-since") ||
+        conversation.getAttribute("data-live-checked")) {
+      return;
+    }
+    conversation.setAttribute("data-live-checked", "1");
+    check(conversation, {});
+  }
+
+  /* The element's own request (its URL, its hx-include) with its render time: the server
+   * answers 204 (nothing to swap) unless something changed since. Rows and messages pushed
+   * meanwhile are held and placed after the answer, so an answer rendered before them does not
+   * undo them. */
+  function check(el, values) {
+    values.live_since = el.getAttribute("data-live-since");
+    checking += 1;
+    var released = false;
+    var release = function () {
+      if (released) { return; }
+      released = true;
+      checking -= 1;
+      if (checking) { return; }
+      var frames = held;
+      held = [];
+      frames.forEach(apply);
+    };
+    // Never hold pushes for long, whatever becomes of the request (aborted, replaced).
+    window.setTimeout(release, CHECK_HOLD_MAX);
+    var done = htmx.ajax("GET", el.getAttribute("hx-get"), {
+      source: el, target: el, swap: "outerHTML", values: values,
+    });
+    if (done && done.then) { done.then(release, release); } else { release(); }
+  }
+
+  function isList(el) { return !!(el && el.id === "inbox-list"); }
+
+  function noteListRequest(event) {
+    if (!helloSeen && isList(event.detail.target) && event.detail.xhr) {
+      earlyListFetches.push(event.detail.xhr);
+    }
+  }
+
+  function rememberFocus(event) {
+    if (!isList(event.detail.target) || !event.detail.shouldSwap) { return; }
+    var active = document.activeElement;
+    var row = active && active.closest ? active.closest("[id^='ticket-row-']") : null;
+    focusedRow = row && event.detail.target.contains(row) ? row.id : null;
+  }
+
+  function afterListSettled(event) {
+    var xhr = event.detail.xhr;
+    var early = xhr ? earlyListFetches.indexOf(xhr) : -1;
+    if (early >= 0) {
+      earlyListFetches.splice(early, 1);
+      if (helloSeen) { checkList(); }  // rendered before the socket joined: check it too
+    }
+  }
+
+  /* Right after the swap (not at settle, which comes later), so keys see the focus at once. */
+  function restoreFocus() {
+    if (!focusedRow) { return; }
+    var row = document.getElementById(focusedRow);
+    focusedRow = null;
+    if (!row || (document.activeElement && document.activeElement !== document.body)) { return; }
+    var focusable = row.matches("a, [tabindex]") ? row : row.querySelector("a, [tabindex]");
+    if (focusable) { focusable.focus({ preventScroll: true }); }
+  }
+
   function resyncList() {
     debounce("list", 300, function () {
       var list = document.getElementById("inbox-list");
@@ -368,6 +474,10 @@
   // --- wiring -------------------------------------------------------------------------------
 
   document.addEventListener("htmx:afterSwap", keepOneOfEach);
+  document.addEventListener("htmx:beforeRequest", noteListRequest);
+  document.addEventListener("htmx:beforeSwap", rememberFocus);
+  document.addEventListener("htmx:afterSwap", restoreFocus);
+  document.addEventListener("htmx:afterSettle", afterListSettled);
 
   document.addEventListener("htmx:afterSettle", syncWatch);
   window.addEventListener("popstate", function () { window.setTimeout(syncWatch, 0); });
