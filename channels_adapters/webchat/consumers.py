@@ -126,8 +126,11 @@ class VisitorConsumer(realtime_hub.DirectDispatch, AsyncWebsocketConsumer):
         self.outbox.start()
 
     async def disconnect(self, code: int) -> None:
-        for group in list(getattr(self, "groups_joined", [])):
-            self.groups_joined.remove(group)
+        # Popped one at a time, not from a copy: a ``_leave_queue`` running meanwhile (fired by
+        # a pool snapshot) may take the queue's group out of the list during an await here.
+        joined = getattr(self, "groups_joined", [])
+        while joined:
+            group = joined.pop()
             assert self.hub is not None  # set by connect before any group is joined
             await self.hub.leave(group, self)
         if self.outbox is not None:
