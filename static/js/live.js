@@ -344,7 +344,7 @@
     // Never hold pushes for long, whatever becomes of the request (aborted, replaced).
     window.setTimeout(release, CHECK_HOLD_MAX);
     var done = htmx.ajax("GET", el.getAttribute("hx-get"), {
-      source: el, target: el, swap: "outerHTML", values: values,
+      source: el, target: el, swap: "outerHTML settle:0ms", values: values,
     });
     if (done && done.then) { done.then(release, release); } else { release(); }
   }
