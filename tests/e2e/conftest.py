@@ -196,6 +196,17 @@ def telegram(live, fake_provider) -> ChannelAccount:
 
 
 @pytest.fixture
+def ayla(live):
+    """An active agent (Ayla Demir) that new tickets go to."""
+    from tests.factories import make_user
+    from tickets.routing import agent_go_active
+
+    user = make_user("ayla", first_name="Ayla", last_name="Demir")
+    off_loop(agent_go_active, user=user)
+    return user
+
+
+@pytest.fixture
 def new_page(browser, live) -> Iterator[Callable]:
     """``new_page()`` → a page in a fresh browser context (its own cookies: one agent each),
     1280×800 by default; every context is closed before the database is flushed."""

@@ -116,13 +116,6 @@ def eventually(check, timeout: float = 10.0):
 
 
 @pytest.fixture
-def ayla(live):
-    user = make_user("ayla", first_name="Ayla", last_name="Demir")
-    off_loop(agent_go_active, user=user)
-    return user
-
-
-@pytest.fixture
 def activity_categories(live):
     question = ActivityCategory.objects.create(name="Question", position=1)
     ActivityCategory.objects.create(name="Order status", parent=question, position=1)

@@ -8,20 +8,11 @@ import pytest
 from playwright.sync_api import expect
 
 from configuration.models import CannedResponse
-from tests.e2e.conftest import login, off_loop
+from tests.e2e.conftest import login
 from tests.e2e.test_agent_screen import customer_writes, eventually, open_inbox, shot
-from tests.factories import make_user
 from tickets.models import Message, Ticket
-from tickets.routing import agent_go_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ayla(live):
-    user = make_user("ayla", first_name="Ayla", last_name="Demir")
-    off_loop(agent_go_active, user=user)
-    return user
 
 
 @pytest.fixture

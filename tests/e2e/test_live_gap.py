@@ -9,26 +9,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, off_loop
+from tests.e2e.conftest import login
 from tests.e2e.test_agent_screen import (
     TRACK_SOCKETS,
     assert_not_reloaded,
     customer_writes,
     eventually,
 )
-from tests.factories import make_user
 from tickets.models import Message, Ticket
-from tickets.routing import agent_go_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ayla(live):
-    """The active agent new tickets go to."""
-    user = make_user("ayla", first_name="Ayla", last_name="Demir")
-    off_loop(agent_go_active, user=user)
-    return user
 
 
 def open_inbox_offline(page, path: str = "/inbox/") -> None:

@@ -16,21 +16,12 @@ from configuration.models import ChannelAccount, ChannelKind
 from customers.services import customer_resolve
 from tests.e2e.conftest import login, off_loop
 from tests.e2e.test_agent_screen import assert_not_reloaded, eventually, open_inbox, settle
-from tests.factories import make_user
 from tickets.models import Message
 from tickets.receiving import Incoming, ticket_receive
-from tickets.routing import agent_go_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WABA = "1029384756"
-
-
-@pytest.fixture
-def ayla(live):
-    user = make_user("ayla", first_name="Ayla", last_name="Demir")
-    off_loop(agent_go_active, user=user)
-    return user
 
 
 @pytest.fixture

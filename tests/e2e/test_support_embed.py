@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from configuration.models import ChannelAccount, ChannelKind, GroupType, Subject, SupportPage
 from tests.e2e.conftest import login
-from tests.e2e.test_agent_screen import ayla, eventually, open_inbox  # noqa: F401
+from tests.e2e.test_agent_screen import eventually, open_inbox
 from tickets.models import Message, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from configuration.models import ChannelAccount, ChannelKind, Holiday, Subject, SupportPage
 from tests.channels_adapters.webchat.mailsink import smtp_sink  # noqa: F401
 from tests.e2e.conftest import login
-from tests.e2e.test_agent_screen import assert_not_reloaded, ayla, eventually, open_inbox  # noqa: F401
+from tests.e2e.test_agent_screen import assert_not_reloaded, eventually, open_inbox
 from tickets.models import Message, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

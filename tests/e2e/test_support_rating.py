@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.channels_adapters.webchat.mailsink import desk_mail_account, running_sink
 from tests.e2e.conftest import login
-from tests.e2e.test_agent_screen import ayla, eventually, open_inbox  # noqa: F401
+from tests.e2e.test_agent_screen import eventually, open_inbox
 from tests.e2e.test_support_page import support, visitor_opens_the_chat  # noqa: F401
 from tickets.models import Message, Ticket
 

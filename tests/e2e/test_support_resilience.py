@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from channels_adapters.models import InboundEvent
 from channels_adapters.services import reply_send
 from tests.e2e.conftest import login, off_loop
-from tests.e2e.test_agent_screen import ayla, eventually, open_inbox  # noqa: F401
+from tests.e2e.test_agent_screen import eventually, open_inbox
 from tests.e2e.test_support_page import support, visitor_opens_the_chat  # noqa: F401
 from tickets.models import Attachment, Message, Ticket
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, off_loop
+from tests.e2e.conftest import login
 from tests.e2e.test_agent_screen import (
     _choose,
     _panel,
@@ -14,18 +14,9 @@ from tests.e2e.test_agent_screen import (
     open_inbox,
     wait_watching,
 )
-from tests.factories import make_user
 from tickets.models import Ticket
-from tickets.routing import agent_go_active
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ayla(live):
-    user = make_user("ayla", first_name="Ayla", last_name="Demir")
-    off_loop(agent_go_active, user=user)
-    return user
 
 
 def test_header_badges_follow_the_panels_status_and_priority(live, telegram, ayla, new_page):
