@@ -100,16 +100,6 @@ def support_page_for(request: HttpRequest, name: str | None) -> SupportPage:
     return page
 
 
-def support_page_with_choices(
-    request: HttpRequest, name: str
-) -> tuple[SupportPage, selectors.VisitorChoices]:
-    """``support_page_for`` with what the page's visitors may choose, from one memo look-up
-    (``selectors.support_page_and_choices``): a visitor's message checks both. The page is
-    the process's shared instance, to be read only: it is not left on the request for
-    ``support_page_for`` (whose callers get their own copy)."""
-    return selectors.support_page_and_choices(name=name)
-
-
 def embeddable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A support page view (``name`` in its URL, or the default page) whose responses the
     page's allowed embedding origins may frame."""

@@ -33,7 +33,6 @@ from channels_adapters.webchat.embedding import (
     embeddable,
     public_url,
     support_page_for,
-    support_page_with_choices,
 )
 from channels_adapters.webchat.limits import (
     support_limited_message,
@@ -225,13 +224,9 @@ def support_start(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-def _still_offered(
-    intake: services.Intake, choices: selectors.VisitorChoices | None = None
-) -> services.Intake:
+def _still_offered(intake: services.Intake, choices: selectors.VisitorChoices) -> services.Intake:
     """A group type or subject switched off since the visitor chose it is simply not set
-    (checked against the per-process memo of what is offered: no query)."""
-    if choices is None:
-        choices = selectors.visitor_choices()
+    (checked against ``choices``, what the per-process memo says is offered: no query)."""
     return dataclasses.replace(
         intake,
         group_type_id=(
@@ -248,7 +243,9 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_POST
 def support_message(request: HttpRequest, name: str) -> HttpResponse:
     """A visitor's message: answered once it is stored (the page shows it delivered)."""
-    page, choices = support_page_with_choices(request, name)
+    # The process's remembered page, read only (not a copy, and not left on the request for
+    # support_page_for's callers), with what its visitors may choose: one memo look-up.
+    page, choices = selectors.support_page_and_choices(name=name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
@@ -581,7 +578,9 @@ def support_upload(request: HttpRequest, name: str) -> HttpResponse:
 
 @csrf_protect
 def support_upload_checked(request: HttpRequest, name: str) -> HttpResponse:
-    page, choices = support_page_with_choices(request, name)
+    # The process's remembered page, read only (not a copy, and not left on the request for
+    # support_page_for's callers), with what its visitors may choose: one memo look-up.
+    page, choices = selectors.support_page_and_choices(name=name)
     visitor_id = visitor_from_request(request)
     intake = _intake(request, page)
     if visitor_id is None or intake is None:
