@@ -430,14 +430,14 @@ class _RedisFeed:
                     continue
             except asyncio.CancelledError:
                 raise
-            except ResponseError as exc:
-                if self.multipop and "unknown command" in str(exc).lower():
+            except Exception as exc:  # Redis gone for a moment: keep reading
+                if (
+                    self.multipop
+                    and isinstance(exc, ResponseError)
+                    and "unknown command" in str(exc).lower()
+                ):
                     self.multipop = False  # Redis before 7.0: no BZMPOP
                     continue
-                logger.exception("realtime: reading the hub's channel failed")
-                await asyncio.sleep(0.5)
-                continue
-            except Exception:  # Redis gone for a moment: keep reading
                 logger.exception("realtime: reading the hub's channel failed")
                 await asyncio.sleep(0.5)
                 continue
