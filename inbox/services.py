@@ -7,7 +7,7 @@ which were refused and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -18,27 +18,14 @@ from customers.models import Customer
 from customers.services import customer_update
 from omnico.core import realtime
 from tickets import assignment, services
-from tickets.assignment import AssignmentRefused, refused_summary
-from tickets.errors import TicketRuleError
 from tickets.models import Ticket
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-@dataclass
-class BulkResult:
-    updated: list[int] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)
-    #: Refused by a routing rule a staff user may override (``tickets.assignment``).
-    overridable: list[int] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """ "3 updated, 1 refused: #12 has an open activity…" (for a toast)."""
-        text = ngettext("%(n)s ticket updated.", "%(n)s tickets updated.", len(self.updated)) % {
-            "n": len(self.updated)
-        }
-        return text + refused_summary(self.refused)
+def _updated_text(n: int) -> str:
+    return ngettext("%(n)s ticket updated.", "%(n)s tickets updated.", n) % {"n": n}
 
 
 def tickets_bulk_update(
@@ -50,35 +37,29 @@ def tickets_bulk_update(
     assignee: User | None = None,
     tag: str | None = None,
     override: bool = False,
-) -> BulkResult:
+) -> assignment.BatchOutcome:
     """Apply one change (status, assignee or an added tag) to each of ``ticket_ids``.
 
     An assignment obeys routing's rules ticket by ticket (``tickets.assignment``): an agent who
     is not active gets none, one with 2 free slots gets 2 and the rest are refused;
     ``override`` (staff only) assigns over them, each recorded in the ticket's history."""
-    result = BulkResult()
-    tickets = Ticket.objects.filter(pk__in=set(ticket_ids)).order_by("pk")
+
+    def apply(ticket: Ticket) -> None:
+        if status is not None:
+            services.ticket_set_status(ticket=ticket, status=status, actor=actor)
+        elif assign:
+            assignment.ticket_assign_checked(
+                ticket=ticket, assignee=assignee, actor=actor, override=override
+            )
+        elif tag is not None:
+            services.ticket_add_tag(ticket=ticket, name=tag, actor=actor)
+
+    result = assignment.BatchOutcome(done_text=_updated_text)
     found = set()
-    for ticket in tickets:
+    for ticket in Ticket.objects.filter(pk__in=set(ticket_ids)).order_by("pk"):
         found.add(ticket.pk)
-        try:
-            if status is not None:
-                services.ticket_set_status(ticket=ticket, status=status, actor=actor)
-            elif assign:
-                assignment.ticket_assign_checked(
-                    ticket=ticket, assignee=assignee, actor=actor, override=override
-                )
-            elif tag is not None:
-                services.ticket_add_tag(ticket=ticket, name=tag, actor=actor)
-        except AssignmentRefused as error:
-            result.refused.append((ticket.pk, error.message))
-            result.overridable.append(ticket.pk)
-        except TicketRuleError as error:
-            result.refused.append((ticket.pk, error.message))
-        else:
-            result.updated.append(ticket.pk)
-    for missing in sorted(set(ticket_ids) - found):
-        result.refused.append((missing, _("this ticket does not exist.")))
+        result.attempt(ticket.pk, partial(apply, ticket))
+    result.refuse_missing(asked=ticket_ids, found=found, reason=_("this ticket does not exist."))
     return result
 
 

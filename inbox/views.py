@@ -23,6 +23,7 @@ from inbox import list_freshness, selectors
 from inbox import services as inbox_services
 from inbox.forms import BulkActionForm, InboxFilterForm, TicketFilterForm
 from omnico.core.http import AgentRequest
+from tickets.assignment import BatchOutcome
 
 
 @login_required
@@ -165,7 +166,7 @@ def tickets_bulk(request: AgentRequest) -> HttpResponse:
 
 
 def _bulk_override_offer(
-    request: AgentRequest, form: BulkActionForm, result: inbox_services.BulkResult
+    request: AgentRequest, form: BulkActionForm, result: BatchOutcome
 ) -> HttpResponse:
     """A staff user's confirmation step: what was done, what the routing rules refused and
     why, and a button that assigns the refused tickets anyway."""

@@ -14,7 +14,8 @@ assignment or a take and a drain never both fill the same slot, and no two of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,40 @@ def refused_summary(refused: list[tuple[int, str]]) -> str:
     return " " + ngettext(
         "%(n)s refused — %(reasons)s", "%(n)s refused — %(reasons)s", len(refused)
     ) % {"n": len(refused), "reasons": reasons}
+
+
+@dataclass
+class BatchOutcome:
+    """What one change applied ticket by ticket did (the tickets list's bulk actions, the team
+    screen's moves): the tickets it was done to, those a rule refused and why, and among those
+    the ones a staff user may override. ``done_text(n)`` words the count ("3 tickets
+    updated.")."""
+
+    done_text: Callable[[int], str] = field(repr=False)
+    done: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    #: Refused by a routing rule a staff user may override (``AssignmentRefused``).
+    overridable: list[int] = field(default_factory=list)
+
+    def attempt(self, ticket_id: int, change: Callable[[], object]) -> None:
+        """Run ``change`` for one ticket and record whether it was done or refused."""
+        try:
+            change()
+        except AssignmentRefused as error:
+            self.refused.append((ticket_id, error.message))
+            self.overridable.append(ticket_id)
+        except TicketRuleError as error:
+            self.refused.append((ticket_id, error.message))
+        else:
+            self.done.append(ticket_id)
+
+    def refuse_missing(self, *, asked: Iterable[int], found: set[int], reason: str) -> None:
+        """Tickets asked for that the batch did not find, refused with ``reason``."""
+        self.refused.extend((pk, reason) for pk in sorted(set(asked) - found))
+
+    def summary(self) -> str:
+        """ "3 tickets updated. 1 refused — #12: …" (for a toast)."""
+        return self.done_text(len(self.done)) + refused_summary(self.refused)
 
 
 @transaction.atomic

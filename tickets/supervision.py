@@ -9,7 +9,7 @@ refusal of anyone who is not staff, on the server.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 from configuration.models import BreakReason, OperatorProfile
 from omnico.core import realtime
 from tickets import presence, routing
-from tickets.assignment import AssignmentRefused, refused_summary, ticket_assign_checked
+from tickets.assignment import BatchOutcome, ticket_assign_checked
 from tickets.errors import TicketRuleError
 from tickets.models import ACTIVE_STATUSES, AgentPresence, PresenceState, Ticket
 
@@ -73,18 +73,8 @@ def agent_set_capacity_by(*, actor: User, agent: User, capacity: int) -> Operato
     return profile
 
 
-@dataclass
-class MoveResult:
-    moved: list[int] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)
-    #: Refused by a routing rule the supervisor may override (``tickets.assignment``).
-    overridable: list[int] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = ngettext("%(n)s ticket moved.", "%(n)s tickets moved.", len(self.moved)) % {
-            "n": len(self.moved)
-        }
-        return text + refused_summary(self.refused)
+def _moved_text(n: int) -> str:
+    return ngettext("%(n)s ticket moved.", "%(n)s tickets moved.", n) % {"n": n}
 
 
 def agent_tickets_move(
@@ -94,7 +84,7 @@ def agent_tickets_move(
     ticket_ids: list[int] | None,
     to: User | None,
     override: bool = False,
-) -> MoveResult:
+) -> BatchOutcome:
     """Move ``agent``'s unfinished tickets (``ticket_ids``, or all of them when None) to the
     pool (``to`` None) or to another agent, ticket by ticket under the assignment rules: an
     agent who is not active or has no free slot gets none; ``override`` gives them anyway and
@@ -107,27 +97,24 @@ def agent_tickets_move(
     theirs = Ticket.objects.filter(assignee=agent, status__in=ACTIVE_STATUSES)
     if ticket_ids is not None:
         theirs = theirs.filter(pk__in=set(ticket_ids))
-    result = MoveResult()
+
+    def move(ticket_id: int) -> None:
+        with transaction.atomic():
+            if to is not None:  # routing's lock order: the agent's presence, the ticket
+                list(AgentPresence.objects.select_for_update().filter(user=to))
+            locked = Ticket.objects.select_for_update().get(pk=ticket_id)
+            if locked.assignee_id != agent.pk:
+                raise TicketRuleError(_("it is no longer this agent's ticket."))
+            ticket_assign_checked(ticket=locked, assignee=to, actor=actor, override=override)
+            if to is None:  # routing may drain it at once: not back to the same agent
+                Ticket.objects.filter(pk=locked.pk).update(routing_skip_agent_id=agent.pk)
+
+    result = BatchOutcome(done_text=_moved_text)
     found = set()
-    for ticket in theirs.order_by("pk"):
-        found.add(ticket.pk)
-        try:
-            with transaction.atomic():
-                if to is not None:  # routing's lock order: the agent's presence, the ticket
-                    list(AgentPresence.objects.select_for_update().filter(user=to))
-                locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-                if locked.assignee_id != agent.pk:
-                    raise TicketRuleError(_("it is no longer this agent's ticket."))
-                ticket_assign_checked(ticket=locked, assignee=to, actor=actor, override=override)
-                if to is None:  # routing may drain it at once: not back to the same agent
-                    Ticket.objects.filter(pk=locked.pk).update(routing_skip_agent_id=agent.pk)
-        except AssignmentRefused as error:
-            result.refused.append((ticket.pk, error.message))
-            result.overridable.append(ticket.pk)
-        except TicketRuleError as error:
-            result.refused.append((ticket.pk, error.message))
-        else:
-            result.moved.append(ticket.pk)
-    for missing in sorted(set(ticket_ids or ()) - found):
-        result.refused.append((missing, _("it is no longer this agent's ticket.")))
+    for ticket_id in theirs.order_by("pk").values_list("pk", flat=True):
+        found.add(ticket_id)
+        result.attempt(ticket_id, partial(move, ticket_id))
+    result.refuse_missing(
+        asked=ticket_ids or (), found=found, reason=_("it is no longer this agent's ticket.")
+    )
     return result

@@ -80,11 +80,11 @@ def test_bulk_gives_an_agent_on_a_break_nothing_and_an_active_one_only_their_fre
     ids = [t.pk for t in tickets]
 
     on_break = tickets_bulk_update(ticket_ids=ids, actor=boss, assign=True, assignee=resting)
-    assert (len(on_break.updated), len(on_break.refused)) == (0, 17)
+    assert (len(on_break.done), len(on_break.refused)) == (0, 17)
     assert works(resting) == 0
 
     result = tickets_bulk_update(ticket_ids=ids, actor=boss, assign=True, assignee=active)
-    assert (len(result.updated), len(result.refused)) == (4, 13)
+    assert (len(result.done), len(result.refused)) == (4, 13)
     assert sorted(result.overridable) == sorted(pk for pk, _reason in result.refused)
     assert works(active) == 4
     assert "at capacity (4 of 4 tickets)" in result.summary()
