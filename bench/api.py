@@ -19,7 +19,6 @@ network. The rate limit is raised for the run (``OMNICO_API_RATE``), not switche
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -40,7 +39,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from bench.pages import _short, explain, fill  # noqa: E402
+from bench.pages import fill, report_print  # noqa: E402
 from configuration.api_tokens import api_token_create  # noqa: E402
 from configuration.models import ApiScope  # noqa: E402
 from tickets.models import Message, Ticket  # noqa: E402
@@ -146,53 +145,16 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(),
     }
 
-    rows = []
-    for name, big in results["big"].items():
-        small = results.get("small", {}).get(name)
-        same = (
-            "" if small is None else ("same" if small["queries"] == big["queries"] else "DIFFERS")
-        )
-        verdict = "ok" if big["ms_median"] < 30 and big["status"] == 200 else "SLOW"
-        if big["status"] != 200:
-            verdict = f"HTTP {big['status']}"
-        rows.append(
-            (
-                name,
-                "" if small is None else f"{small['queries']} q / {small['ms_median']} ms",
-                f"{big['queries']} q ({big['sql_ms']:g} ms SQL)",
-                "" if big["rows"] is None else str(big["rows"]),
-                f"{big['ms_median']} ms",
-                f"{big['ms_p95']} ms",
-                f"{big['cpu_ms_median']} ms",
-                same,
-                verdict,
-            )
-        )
-    header = (
-        "request",
-        "small db",
-        "queries",
-        "rows",
-        "median",
-        "p95",
-        "web CPU",
-        "queries",
-        "< 30 ms",
+    report_print(
+        results,
+        columns=("request", "small db", "queries"),
+        extra={
+            "rows": lambda big: "" if big["rows"] is None else str(big["rows"]),
+            "web CPU": lambda big: f"{big['cpu_ms_median']} ms",
+        },
+        explain_sql=args.explain,
+        out=args.out,
     )
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
-    for name, big in results["big"].items():
-        if big["ms_median"] >= 30 or args.explain:
-            print(f"\n== {name}: slowest SQL")
-            for q in big["slowest_sql"]:
-                print(f"-- {q['ms']} ms\n{_short(q['sql'])}")
-                if args.explain and q["ms"] > 1:
-                    q["explain"] = explain(q["sql"])
-                    print(q["explain"])
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(results, fh, indent=2, default=str)
     before = ", ".join(f"{x:.1f}" for x in load_before)
     after = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average {before} -> {after} on {os.cpu_count()} CPUs")

@@ -26,6 +26,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -398,6 +399,59 @@ def _ticket_with_messages(min_messages: int = 2) -> int:
     ) or Ticket.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
+def report_print(
+    results: dict[str, Any],
+    *,
+    columns: tuple[str, str, str],
+    extra: dict[str, Callable[[dict[str, Any]], str]] | None = None,
+    explain_sql: bool,
+    out: str,
+) -> None:
+    """The table the page benches print (this one and ``bench.api``): each request on the big
+    database against the small one (queries, median, p95, ``extra`` columns, whether the query
+    count stayed the same, under 30 ms or not), then the slowest SQL of each request over 30 ms
+    (of every one with ``--explain``, with its plan), and the results as JSON in ``out``.
+    ``columns``: the names of the first column, of the small database's and of the comparison."""
+    extra = extra or {}
+    rows = []
+    for name, big in results["big"].items():
+        small = results.get("small", {}).get(name)
+        same = (
+            "" if small is None else ("same" if small["queries"] == big["queries"] else "DIFFERS")
+        )
+        verdict = "ok" if big["ms_median"] < 30 and big["status"] == 200 else "SLOW"
+        if big["status"] != 200:
+            verdict = f"HTTP {big['status']}"
+        rows.append(
+            (
+                name,
+                "" if small is None else f"{small['queries']} q / {small['ms_median']} ms",
+                f"{big['queries']} q ({big['sql_ms']:g} ms SQL)",
+                f"{big['ms_median']} ms",
+                f"{big['ms_p95']} ms",
+                *(cell(big) for cell in extra.values()),
+                same,
+                verdict,
+            )
+        )
+    first, small_label, same_label = columns
+    header = (first, small_label, "queries", "median", "p95", *extra, same_label, "< 30 ms")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    for name, big in results["big"].items():
+        if big["ms_median"] >= 30 or explain_sql:
+            print(f"\n== {name}: slowest SQL")
+            for q in big["slowest_sql"]:
+                print(f"-- {q['ms']} ms\n{_short(q['sql'])}")
+                if explain_sql and q["ms"] > 1:
+                    q["explain"] = explain(q["sql"])
+                    print(q["explain"])
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "w") as fh:
+        json.dump(results, fh, indent=2, default=str)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="unused (bench/run passes it)")
@@ -442,41 +496,12 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(),
     }
 
-    rows = []
-    for name, big in results["big"].items():
-        small = results.get("small", {}).get(name)
-        same = (
-            "" if small is None else ("same" if small["queries"] == big["queries"] else "DIFFERS")
-        )
-        verdict = "ok" if big["ms_median"] < 30 and big["status"] == 200 else "SLOW"
-        if big["status"] != 200:
-            verdict = f"HTTP {big['status']}"
-        rows.append(
-            (
-                name,
-                "" if small is None else f"{small['queries']} q / {small['ms_median']} ms",
-                f"{big['queries']} q ({big['sql_ms']:g} ms SQL)",
-                f"{big['ms_median']} ms",
-                f"{big['ms_p95']} ms",
-                same,
-                verdict,
-            )
-        )
-    header = ("page", "10 tickets", "queries", "median", "p95", "queries vs small", "< 30 ms")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
-    for name, big in results["big"].items():
-        if big["ms_median"] >= 30 or args.explain:
-            print(f"\n== {name}: slowest SQL")
-            for q in big["slowest_sql"]:
-                print(f"-- {q['ms']} ms\n{_short(q['sql'])}")
-                if args.explain and q["ms"] > 1:
-                    q["explain"] = explain(q["sql"])
-                    print(q["explain"])
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(results, fh, indent=2, default=str)
+    report_print(
+        results,
+        columns=("page", "10 tickets", "queries vs small"),
+        explain_sql=args.explain,
+        out=args.out,
+    )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average {load} on {os.cpu_count()} CPUs (times are inflated above ~1 per CPU)")
     print(f"JSON: {args.out}")
