@@ -34,7 +34,8 @@ class Command(BaseCommand):
         lines = [
             "",
             "=" * 60,
-            _("Omnico demo is ready: %(url)s") % {"url": url},
+            _("Omnico demo: %(url)s (open it once the server below says it is running)")
+            % {"url": url},
             _("Admin: %(url)sadmin/") % {"url": url},
             _("Customer side: %(url)ssupport/ (open it in a second window)") % {"url": url},
             "",
