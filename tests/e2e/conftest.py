@@ -47,6 +47,62 @@ class SlowFakeProvider(FakeProvider):
         return super()._answer(req)
 
 
+class InFlight:
+    """The e2e server's application, counting what it is handling: an HTTP request until its
+    response is sent (eager tasks included: they run in the request after its commit), a
+    websocket message from its arrival until the consumer asks for the next one (channels'
+    consumers handle one message at a time). ``live``'s teardown waits until nothing is in
+    flight before the test database is flushed: a flush beside a request still writing fails
+    (a deadlock between TRUNCATE and the request's locks) or leaves rows behind."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self.busy = 0
+        self.changed = threading.Condition()
+
+    def _add(self, n: int) -> None:
+        with self.changed:
+            self.busy += n
+            self.changed.notify_all()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            self._add(1)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._add(-1)
+            return
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        handling = False
+
+        async def counted_receive():
+            nonlocal handling
+            if handling:  # the consumer is done with the previous message
+                handling = False
+                self._add(-1)
+            message = await receive()
+            handling = True
+            self._add(1)
+            return message
+
+        try:
+            await self.app(scope, counted_receive, send)
+        finally:
+            if handling:
+                self._add(-1)
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.busy == 0, timeout)
+
+
+#: The running e2e server's application (``asgi_server``), for ``live``'s teardown.
+_server_app: InFlight | None = None
+
+
 def off_loop(fn: Callable, /, *args, **kwargs):
     """Run ``fn`` in a plain thread and return its result.
 
@@ -135,8 +191,10 @@ def asgi_server(django_db_setup) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    global _server_app
+    _server_app = InFlight(application)
     config = uvicorn.Config(
-        application, lifespan="off", log_level="warning", access_log=False, ws=SharedDeflateProtocol
+        _server_app, lifespan="off", log_level="warning", access_log=False, ws=SharedDeflateProtocol
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -156,9 +214,13 @@ def asgi_server(django_db_setup) -> Iterator[str]:
 
 
 @pytest.fixture
-def live(asgi_server, transactional_db, eager_celery) -> str:
-    """The server's base URL, for a test whose data is committed (visible to the server)."""
-    return asgi_server
+def live(asgi_server, transactional_db, eager_celery) -> Iterator[str]:
+    """The server's base URL, for a test whose data is committed (visible to the server).
+    Afterwards (the browser contexts are closed by then) it waits for the server to finish
+    what it is handling before the database is flushed."""
+    yield asgi_server
+    if _server_app is not None and not _server_app.wait_idle(timeout=10):
+        pytest.fail(f"the e2e server was still handling {_server_app.busy} request(s) after 10 s")
 
 
 @pytest.fixture
