@@ -58,14 +58,30 @@
     return li;
   }
 
+  // One message at a time, in the order the visitor wrote them: sent at once, a later message
+  // could reach the server first and be stored (and shown to the agent) before an earlier one,
+  // or take the rate limit's last place from it. A retry joins the end of the line.
+  var outbox = [];
+  var sendingNow = false;
   function send(li) {
-    if (li.file) { upload(li); return; }
     setState(li, "sending");
+    outbox.push(li);
+    sendNext();
+  }
+  function sendNext() {
+    if (sendingNow || !outbox.length) return;
+    sendingNow = true;
+    var li = outbox.shift();
+    function next() { sendingNow = false; sendNext(); }
+    (li.file ? upload(li) : post(li)).then(next, next);
+  }
+
+  function post(li) {
     var body = new FormData();
     body.append("csrfmiddlewaretoken", token);
     body.append("client_id", li.dataset.key);
     body.append("text", li.dataset.text);
-    fetch(form.action, {
+    return fetch(form.action, {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": token },
     }).then(function (r) {
@@ -188,12 +204,11 @@
   }
 
   function upload(li) {
-    setState(li, "sending");
     var body = new FormData();
     body.append("csrfmiddlewaretoken", token);
     body.append("client_id", li.dataset.key);
     body.append("file", li.file, li.file.name);
-    fetch(uploadUrl, {
+    return fetch(uploadUrl, {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": token },
     }).then(function (r) {
@@ -217,7 +232,7 @@
     var li = bubble(newId(), file.name);
     li.file = file;
     list.appendChild(li);
-    upload(li);
+    send(li);
     scrollDown();
   }
 
