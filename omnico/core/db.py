@@ -130,6 +130,13 @@ def pool_wait_seconds() -> float | None:
     return _pool_wait.get()
 
 
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of the driver's error under a Django database error, or "none" (a
+    connection that never reached a server, a closed one)."""
+    cause = exc.__cause__ or exc.__context__
+    return getattr(cause, "sqlstate", None) or getattr(exc, "sqlstate", None) or "none"
+
+
 def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
     """Run an idempotent task's body once more when the database failed it.
 
@@ -151,11 +158,13 @@ def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
             alive = connections.all(initialized_only=True)
             if any(conn.in_atomic_block for conn in alive):
                 raise
+            # The class and SQLSTATE only: the server's text may quote the statement's values,
+            # and a warning for a retried task must not read like a failed one in the log.
             logger.warning(
-                "%s: database error (%s: %s); running it once more",
+                "%s: database error (%s, SQLSTATE %s); running it once more",
                 func.__qualname__,
                 exc.__class__.__name__,
-                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "",
+                _sqlstate(exc),
             )
             for conn in alive:
                 with suppress(DatabaseError):  # a broken connection may fail to close

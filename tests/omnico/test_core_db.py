@@ -3,6 +3,9 @@ retry_on_lost_connection runs a task once more after a database error."""
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -93,3 +96,38 @@ def test_other_errors_are_not_retried():
     with pytest.raises(ValueError, match="a bug"):
         task()
     assert len(calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_connection_the_server_ends_runs_once_more_and_logs_no_server_text(caplog):
+    """As in a PostgreSQL restart: the server ends the task's connection ("terminating
+    connection due to administrator command"); the task runs again on a fresh connection, and
+    the warning names the error's class and SQLSTATE, not the server's words, so a recovered
+    task does not read as a failed one in the worker's log."""
+    calls = []
+
+    @retry_on_lost_connection
+    def task():
+        calls.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+            if len(calls) == 1:
+                db = connection.settings_dict
+                with psycopg.connect(
+                    host=db["HOST"],
+                    port=db["PORT"],
+                    user=db["USER"],
+                    password=db["PASSWORD"],
+                    dbname=db["NAME"],
+                    autocommit=True,
+                ) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", [pid])
+                cursor.execute("SELECT 1")
+        return pid
+
+    with caplog.at_level(logging.WARNING, logger="omnico.core.db"):
+        pid = task()
+    assert len(calls) == 2 and pid
+    assert "SQLSTATE 57P01" in caplog.text
+    assert "terminating connection" not in caplog.text
