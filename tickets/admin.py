@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext_lazy
 
 from configuration.admin import SuccessMessagesMixin
 from configuration.models import OperatorProfile
 from omnico.core.admin_labels import TableInputsLabelledMixin
 from tickets.models import Activity, Message, Tag, Ticket, TicketEvent
-from tickets.routing import agent_set_capacity, pool_drain
+from tickets.routing import agent_set_capacity, pool_drain_after_commit
 
 
 class ReadOnlyAdminMixin:
@@ -175,7 +175,7 @@ class OperatorProfileAdmin(TableInputsLabelledMixin, SuccessMessagesMixin, admin
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # New departments may let the agent serve tickets waiting in the pool.
-        transaction.on_commit(pool_drain, robust=True)
+        pool_drain_after_commit()
 
 
 from tickets import webhook_admin  # noqa: E402, F401  (outgoing webhooks' admin)

@@ -276,7 +276,7 @@ def ticket_requeue_unanswered(*, ticket_id: int, now: datetime | None = None) ->
         realtime.agent_group(agent_id), "ticket.unanswered", ticket_id=ticket.pk, minutes=minutes
     )
     realtime.publish(realtime.AGENTS_GROUP, "inbox.ticket", ticket_id=ticket.pk, created=False)
-    services._drain_pool_on_commit()
+    routing.pool_drain_after_commit()
     return True
 
 

@@ -121,7 +121,7 @@ def _move(
     )
     _publish(presence)
     if state == PresenceState.ACTIVE:
-        transaction.on_commit(routing.pool_drain, robust=True)
+        routing.pool_drain_after_commit()
 
 
 @transaction.atomic

@@ -26,9 +26,9 @@ from configuration.models import ChannelAccount, WebhookEvent
 from customers.models import Customer
 from omnico.core import realtime
 from omnico.core.db import PreparedQuery, QueryValues, insert_unless_duplicate
-from tickets import webhooks
+from tickets import routing, webhooks
 from tickets.models import ACTIVE_STATUSES, Message, Ticket, TicketEvent, TicketStatus
-from tickets.services import _drain_pool_on_commit, _preview
+from tickets.services import _preview
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,7 +291,7 @@ def _receive(
     webhooks.webhook_message_received(ticket=ticket, message=message, customer=customer)
     if created and ticket.status == TicketStatus.OPEN:
         # A new ticket is routed by draining the pool it entered (``routing.ticket_route``).
-        _drain_pool_on_commit()
+        routing.pool_drain_after_commit()
     return Received(ticket=ticket, message=message, ticket_created=created)
 
 

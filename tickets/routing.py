@@ -365,6 +365,23 @@ def pool_drain() -> list[tuple[int, int]]:
     return _pool_drain_locked()
 
 
+def pool_drain_after_commit() -> None:
+    """Drain the pool once this transaction commits (at once outside one): a slot may have
+    freed or a ticket entered the pool.
+
+    Once per transaction: an ingest batch that opens many tickets routes them in one drain. A
+    drain already registered outside any savepoint we are not also in survives every rollback
+    that would drop a second one, so none is added.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        savepoints = set(connection.savepoint_ids)
+        for sids, func, _robust in connection.run_on_commit:
+            if func is pool_drain and sids <= savepoints:
+                return
+    transaction.on_commit(pool_drain, robust=True)
+
+
 @transaction.atomic
 def _pool_drain_locked() -> list[tuple[int, int]]:
     presences = _lock_active_agents()
@@ -438,5 +455,5 @@ def agent_go_passive(*, user, break_reason: BreakReason | None) -> AgentPresence
 def agent_set_capacity(*, actor, agent, capacity: int) -> OperatorProfile:
     """Set an agent's capacity (admins only) and, once committed, fill newly freed slots."""
     profile = operator_set_capacity(actor=actor, agent=agent, capacity=capacity)
-    transaction.on_commit(pool_drain, robust=True)
+    pool_drain_after_commit()
     return profile

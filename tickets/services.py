@@ -44,22 +44,6 @@ def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _drain_pool_on_commit() -> None:
-    """A slot may have freed or a ticket entered the pool: hand out pool heads after commit.
-
-    Once per transaction: an ingest batch that opens many tickets routes them in one drain.
-    """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # One already registered outside any savepoint we are not also in survives every
-        # rollback that would drop this one.
-        savepoints = set(connection.savepoint_ids)
-        for sids, func, _robust in connection.run_on_commit:
-            if func is routing.pool_drain and sids <= savepoints:
-                return
-    transaction.on_commit(routing.pool_drain, robust=True)
-
-
 # --- statuses -------------------------------------------------------------------------------
 
 
@@ -120,7 +104,7 @@ def ticket_set_status(*, ticket: Ticket, status: str, actor: User | None = None)
     webhooks.webhook_ticket_status(ticket=ticket, old=old, actor_id=actor.pk if actor else None)
     if (old in SLOT_STATUSES) != (status in SLOT_STATUSES):
         # Leaving open/pending frees the agent's slot; entering it unassigned joins the pool.
-        _drain_pool_on_commit()
+        routing.pool_drain_after_commit()
     return ticket
 
 
@@ -183,7 +167,7 @@ def ticket_assign(
     )
     webhooks.webhook_ticket_assigned(ticket=ticket, old_assignee_id=old_id)
     if old_id is not None and ticket.status in SLOT_STATUSES:
-        _drain_pool_on_commit()  # the previous agent's slot is free again
+        routing.pool_drain_after_commit()  # the previous agent's slot is free again
     return ticket
 
 
@@ -207,7 +191,7 @@ def ticket_set_department(
         new_name=department.name if department is not None else "",
     )
     if ticket.assignee_id is None and ticket.status in SLOT_STATUSES:
-        _drain_pool_on_commit()  # other agents may serve it now
+        routing.pool_drain_after_commit()  # other agents may serve it now
     return ticket
 
 
