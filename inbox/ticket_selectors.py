@@ -146,7 +146,7 @@ def message_just_added(*, message: Message, ticket: Ticket) -> Message:
     """A reply or note just stored, ready for ``inbox/ticket/message.html`` without a query:
     its author is the agent who wrote it and it has no attachments yet."""
     message.ticket = ticket
-    message._prefetched_objects_cache = {"attachments": message.attachments.none()}  # type: ignore[attr-defined]
+    message.know_no_attachments()
     return message
 
 

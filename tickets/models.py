@@ -300,6 +300,18 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.get_direction_display()} #{self.pk}"
 
+    def know_no_attachments(self) -> None:
+        """Just stored, with no files yet: ``attachments.all()`` answers empty without a query
+        (Django's prefetch cache), and ``attachments_known_empty`` says so."""
+        self._prefetched_objects_cache = {"attachments": self.attachments.none()}
+
+    @property
+    def attachments_known_empty(self) -> bool:
+        """True when this instance knows it has no files without asking the database (set
+        by ``know_no_attachments``, or prefetched empty)."""
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        return "attachments" in cache and not cache["attachments"]
+
 
 class Attachment(models.Model):
     message = models.ForeignKey(

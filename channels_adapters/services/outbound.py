@@ -95,7 +95,7 @@ def reply_send(*, ticket: Ticket, author: User, body: str) -> Message:
     )
     # Just stored: no files yet. Known here, so the web chat's push carries the reply's text
     # instead of every web process reading it back (``webchat.adapter.reply_frame_data``).
-    message._prefetched_objects_cache = {"attachments": message.attachments.none()}  # type: ignore[attr-defined]
+    message.know_no_attachments()
     account = ticket.channel_account
     if (
         account_id is None

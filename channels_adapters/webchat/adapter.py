@@ -50,12 +50,12 @@ def reply_external_id(message_id: int) -> str:
 
 
 def reply_frame_data(message: Message) -> dict[str, str]:
-    """What the visitor's frame shows of a reply known to have no files (its ``attachments``
-    prefetched empty, as ``reply_send`` leaves a reply just stored): its text and time, so
-    each web process's hub draws the frame from the event instead of reading the reply back
-    (``webchat.realtime.render_reply``). ``{}`` otherwise: the hub reads it, files and all."""
-    cache = getattr(message, "_prefetched_objects_cache", {})
-    if "attachments" not in cache or message.sent_at is None or len(cache["attachments"]):
+    """What the visitor's frame shows of a reply known to have no files
+    (``Message.know_no_attachments``, as ``reply_send`` leaves a reply just stored): its text
+    and time, so each web process's hub draws the frame from the event instead of reading the
+    reply back (``webchat.realtime.render_reply``). ``{}`` otherwise: the hub reads it, files
+    and all."""
+    if not message.attachments_known_empty or message.sent_at is None:
         return {}
     return {"body": message.body, "sent_at": message.sent_at.isoformat()}
 
