@@ -11,6 +11,7 @@ from django.conf import settings  # noqa: E402
 
 from channels_adapters.asgi import WebhookFastPath  # noqa: E402
 from channels_adapters.webchat.embedding import visitor_socket_origins  # noqa: E402
+from omnico.core.gc_freeze import freeze_startup_objects  # noqa: E402
 from omnico.core.origins import SameOriginValidator  # noqa: E402
 from omnico.routing import websocket_urlpatterns  # noqa: E402
 
@@ -35,3 +36,5 @@ def build_application() -> ProtocolTypeRouter:
 
 
 application = build_application()
+# Everything imported and built above lives as long as the process: out of the collector's walk.
+freeze_startup_objects()

@@ -7,6 +7,7 @@ from celery import Celery
 from celery.signals import task_postrun, worker_init, worker_process_init
 
 from omnico import scheduler
+from omnico.core.gc_freeze import freeze_startup_objects
 from omnico.core.tasks import OmnicoTask, deferrer_install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnico.settings")
@@ -29,6 +30,15 @@ def _load_channel_adapters(**kwargs) -> None:
             get_adapter(kind)
         except Exception:  # a broken adapter fails its own events, not the worker's start
             logging.getLogger(__name__).warning("channel adapter %s did not load", kind)
+
+
+@worker_init.connect  # after the adapters above: in the main process, before the pool forks
+@worker_process_init.connect  # in each child: what was made between that and its fork
+def _freeze_startup_objects(**kwargs) -> None:
+    """The imports and set-up of a worker live as long as it does: out of the collector's walk
+    (``omnico.core.gc_freeze``). Frozen before the fork, the children's collections do not touch (and
+    copy) the pages they share with the main process."""
+    freeze_startup_objects()
 
 
 @task_postrun.connect
