@@ -35,9 +35,9 @@ def _load_channel_adapters(**kwargs) -> None:
 @worker_init.connect  # after the adapters above: in the main process, before the pool forks
 @worker_process_init.connect  # in each child: what was made between that and its fork
 def _freeze_startup_objects(**kwargs) -> None:
-    """The imports and set-up of a worker live as long as it does: out of the collector's walk
-    (``omnico.core.gc_freeze``). Frozen before the fork, the children's collections do not touch (and
-    copy) the pages they share with the main process."""
+    """The imports and set-up of a worker live as long as it does: out of the collector's
+    walk (``omnico.core.gc_freeze``). Frozen before the fork, the children's collections do
+    not touch (and copy) the pages they share with the main process."""
     freeze_startup_objects()
 
 
