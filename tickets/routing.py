@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -64,6 +64,7 @@ from django.utils.translation import gettext as _
 from configuration.models import BreakReason, Department, OperatorProfile, RoutingSettings
 from configuration.services import operator_set_capacity
 from omnico.core import realtime
+from omnico.core.db import retry_on_lost_connection, sqlstate_of
 from tickets import webhooks
 from tickets.errors import TicketRuleError
 from tickets.models import (
@@ -377,9 +378,30 @@ def pool_drain_after_commit() -> None:
     if connection.in_atomic_block:
         savepoints = set(connection.savepoint_ids)
         for sids, func, _robust in connection.run_on_commit:
-            if func is pool_drain and sids <= savepoints:
+            if func is _pool_drain_committed and sids <= savepoints:
                 return
-    transaction.on_commit(pool_drain, robust=True)
+    transaction.on_commit(_pool_drain_committed, robust=True)
+
+
+@retry_on_lost_connection
+def _pool_drain_retried() -> None:
+    pool_drain()
+
+
+def _pool_drain_committed() -> None:
+    """The drain after a commit. The change is committed; a database restart may end the
+    connection before the drain reads (the worker's ingest, a web request): it runs once more
+    on a fresh connection, and if that fails too the periodic drain (``tickets.pool_drain``)
+    hands the pool out. Logged short either way: the server's words would read as a failure."""
+    try:
+        _pool_drain_retried()
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning(
+            "pool drain after commit: database error (%s, SQLSTATE %s); the periodic drain "
+            "will hand out the pool",
+            exc.__class__.__name__,
+            sqlstate_of(exc),
+        )
 
 
 @transaction.atomic

@@ -130,7 +130,7 @@ def pool_wait_seconds() -> float | None:
     return _pool_wait.get()
 
 
-def _sqlstate(exc: BaseException) -> str:
+def sqlstate_of(exc: BaseException) -> str:
     """The SQLSTATE of the driver's error under a Django database error, or "none" (a
     connection that never reached a server, a closed one)."""
     cause = exc.__cause__ or exc.__context__
@@ -164,7 +164,7 @@ def retry_on_lost_connection(func: Callable[P, R]) -> Callable[P, R]:
                 "%s: database error (%s, SQLSTATE %s); running it once more",
                 func.__qualname__,
                 exc.__class__.__name__,
-                _sqlstate(exc),
+                sqlstate_of(exc),
             )
             for conn in alive:
                 with suppress(DatabaseError):  # a broken connection may fail to close
