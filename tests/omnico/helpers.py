@@ -121,3 +121,29 @@ def wait_until_ok(url: str, process: Process, timeout: float = 60) -> tuple[int,
             last = repr(error)
         time.sleep(0.2)
     raise AssertionError(f"{url} never answered 200 (last: {last}):\n{process.output()}")
+
+
+def end_this_connection_from_the_server() -> None:
+    """As a PostgreSQL restart does: the server ends this thread's Django connection
+    ("terminating connection due to administrator command"), waited for, so the next query on
+    it fails at once."""
+    import psycopg
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        for _ in range(100):
+            if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+                break
+            time.sleep(0.05)

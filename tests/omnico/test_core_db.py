@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -13,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from channels_adapters.models import InboundEvent
 from omnico.core.db import insert_unless_duplicate, retry_on_lost_connection
 from tests.factories import make_account, make_ticket
+from tests.omnico.helpers import end_this_connection_from_the_server
 from tickets.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -109,22 +109,11 @@ def test_a_task_whose_connection_the_server_ends_runs_once_more_and_logs_no_serv
     @retry_on_lost_connection
     def task():
         calls.append(1)
+        if len(calls) == 1:
+            end_this_connection_from_the_server()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-            if len(calls) == 1:
-                db = connection.settings_dict
-                with psycopg.connect(
-                    host=db["HOST"],
-                    port=db["PORT"],
-                    user=db["USER"],
-                    password=db["PASSWORD"],
-                    dbname=db["NAME"],
-                    autocommit=True,
-                ) as other:
-                    other.execute("SELECT pg_terminate_backend(%s)", [pid])
-                cursor.execute("SELECT 1")
-        return pid
+            return cursor.fetchone()[0]
 
     with caplog.at_level(logging.WARNING, logger="omnico.core.db"):
         pid = task()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 
 from configuration.models import BreakReason
 from tests.factories import make_account, make_customer, make_ticket, make_user
+from tests.omnico.helpers import end_this_connection_from_the_server
 from tests.tickets.concurrency import postgres_only, run_concurrently
 from tickets.models import AgentPresence, BreakLog, Ticket, TicketEvent, TicketStatus
 from tickets.receiving import Incoming, ticket_receive
@@ -313,28 +312,6 @@ def test_concurrent_routing_and_going_active_never_exceeds_capacity():
     assert Ticket.objects.filter(assignee__isnull=True).count() == 4
 
 
-def _end_this_connection_from_the_server() -> None:
-    """As a PostgreSQL restart does: the server ends this connection (waited for, so the next
-    query on it fails at once)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname=db["NAME"],
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
-        for _ in range(100):
-            if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
-                break
-            time.sleep(0.05)
-
-
 @postgres_only
 @pytest.mark.django_db(transaction=True)  # the hooks run after a real commit
 def test_a_drain_after_commit_whose_connection_a_restart_ended_runs_again_and_routes(caplog):
@@ -345,7 +322,7 @@ def test_a_drain_after_commit_whose_connection_a_restart_ended_runs_again_and_ro
     agent = make_agent("ayla", capacity=2)
     ticket = make_ticket()
     with caplog.at_level(logging.WARNING), transaction.atomic():
-        transaction.on_commit(_end_this_connection_from_the_server)  # runs first
+        transaction.on_commit(end_this_connection_from_the_server)  # runs first
         pool_drain_after_commit()
 
     assert assigned(ticket) == [agent.username]
