@@ -63,10 +63,14 @@ def test_scheduler_runs_a_registered_task_on_its_interval_with_its_args(schedule
     scheduler.stop()
 
     assert {label for label, _ in calls} == {"mail"}
-    # Like beat: the first run comes one interval after start, then one per interval.
+    # Like beat: the first run comes one interval after start, then one per interval. The runs
+    # keep to the grid laid from the start (the n-th near start + n intervals): a slow first
+    # dispatch (Celery's first connection setup) delays that run but not the ones after it, so
+    # the gap right after it can be short, and the grid, not the gaps, is what is measured.
     assert calls[0][1] - started >= 0.09
-    average_gap = (calls[-1][1] - calls[0][1]) / (len(calls) - 1)
-    assert 0.08 <= average_gap <= 0.2, average_gap
+    runs = len(calls)
+    elapsed = calls[-1][1] - started
+    assert runs * 0.1 - 0.01 <= elapsed <= runs * 0.1 + 0.5, (runs, elapsed)
 
 
 def test_scheduler_accepts_a_timedelta_interval(scheduler_factory):
